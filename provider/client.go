@@ -1,0 +1,134 @@
+package provider
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"fmt"
+	"slices"
+)
+
+// Client authentication methods (OIDC Core §9, RFC 7591 §2).
+const (
+	AuthMethodClientSecretBasic = "client_secret_basic"
+	AuthMethodClientSecretPost  = "client_secret_post"
+	AuthMethodNone              = "none"
+)
+
+// Grant types.
+const (
+	GrantTypeAuthorizationCode = "authorization_code"
+	GrantTypeRefreshToken      = "refresh_token"
+	GrantTypeClientCredentials = "client_credentials"
+	GrantTypeDeviceCode        = "urn:ietf:params:oauth:grant-type:device_code"
+)
+
+// Client is a registered OAuth client (relying party).
+type Client struct {
+	ID   string
+	Name string
+	// secretHash is SHA-256 of the client secret; empty for public clients.
+	secretHash []byte
+	// RedirectURIs are compared exactly (OIDC Core §3.1.2.1, RFC 6749 §3.1.2.3).
+	RedirectURIs           []string
+	PostLogoutRedirectURIs []string
+	// GrantTypes the client may use; empty means authorization_code.
+	GrantTypes []string
+	// TokenEndpointAuthMethod; "none" makes the client public (PKCE required).
+	TokenEndpointAuthMethod string
+	// SkipConsent marks a first-party client whose requests need no consent
+	// screen (the operator vouches for it).
+	SkipConsent bool
+}
+
+// SetSecret stores only a hash of secret; the plaintext is not kept.
+func (c *Client) SetSecret(secret string) {
+	if secret == "" {
+		c.secretHash = nil
+		return
+	}
+	h := sha256.Sum256([]byte(secret))
+	c.secretHash = h[:]
+}
+
+// HasSecret reports whether a secret is configured.
+func (c *Client) HasSecret() bool { return len(c.secretHash) > 0 }
+
+// CheckSecret compares in constant time.
+func (c *Client) CheckSecret(secret string) bool {
+	if len(c.secretHash) == 0 {
+		return false
+	}
+	h := sha256.Sum256([]byte(secret))
+	return subtle.ConstantTimeCompare(h[:], c.secretHash) == 1
+}
+
+// Public reports whether the client cannot keep a secret.
+func (c *Client) Public() bool { return c.TokenEndpointAuthMethod == AuthMethodNone }
+
+// AllowsGrant reports whether the client may use grant type gt.
+func (c *Client) AllowsGrant(gt string) bool {
+	if len(c.GrantTypes) == 0 {
+		return gt == GrantTypeAuthorizationCode
+	}
+	return slices.Contains(c.GrantTypes, gt)
+}
+
+// Validate checks the client's configuration for consistency.
+func (c *Client) Validate() error {
+	if c.ID == "" {
+		return fmt.Errorf("client: id is required")
+	}
+	switch c.TokenEndpointAuthMethod {
+	case AuthMethodNone:
+		if c.HasSecret() {
+			return fmt.Errorf("client %q: a public client (auth method none) must not have a secret", c.ID)
+		}
+	case AuthMethodClientSecretBasic, AuthMethodClientSecretPost:
+		if !c.HasSecret() {
+			return fmt.Errorf("client %q: auth method %s needs a secret", c.ID, c.TokenEndpointAuthMethod)
+		}
+	default:
+		return fmt.Errorf("client %q: unsupported token_endpoint_auth_method %q", c.ID, c.TokenEndpointAuthMethod)
+	}
+	if c.AllowsGrant(GrantTypeAuthorizationCode) && len(c.RedirectURIs) == 0 {
+		return fmt.Errorf("client %q: at least one redirect URI is required for the authorization_code grant", c.ID)
+	}
+	for _, u := range c.RedirectURIs {
+		if err := validateRedirectURI(u); err != nil {
+			return fmt.Errorf("client %q: %w", c.ID, err)
+		}
+	}
+	return nil
+}
+
+// ClientStore looks clients up by id. It returns ErrNotFound for unknown ids.
+type ClientStore interface {
+	Client(ctx context.Context, id string) (*Client, error)
+}
+
+// StaticClients is a ClientStore of clients fixed at configuration time.
+type StaticClients map[string]*Client
+
+// NewStaticClients validates and indexes clients.
+func NewStaticClients(clients ...*Client) (StaticClients, error) {
+	m := make(StaticClients, len(clients))
+	for _, c := range clients {
+		if err := c.Validate(); err != nil {
+			return nil, err
+		}
+		if _, dup := m[c.ID]; dup {
+			return nil, fmt.Errorf("client %q defined twice", c.ID)
+		}
+		m[c.ID] = c
+	}
+	return m, nil
+}
+
+// Client implements ClientStore.
+func (s StaticClients) Client(_ context.Context, id string) (*Client, error) {
+	if c, ok := s[id]; ok {
+		return c, nil
+	}
+	return nil, ErrNotFound
+}

@@ -1,0 +1,143 @@
+package provider
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Lifetimes of the provider's records and tokens. Zero values take defaults.
+type Lifetimes struct {
+	// AuthorizationCode: RFC 6749 §4.1.2 recommends at most 10 minutes. Default 1m.
+	AuthorizationCode time.Duration
+	// AccessToken default 1h.
+	AccessToken time.Duration
+	// IDToken default 1h.
+	IDToken time.Duration
+	// Session is how long a login stays valid without re-authentication. Default 14 days.
+	Session time.Duration
+	// Interaction is how long a login/consent page stays usable. Default 10m.
+	Interaction time.Duration
+	// Grant is how long a consent is remembered. Default 14 days.
+	Grant time.Duration
+}
+
+func (l *Lifetimes) applyDefaults() {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&l.AuthorizationCode, time.Minute)
+	def(&l.AccessToken, time.Hour)
+	def(&l.IDToken, time.Hour)
+	def(&l.Session, 14*24*time.Hour)
+	def(&l.Interaction, 10*time.Minute)
+	def(&l.Grant, 14*24*time.Hour)
+}
+
+// CookieConfig controls the provider's cookies.
+type CookieConfig struct {
+	// NamePrefix prefixes every cookie name. Default "oidcaddy".
+	NamePrefix string
+	// Secure forces the Secure attribute; nil means "when the issuer is https".
+	Secure *bool
+	// Domain for the session cookie; empty means host-only (recommended).
+	Domain string
+}
+
+// LoginThrottle bounds password guessing. After FreeAttempts failures within
+// Window for one account (or one source address), further attempts are refused
+// for a back-off that doubles with each failure, up to MaxDelay.
+type LoginThrottle struct {
+	FreeAttempts int           // default 5
+	Window       time.Duration // default 15m
+	BaseDelay    time.Duration // default 1s
+	MaxDelay     time.Duration // default 15m
+}
+
+func (t *LoginThrottle) applyDefaults() {
+	if t.FreeAttempts <= 0 {
+		t.FreeAttempts = 5
+	}
+	if t.Window <= 0 {
+		t.Window = 15 * time.Minute
+	}
+	if t.BaseDelay <= 0 {
+		t.BaseDelay = time.Second
+	}
+	if t.MaxDelay <= 0 {
+		t.MaxDelay = 15 * time.Minute
+	}
+}
+
+// Config configures a Provider. Issuer, Store, Clients, Accounts and Signer
+// are required.
+type Config struct {
+	// Issuer is the https (or, for development, http) URL identifying the
+	// provider, without query or fragment (OIDC Discovery §3). Endpoints are
+	// served below its path.
+	Issuer    string
+	Store     Store
+	Clients   ClientStore
+	Accounts  AccountStore
+	Signer    Signer
+	Events    EventSink        // optional
+	Clock     func() time.Time // optional, default time.Now
+	Lifetimes Lifetimes
+	Cookies   CookieConfig
+	Throttle  LoginThrottle
+	// TemplatesDir optionally overrides the built-in login, consent and error
+	// page templates (files login.html, consent.html, error.html).
+	TemplatesDir string
+	// MaxBodyBytes caps form and JSON request bodies. Default 64 KiB.
+	MaxBodyBytes int64
+	// TrustForwardedFor makes the login throttle key on the client address
+	// reported by the server in front (r.RemoteAddr is used otherwise). The
+	// Caddy module sets RemoteAddr from Caddy's trusted-proxy handling.
+	TrustForwardedFor bool
+}
+
+// Endpoint paths, relative to the issuer's path.
+const (
+	PathDiscovery     = "/.well-known/openid-configuration"
+	PathJWKS          = "/jwks"
+	PathAuthorization = "/authorize"
+	PathToken         = "/token"
+	PathUserinfo      = "/userinfo"
+	PathInteraction   = "/interaction/" // followed by the interaction uid
+)
+
+func (c *Config) validate() (*url.URL, error) {
+	if c.Issuer == "" {
+		return nil, fmt.Errorf("issuer is required")
+	}
+	u, err := url.Parse(c.Issuer)
+	if err != nil {
+		return nil, fmt.Errorf("issuer: %v", err)
+	}
+	if u.Scheme != "https" && u.Scheme != "http" {
+		return nil, fmt.Errorf("issuer must be an https URL (http only for development), got %q", c.Issuer)
+	}
+	if u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return nil, fmt.Errorf("issuer must be a URL with a host and no query, fragment or user info, got %q", c.Issuer)
+	}
+	if strings.HasSuffix(u.Path, "/") {
+		return nil, fmt.Errorf("issuer must not end with a slash, got %q", c.Issuer)
+	}
+	switch {
+	case c.Store == nil:
+		return nil, fmt.Errorf("a store is required")
+	case c.Clients == nil:
+		return nil, fmt.Errorf("a client store is required")
+	case c.Accounts == nil:
+		return nil, fmt.Errorf("an account store is required")
+	case c.Signer == nil:
+		return nil, fmt.Errorf("a signer is required")
+	}
+	return u, nil
+}
+
+var _ http.Handler = (*Provider)(nil)

@@ -1,0 +1,79 @@
+// Package provider is the OpenID Connect / OAuth 2.0 protocol engine of
+// oidcaddy. It is plain Go and net/http: it knows nothing of Caddy, OpenTelemetry,
+// Prometheus or Badger, and talks to the world through the small interfaces
+// it owns (Store, ClientStore, AccountStore, Signer, EventSink, a clock).
+package provider
+
+import (
+	"net/http"
+	"strings"
+	"time"
+)
+
+// Provider serves the provider's endpoints below the issuer's path.
+type Provider struct {
+	cfg    Config
+	prefix string // issuer path, "" or "/something" (no trailing slash)
+	events EventSink
+	now    func() time.Time
+	mux    map[string]http.HandlerFunc
+}
+
+// New validates cfg and builds a Provider.
+func New(cfg Config) (*Provider, error) {
+	u, err := cfg.validate()
+	if err != nil {
+		return nil, err
+	}
+	cfg.Lifetimes.applyDefaults()
+	cfg.Throttle.applyDefaults()
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = 64 << 10
+	}
+	if cfg.Cookies.NamePrefix == "" {
+		cfg.Cookies.NamePrefix = "oidcaddy"
+	}
+	p := &Provider{cfg: cfg, prefix: u.Path, events: cfg.Events, now: cfg.Clock}
+	if p.events == nil {
+		p.events = discardSink{}
+	}
+	if p.now == nil {
+		p.now = time.Now
+	}
+	if err := p.init(); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// Handles reports whether the request path belongs to the provider. The Caddy
+// module passes every other request on to the next handler.
+func (p *Provider) Handles(path string) bool {
+	rel, ok := strings.CutPrefix(path, p.prefix)
+	if !ok {
+		return false
+	}
+	if _, ok := p.mux[rel]; ok {
+		return true
+	}
+	return strings.HasPrefix(rel, PathInteraction)
+}
+
+// ServeHTTP dispatches to the endpoint for the request path. Unknown paths get
+// a 404 (the Caddy module never sends them here).
+func (p *Provider) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rel, ok := strings.CutPrefix(r.URL.Path, p.prefix)
+	if !ok {
+		http.NotFound(w, r)
+		return
+	}
+	h, ok := p.mux[rel]
+	if !ok && strings.HasPrefix(rel, PathInteraction) {
+		h, ok = p.serveInteraction, true
+	}
+	if !ok {
+		http.NotFound(w, r)
+		return
+	}
+	p.recoverServerError(w, r, h)
+}

@@ -1,0 +1,17 @@
+package provider
+
+// Signer signs the provider's JWTs (ID tokens, later JWT access tokens) with
+// the active key and publishes the public key set. internal/jose implements it
+// with jwx; keep JOSE details out of the protocol code.
+type Signer interface {
+	// SignJWT returns a compact JWS over the JSON of claims, with the active
+	// key's kid and alg in the header and typ set when non-empty.
+	SignJWT(claims map[string]any, typ string) (string, error)
+	// Algorithm is the JWS alg of the active key (RS256, ES256, EdDSA, ...).
+	Algorithm() string
+	// PublicJWKS is the JSON of the public JWK Set (RFC 7517 §5) with kid,
+	// alg and use set on every key; every published key, active or not.
+	PublicJWKS() []byte
+	// Algorithms lists the algs of all published keys, for discovery.
+	Algorithms() []string
+}
