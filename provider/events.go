@@ -20,6 +20,10 @@ type Event struct {
 	ErrorDescription string
 	// Prompt is the interaction prompt ("login", "consent") for interaction.started.
 	Prompt string
+	// Cause is the internal error behind a server_error (a store failure, a
+	// recovered panic), for operators' logs only; it is never sent to clients
+	// and never contains secrets.
+	Cause error
 }
 
 // EventSink receives events synchronously, on the request's goroutine, with the
