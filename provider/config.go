@@ -94,10 +94,10 @@ type Config struct {
 	TemplatesDir string
 	// MaxBodyBytes caps form and JSON request bodies. Default 64 KiB.
 	MaxBodyBytes int64
-	// TrustForwardedFor makes the login throttle key on the client address
-	// reported by the server in front (r.RemoteAddr is used otherwise). The
-	// Caddy module sets RemoteAddr from Caddy's trusted-proxy handling.
-	TrustForwardedFor bool
+	// ClientIP returns the end-user's address for the login throttle. The
+	// default is the host of r.RemoteAddr; the Caddy module supplies Caddy's
+	// client IP, which honours its trusted_proxies setting.
+	ClientIP func(r *http.Request) string
 }
 
 // Endpoint paths, relative to the issuer's path.

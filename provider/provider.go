@@ -17,6 +17,11 @@ type Provider struct {
 	events EventSink
 	now    func() time.Time
 	mux    map[string]http.HandlerFunc
+
+	pages         *pages
+	throttle      *loginThrottle
+	discovery     []byte
+	secureCookies bool
 }
 
 // New validates cfg and builds a Provider.
@@ -56,7 +61,7 @@ func (p *Provider) Handles(path string) bool {
 	if _, ok := p.mux[rel]; ok {
 		return true
 	}
-	return strings.HasPrefix(rel, PathInteraction)
+	return strings.HasPrefix(rel, PathInteraction) || strings.HasPrefix(rel, PathAssets)
 }
 
 // ServeHTTP dispatches to the endpoint for the request path. Unknown paths get
@@ -68,8 +73,13 @@ func (p *Provider) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h, ok := p.mux[rel]
-	if !ok && strings.HasPrefix(rel, PathInteraction) {
-		h, ok = p.serveInteraction, true
+	if !ok {
+		switch {
+		case strings.HasPrefix(rel, PathInteraction):
+			h, ok = p.serveInteraction, true
+		case strings.HasPrefix(rel, PathAssets):
+			h, ok = p.serveAsset, true
+		}
 	}
 	if !ok {
 		http.NotFound(w, r)

@@ -1,0 +1,168 @@
+package provider
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// serveAuthorization is the authorization endpoint (OIDC Core §3.1.2). GET and
+// POST are both allowed (§3.1.2.1); POST carries the parameters as a form.
+func (p *Provider) serveAuthorization(w http.ResponseWriter, r *http.Request) {
+	var in params
+	var perr *Error
+	switch r.Method {
+	case http.MethodGet:
+		in, perr = readQuery(r)
+	case http.MethodPost:
+		in, perr = p.readForm(w, r)
+	default:
+		w.Header().Set("Allow", "GET, POST")
+		perr = methodNotAllowed("GET", "POST")
+	}
+	if perr != nil {
+		p.authorizationError(w, r, &authError{Error: perr}, nil)
+		return
+	}
+	req, client, aerr := parseAuthRequest(r.Context(), p.cfg.Clients, in)
+	if aerr != nil {
+		p.authorizationError(w, r, aerr, client)
+		return
+	}
+	p.emit(r, Event{Name: EventAuthorizationAccepted, ClientID: client.ID})
+	sess, err := p.loadSession(r)
+	if err != nil {
+		p.authorizationError(w, r, &authError{Error: errServer(err)}, client)
+		return
+	}
+	p.resolve(w, r, req, client, sess, nil)
+}
+
+// resolve decides what an accepted request still needs (login, consent) and
+// either starts or continues an interaction, or completes the request. It
+// runs for the initial request and again after every interaction step.
+func (p *Provider) resolve(w http.ResponseWriter, r *http.Request, req *authRequest, client *Client, sess *session, in *interaction) {
+	ctx := r.Context()
+	now := p.now()
+	loggedInHere := in != nil && in.LoginDone
+
+	var account *Account
+	if sess != nil {
+		acc, err := p.cfg.Accounts.Account(ctx, sess.AccountID)
+		switch {
+		case err == nil:
+			account = acc
+		case !errors.Is(err, ErrNotFound):
+			p.authorizationError(w, r, &authError{Error: errServer(err)}, client)
+			return
+		}
+	}
+	needLogin := account == nil
+	if !needLogin && !loggedInHere {
+		// prompt=login and max_age ask for a fresh authentication (OIDC Core
+		// §3.1.2.1); a login inside this very interaction satisfies both.
+		if req.hasPrompt(promptLogin) || req.hasPrompt(promptSelectAccount) {
+			needLogin = true
+		}
+		if req.MaxAge >= 0 && now.Unix()-sess.AuthTime > req.MaxAge {
+			needLogin = true
+		}
+	}
+	var g *grant
+	needConsent := false
+	if !needLogin {
+		var err error
+		if g, err = p.loadGrant(ctx, sess, client.ID); err != nil {
+			p.authorizationError(w, r, &authError{Error: errServer(err)}, client)
+			return
+		}
+		if !client.SkipConsent {
+			consentedHere := in != nil && in.ConsentDone
+			needConsent = g == nil || !coversScopes(g.Scopes, req.Scopes) || (req.hasPrompt(promptConsent) && !consentedHere)
+		}
+	}
+	if needLogin || needConsent {
+		prompt := promptConsent
+		if needLogin {
+			prompt = promptLogin
+		}
+		if req.hasPrompt(promptNone) {
+			code := ErrCodeConsentRequired
+			if needLogin {
+				code = ErrCodeLoginRequired
+			}
+			p.authorizationError(w, r, &authError{Error: newError(http.StatusBadRequest, code, "prompt=none was requested but the user must "+prompt), redirect: true, req: req}, client)
+			return
+		}
+		p.startInteraction(w, r, req, client, in, prompt)
+		return
+	}
+	if g == nil {
+		// A first-party client needs no consent screen, but every code and
+		// token still belongs to a grant so it can be revoked as a whole.
+		var err error
+		if g, err = p.saveGrant(r, sess, nil, client.ID, req.Scopes); err != nil {
+			p.authorizationError(w, r, &authError{Error: errServer(err)}, client)
+			return
+		}
+	}
+	code := newSecret()
+	ac := authCode{
+		ClientID: client.ID, RedirectURI: req.RedirectURI, AccountID: account.Subject, Scopes: req.Scopes,
+		Nonce: req.Nonce, CodeChallenge: req.CodeChallenge, AuthTime: sess.AuthTime, SID: sess.SID, GrantID: g.ID,
+	}
+	if err := p.put(ctx, KindAuthorizationCode, secretID(code), "", g.ID, ac, now.Add(p.cfg.Lifetimes.AuthorizationCode), false); err != nil {
+		p.authorizationError(w, r, &authError{Error: errServer(err)}, client)
+		return
+	}
+	p.emit(r, Event{Name: EventAuthorizationCodeSaved, ClientID: client.ID, GrantID: g.ID})
+	if in != nil {
+		p.endInteraction(w, r, in, client.ID)
+	}
+	p.emit(r, Event{Name: EventAuthorizationSuccess, ClientID: client.ID, GrantID: g.ID})
+	p.respondToClient(w, r, req, url.Values{"code": {code}})
+}
+
+// authorizationError reports an authorization endpoint error: to the client
+// when its redirect URI is trusted, else on an error page for the user.
+func (p *Provider) authorizationError(w http.ResponseWriter, r *http.Request, ae *authError, client *Client) {
+	clientID := ""
+	if client != nil {
+		clientID = client.ID
+	}
+	p.emitError(r, EventAuthorizationError, ae.Error, clientID)
+	if !ae.redirect || ae.req == nil {
+		p.renderError(w, ae.Error)
+		return
+	}
+	v := url.Values{"error": {ae.Code}}
+	if ae.Description != "" {
+		v.Set("error_description", ae.Description)
+	}
+	p.respondToClient(w, r, ae.req, v)
+}
+
+// respondToClient sends the authorization response to the redirect URI in the
+// requested response mode, adding state and iss (RFC 9207).
+func (p *Provider) respondToClient(w http.ResponseWriter, r *http.Request, req *authRequest, v url.Values) {
+	if req.State != "" {
+		v.Set("state", req.State)
+	}
+	v.Set("iss", p.cfg.Issuer)
+	noStore(w.Header())
+	if req.ResponseMode == responseModeFormPost {
+		p.renderFormPost(w, req.RedirectURI, v)
+		return
+	}
+	target := req.RedirectURI
+	sep := "?"
+	if strings.Contains(target, "?") {
+		sep = "&"
+	}
+	// 303 so a POSTed login or consent form becomes a GET at the client.
+	http.Redirect(w, r, target+sep+v.Encode(), http.StatusSeeOther)
+}
+
+func unixTime(t int64) time.Time { return time.Unix(t, 0) }

@@ -1,0 +1,102 @@
+package provider
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+)
+
+// discoveryDocument is OIDC Discovery 1.0 §3 / RFC 8414 §2 metadata. Only
+// what is true of this provider is advertised.
+type discoveryDocument struct {
+	Issuer                                     string   `json:"issuer"`
+	AuthorizationEndpoint                      string   `json:"authorization_endpoint"`
+	TokenEndpoint                              string   `json:"token_endpoint"`
+	UserinfoEndpoint                           string   `json:"userinfo_endpoint"`
+	JWKSURI                                    string   `json:"jwks_uri"`
+	ScopesSupported                            []string `json:"scopes_supported"`
+	ResponseTypesSupported                     []string `json:"response_types_supported"`
+	ResponseModesSupported                     []string `json:"response_modes_supported"`
+	GrantTypesSupported                        []string `json:"grant_types_supported"`
+	SubjectTypesSupported                      []string `json:"subject_types_supported"`
+	IDTokenSigningAlgValuesSupported           []string `json:"id_token_signing_alg_values_supported"`
+	TokenEndpointAuthMethodsSupported          []string `json:"token_endpoint_auth_methods_supported"`
+	ClaimsSupported                            []string `json:"claims_supported"`
+	CodeChallengeMethodsSupported              []string `json:"code_challenge_methods_supported"`
+	PromptValuesSupported                      []string `json:"prompt_values_supported"`
+	ClaimsParameterSupported                   bool     `json:"claims_parameter_supported"`
+	RequestParameterSupported                  bool     `json:"request_parameter_supported"`
+	RequestURIParameterSupported               bool     `json:"request_uri_parameter_supported"` // Discovery §3 defaults this to true: say false explicitly
+	AuthorizationResponseIssParameterSupported bool     `json:"authorization_response_iss_parameter_supported"`
+}
+
+func (p *Provider) buildDiscovery() ([]byte, error) {
+	claims := []string{"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "sid"}
+	for _, s := range []string{"profile", "email", "address", "phone"} {
+		claims = append(claims, scopeClaims[s]...)
+	}
+	doc := discoveryDocument{
+		Issuer:                                     p.cfg.Issuer,
+		AuthorizationEndpoint:                      p.cfg.Issuer + PathAuthorization,
+		TokenEndpoint:                              p.cfg.Issuer + PathToken,
+		UserinfoEndpoint:                           p.cfg.Issuer + PathUserinfo,
+		JWKSURI:                                    p.cfg.Issuer + PathJWKS,
+		ScopesSupported:                            supportedScopes,
+		ResponseTypesSupported:                     []string{"code"},
+		ResponseModesSupported:                     []string{responseModeQuery, responseModeFormPost},
+		GrantTypesSupported:                        []string{GrantTypeAuthorizationCode},
+		SubjectTypesSupported:                      []string{"public"},
+		IDTokenSigningAlgValuesSupported:           p.cfg.Signer.Algorithms(),
+		TokenEndpointAuthMethodsSupported:          []string{AuthMethodClientSecretBasic, AuthMethodClientSecretPost, AuthMethodNone},
+		ClaimsSupported:                            claims,
+		CodeChallengeMethodsSupported:              []string{"S256"},
+		PromptValuesSupported:                      []string{promptNone, promptLogin, promptConsent},
+		AuthorizationResponseIssParameterSupported: true,
+	}
+	return json.Marshal(doc)
+}
+
+func (p *Provider) serveDiscovery(w http.ResponseWriter, r *http.Request) {
+	if cors(w, r) {
+		return
+	}
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		p.endpointError(w, r, EventDiscoveryError, methodNotAllowed("GET"), "")
+		return
+	}
+	writeCacheable(w, "application/json; charset=utf-8", p.discovery)
+}
+
+func (p *Provider) serveJWKS(w http.ResponseWriter, r *http.Request) {
+	if cors(w, r) {
+		return
+	}
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		p.endpointError(w, r, EventJwksError, methodNotAllowed("GET"), "")
+		return
+	}
+	jwks := p.cfg.Signer.PublicJWKS()
+	if len(jwks) == 0 || !strings.HasPrefix(strings.TrimSpace(string(jwks)), "{") {
+		p.endpointError(w, r, EventJwksError, errServer(errNoJWKS), "")
+		return
+	}
+	writeCacheable(w, "application/jwk-set+json", jwks)
+}
+
+// writeCacheable serves public metadata. A short max-age lets relying parties
+// and CDNs cache it while key rotation still propagates within minutes.
+func writeCacheable(w http.ResponseWriter, contentType string, body []byte) {
+	h := w.Header()
+	h.Set("Content-Type", contentType)
+	h.Set("Cache-Control", "public, max-age=300")
+	w.WriteHeader(http.StatusOK)
+	w.Write(body)
+}
+
+var errNoJWKS = errorString("the signer published no key set")
+
+type errorString string
+
+func (e errorString) Error() string { return string(e) }

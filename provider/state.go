@@ -1,0 +1,204 @@
+package provider
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"time"
+)
+
+// session is the server side of a browser login (one per session cookie).
+type session struct {
+	// SID identifies the session to relying parties (the ID token's sid claim,
+	// back-channel logout); it is not the cookie value.
+	SID       string `json:"sid"`
+	AccountID string `json:"sub"`
+	AuthTime  int64  `json:"auth_time"`
+	// Grants maps client_id to the grant the user consented to in this session.
+	Grants    map[string]string `json:"grants,omitempty"`
+	ExpiresAt time.Time         `json:"-"`
+	cookieID  string            // secretID of the cookie value
+}
+
+// grant records what a user consented to for one client. Every code and token
+// issued under it carries its id, so it can be revoked as a whole.
+type grant struct {
+	ID        string   `json:"id"`
+	AccountID string   `json:"sub"`
+	ClientID  string   `json:"client_id"`
+	Scopes    []string `json:"scopes"`
+}
+
+// interaction is a pending login or consent step of one authorization request.
+type interaction struct {
+	UID         string      `json:"uid"`
+	Request     authRequest `json:"request"`
+	Prompt      string      `json:"prompt"`
+	CSRF        string      `json:"csrf"`
+	BindingID   string      `json:"binding"` // secretID of the browser-binding cookie
+	LoginDone   bool        `json:"login_done,omitempty"`
+	ConsentDone bool        `json:"consent_done,omitempty"`
+	AccountID   string      `json:"sub,omitempty"`
+	AuthTime    int64       `json:"auth_time,omitempty"`
+	ExpiresAt   time.Time   `json:"-"`
+}
+
+// authCode is what an authorization code stands for.
+type authCode struct {
+	ClientID      string   `json:"client_id"`
+	RedirectURI   string   `json:"redirect_uri"`
+	AccountID     string   `json:"sub"`
+	Scopes        []string `json:"scopes"`
+	Nonce         string   `json:"nonce,omitempty"`
+	CodeChallenge string   `json:"code_challenge,omitempty"`
+	AuthTime      int64    `json:"auth_time"`
+	SID           string   `json:"sid,omitempty"`
+	GrantID       string   `json:"grant_id"`
+}
+
+// accessToken is what an opaque access token stands for.
+type accessToken struct {
+	ClientID  string   `json:"client_id"`
+	AccountID string   `json:"sub,omitempty"`
+	Scopes    []string `json:"scopes"`
+	GrantID   string   `json:"grant_id,omitempty"`
+	IssuedAt  int64    `json:"iat"`
+	ExpiresAt int64    `json:"exp"`
+}
+
+func (p *Provider) put(ctx context.Context, kind Kind, id, uid, grantID string, v any, exp time.Time, durable bool) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return p.cfg.Store.Put(ctx, Record{Kind: kind, ID: id, UID: uid, GrantID: grantID, Payload: b, ExpiresAt: exp}, durable)
+}
+
+// load reads and decodes a record; ErrNotFound passes through.
+func (p *Provider) load(ctx context.Context, kind Kind, id string, v any) (Record, error) {
+	rec, err := p.cfg.Store.Get(ctx, kind, id)
+	if err != nil {
+		return rec, err
+	}
+	return rec, json.Unmarshal(rec.Payload, v)
+}
+
+// --- sessions ---
+
+func (p *Provider) sessionCookieName() string { return p.cfg.Cookies.NamePrefix + "_session" }
+
+// loadSession returns the live session of the request's cookie, or nil.
+func (p *Provider) loadSession(r *http.Request) (*session, error) {
+	c, err := r.Cookie(p.sessionCookieName())
+	if err != nil || c.Value == "" || len(c.Value) > 128 {
+		return nil, nil
+	}
+	var s session
+	id := secretID(c.Value)
+	rec, err := p.load(r.Context(), KindSession, id, &s)
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	s.cookieID, s.ExpiresAt = id, rec.ExpiresAt
+	return &s, nil
+}
+
+// startSession logs the account in on this browser. The cookie value is always
+// new (no session fixation); grants of the previous session carry over only
+// when the same account logs in again.
+func (p *Provider) startSession(w http.ResponseWriter, r *http.Request, prev *session, accountID string, authTime time.Time) (*session, error) {
+	value := newSecret()
+	s := &session{SID: newHandle(), AccountID: accountID, AuthTime: authTime.Unix(), ExpiresAt: authTime.Add(p.cfg.Lifetimes.Session), cookieID: secretID(value)}
+	if prev != nil && prev.AccountID == accountID {
+		s.Grants = prev.Grants
+	}
+	if err := p.saveSession(r, s); err != nil {
+		return nil, err
+	}
+	if prev != nil {
+		p.destroySession(r, prev)
+	}
+	http.SetCookie(w, &http.Cookie{
+		Name: p.sessionCookieName(), Value: value, Path: p.cookiePath(""), Domain: p.cfg.Cookies.Domain,
+		Expires: s.ExpiresAt, HttpOnly: true, Secure: p.secureCookies, SameSite: http.SameSiteLaxMode,
+	})
+	return s, nil
+}
+
+func (p *Provider) saveSession(r *http.Request, s *session) error {
+	// Durable: losing a login costs the user a password entry, nothing worse,
+	// but sessions are few (one per login) so the fsync is affordable.
+	if err := p.put(r.Context(), KindSession, s.cookieID, s.SID, "", s, s.ExpiresAt, true); err != nil {
+		return err
+	}
+	p.emit(r, Event{Name: EventSessionSaved})
+	return nil
+}
+
+func (p *Provider) destroySession(r *http.Request, s *session) {
+	if err := p.cfg.Store.Delete(r.Context(), KindSession, s.cookieID); err == nil {
+		p.emit(r, Event{Name: EventSessionDestroyed})
+	}
+}
+
+// cookiePath scopes cookies to the issuer's path.
+func (p *Provider) cookiePath(sub string) string {
+	path := p.prefix + sub
+	if path == "" {
+		return "/"
+	}
+	return path
+}
+
+// --- grants ---
+
+// loadGrant returns the session's live grant for the client, or nil.
+func (p *Provider) loadGrant(ctx context.Context, s *session, clientID string) (*grant, error) {
+	if s == nil || s.Grants[clientID] == "" {
+		return nil, nil
+	}
+	var g grant
+	_, err := p.load(ctx, KindGrant, s.Grants[clientID], &g)
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if g.AccountID != s.AccountID || g.ClientID != clientID {
+		return nil, nil
+	}
+	return &g, nil
+}
+
+// saveGrant stores a new grant or widens an existing one, and links it to the
+// session. Durable: it is the user's recorded consent.
+func (p *Provider) saveGrant(r *http.Request, s *session, existing *grant, clientID string, scopes []string) (*grant, error) {
+	g := existing
+	if g == nil {
+		g = &grant{ID: newHandle(), AccountID: s.AccountID, ClientID: clientID}
+	}
+	for _, sc := range scopes {
+		if !coversScopes(g.Scopes, []string{sc}) {
+			g.Scopes = append(g.Scopes, sc)
+		}
+	}
+	exp := p.now().Add(p.cfg.Lifetimes.Grant)
+	if err := p.put(r.Context(), KindGrant, g.ID, "", g.ID, g, exp, true); err != nil {
+		return nil, err
+	}
+	if s.Grants[clientID] != g.ID {
+		if s.Grants == nil {
+			s.Grants = map[string]string{}
+		}
+		s.Grants[clientID] = g.ID
+		if err := p.saveSession(r, s); err != nil {
+			return nil, err
+		}
+	}
+	return g, nil
+}

@@ -1,0 +1,126 @@
+package provider
+
+import (
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// loginThrottle slows password guessing per account and per source address.
+// Each key gets FreeAttempts failures per Window; after that every further
+// failure locks the key for a delay that doubles, up to MaxDelay. State is in
+// memory (per process): it resets on restart, which costs an attacker a
+// restart they cannot trigger.
+type loginThrottle struct {
+	cfg LoginThrottle
+	mu  sync.Mutex
+	m   map[string]*throttleEntry
+}
+
+type throttleEntry struct {
+	failures int
+	first    time.Time
+	until    time.Time
+}
+
+// maxThrottleKeys bounds memory under a spray of distinct usernames or
+// addresses; past it, stale entries are swept, then the oldest are dropped.
+const maxThrottleKeys = 100_000
+
+func newLoginThrottle(cfg LoginThrottle) *loginThrottle {
+	return &loginThrottle{cfg: cfg, m: map[string]*throttleEntry{}}
+}
+
+func accountKey(login string) string { return "a:" + strings.ToLower(login) }
+func addressKey(ip string) string    { return "i:" + ip }
+
+// blocked returns how long the caller must still wait, 0 if it may try now.
+func (t *loginThrottle) blocked(login, ip string, now time.Time) time.Duration {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var wait time.Duration
+	for _, k := range []string{accountKey(login), addressKey(ip)} {
+		if e := t.m[k]; e != nil && e.until.After(now) {
+			wait = max(wait, e.until.Sub(now))
+		}
+	}
+	return wait
+}
+
+func (t *loginThrottle) failed(login, ip string, now time.Time) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if len(t.m) >= maxThrottleKeys {
+		t.sweep(now)
+	}
+	for _, k := range []string{accountKey(login), addressKey(ip)} {
+		e := t.m[k]
+		if e == nil || now.Sub(e.first) > t.cfg.Window && !e.until.After(now) {
+			e = &throttleEntry{first: now}
+			t.m[k] = e
+		}
+		e.failures++
+		if over := e.failures - t.cfg.FreeAttempts; over > 0 {
+			d := t.cfg.BaseDelay << min(over-1, 30)
+			if d <= 0 || d > t.cfg.MaxDelay {
+				d = t.cfg.MaxDelay
+			}
+			e.until = now.Add(d)
+		}
+	}
+}
+
+// succeeded clears the account's failures; the address keeps its count so a
+// valid login cannot launder guesses against other accounts.
+func (t *loginThrottle) succeeded(login string) {
+	t.mu.Lock()
+	delete(t.m, accountKey(login))
+	t.mu.Unlock()
+}
+
+func (t *loginThrottle) sweep(now time.Time) {
+	for k, e := range t.m {
+		if now.Sub(e.first) > t.cfg.Window && !e.until.After(now) {
+			delete(t.m, k)
+		}
+	}
+	for k := range t.m { // still full: drop arbitrary entries (map order)
+		if len(t.m) < maxThrottleKeys*9/10 {
+			break
+		}
+		delete(t.m, k)
+	}
+}
+
+func (p *Provider) clientIP(r *http.Request) string {
+	if p.cfg.ClientIP != nil {
+		return p.cfg.ClientIP(r)
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+func retryAfter(d time.Duration) string {
+	return strconv.Itoa(int((d + time.Second - 1) / time.Second))
+}
+
+func humanDuration(d time.Duration) string {
+	s := int((d + time.Second - 1) / time.Second)
+	if s < 60 {
+		if s == 1 {
+			return "1 second"
+		}
+		return strconv.Itoa(s) + " seconds"
+	}
+	m := (s + 59) / 60
+	if m == 1 {
+		return "1 minute"
+	}
+	return strconv.Itoa(m) + " minutes"
+}
