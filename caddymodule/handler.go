@@ -1,0 +1,258 @@
+package caddymodule
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
+
+	"github.com/oidcaddy/oidcaddy/provider"
+	"github.com/oidcaddy/oidcaddy/telemetry"
+)
+
+func init() {
+	caddy.RegisterModule(Handler{})
+}
+
+// Handler is an OpenID Connect provider (an OAuth 2.0 authorization server
+// with OIDC Core, Discovery and PKCE) served from the site it is configured
+// in. It answers the provider's own endpoints below the path of the issuer
+// URL (discovery, JWKS, authorization, token, userinfo and the login and
+// consent pages) and passes every other request to the next handler, so
+// `reverse_proxy` or `file_server` in the same site keep working.
+//
+// State (sessions, codes, tokens, consents) is kept in an embedded Badger
+// database. Clients and users are defined in the configuration.
+type Handler struct {
+	// The issuer identifier: the https URL (http only for development) that
+	// relying parties are configured with, without a trailing slash, query or
+	// fragment. Its path, if any, is where the endpoints are mounted, e.g.
+	// `https://example.com/auth` serves `/auth/.well-known/openid-configuration`.
+	// Placeholders such as `{env.OIDC_ISSUER}` are resolved. Required.
+	Issuer string `json:"issuer,omitempty"`
+
+	// Where the provider keeps its state.
+	Storage *StorageConfig `json:"storage,omitempty"`
+
+	// Keys that sign ID tokens. The first key is the active one; all keys
+	// are published in the JWKS so tokens signed by a retired key still
+	// verify until it is removed. If none is configured, one RS256 key is
+	// generated on first start and kept in `<storage dir>/keys/signing-RS256.pem`.
+	SigningKeys []SigningKeyConfig `json:"signing_keys,omitempty"`
+
+	// How long codes, tokens, sessions, pending logins and consents live.
+	// Unset values take the provider's defaults.
+	Lifetimes *LifetimesConfig `json:"lifetimes,omitempty"`
+
+	// The OAuth clients (relying parties) allowed to use the provider.
+	Clients []ClientConfig `json:"clients,omitempty"`
+
+	// End-users who can log in.
+	Users []UserConfig `json:"users,omitempty"`
+
+	// Path to a JSON file holding an array of users in the same form as
+	// `users`; they are added to those. Read when the config is loaded.
+	// Placeholders are resolved.
+	UsersFile string `json:"users_file,omitempty"`
+
+	// Attributes of the provider's cookies.
+	Cookies *CookieConfig `json:"cookies,omitempty"`
+
+	// A directory whose login.html, consent.html and error.html replace the
+	// built-in page templates. Placeholders are resolved.
+	TemplatesDir string `json:"templates_dir,omitempty"`
+
+	// Where provider events are exported as OpenTelemetry log records:
+	// "otlp", "console" or "none". Empty means as the standard
+	// OTEL_LOGS_EXPORTER environment variable says (off when unset).
+	// Events are always counted in the `oidc_provider_events_total` metric.
+	LogExporter string `json:"log_exporter,omitempty"`
+
+	logger      *zap.Logger
+	prov        *provider.Provider
+	storeKey    string // pool key of the acquired store; "" when none is held
+	releaseLogs func(context.Context) error
+}
+
+// CaddyModule returns the Caddy module information.
+func (Handler) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "http.handlers.oidc_provider",
+		New: func() caddy.Module { return new(Handler) },
+	}
+}
+
+// Provision resolves the configuration, opens (or shares) the database and
+// builds the provider. Every resource acquired here is released by Cleanup,
+// which Caddy also calls when Provision fails halfway.
+func (h *Handler) Provision(ctx caddy.Context) error {
+	h.logger = ctx.Logger()
+	repl := caddy.NewReplacer()
+
+	issuer, issuerURL, err := resolveIssuer(repl, h.Issuer)
+	if err != nil {
+		return err
+	}
+	if err := h.checkStatic(); err != nil {
+		return err
+	}
+
+	// Clients and users need no resources: build them first so that a
+	// configuration mistake fails before the database is touched.
+	clients, err := buildClients(repl, h.Clients)
+	if err != nil {
+		return err
+	}
+	users, err := h.collectUsers(repl)
+	if err != nil {
+		return err
+	}
+	accounts, err := provider.NewStaticAccounts(users...)
+	if err != nil {
+		return err
+	}
+
+	dir, err := h.storageDir(repl, issuerURL)
+	if err != nil {
+		return err
+	}
+	store, err := acquireStore(dir)
+	if err != nil {
+		return err
+	}
+	h.storeKey = dir
+
+	signer, err := h.loadSigner(repl, dir)
+	if err != nil {
+		return err
+	}
+
+	if err := telemetry.RegisterMetrics(ctx.GetMetricsRegistry()); err != nil {
+		return fmt.Errorf("registering metrics: %w", err)
+	}
+	lp, release, err := telemetry.AcquireLoggerProvider(ctx, h.LogExporter)
+	if err != nil {
+		return fmt.Errorf("log_exporter: %w", err)
+	}
+	h.releaseLogs = release
+
+	cfg := provider.Config{
+		Issuer:   issuer,
+		Store:    store,
+		Clients:  clients,
+		Accounts: accounts,
+		Signer:   signer,
+		Events: provider.MultiSink{
+			telemetry.NewSink(telemetry.Options{LoggerProvider: lp}),
+			zapSink{logger: h.logger},
+		},
+		TemplatesDir: repl.ReplaceKnown(h.TemplatesDir, ""),
+	}
+	if h.Lifetimes != nil {
+		cfg.Lifetimes = h.Lifetimes.toProvider()
+	}
+	if h.Cookies != nil {
+		cfg.Cookies = provider.CookieConfig{
+			NamePrefix: h.Cookies.NamePrefix,
+			Secure:     h.Cookies.Secure,
+			Domain:     h.Cookies.Domain,
+		}
+	}
+	h.prov, err = provider.New(cfg)
+	if err != nil {
+		return err
+	}
+	h.logger.Info("OpenID Connect provider ready",
+		zap.String("issuer", issuer),
+		zap.String("storage", dir),
+		zap.Int("clients", len(clients)),
+		zap.Int("users", len(users)))
+	return nil
+}
+
+// Validate checks the parts of the configuration that Provision does not
+// already reject while building the provider.
+func (h *Handler) Validate() error {
+	return h.checkStatic()
+}
+
+// Cleanup releases what Provision acquired. It runs for every provisioned
+// instance, including one whose Provision failed, and after the replacing
+// configuration has started on a reload.
+func (h *Handler) Cleanup() error {
+	var errs []error
+	if h.releaseLogs != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		errs = append(errs, h.releaseLogs(ctx))
+		cancel()
+		h.releaseLogs = nil
+	}
+	if h.storeKey != "" {
+		errs = append(errs, releaseStore(h.storeKey, h.logger))
+		h.storeKey = ""
+	}
+	h.prov = nil
+	return errors.Join(errs...)
+}
+
+// ServeHTTP serves the provider's endpoints and passes everything else on.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	if !h.prov.Handles(r.URL.Path) {
+		return next.ServeHTTP(w, r)
+	}
+	h.prov.ServeHTTP(w, withClientIP(r))
+	return nil
+}
+
+// withClientIP makes r.RemoteAddr the client address Caddy determined with
+// its trusted_proxies setting, so the provider's login throttle keys on the
+// real client and never on a proxy's address or on a spoofable header.
+func withClientIP(r *http.Request) *http.Request {
+	ip, _ := caddyhttp.GetVar(r.Context(), caddyhttp.ClientIPVarKey).(string)
+	if ip == "" {
+		return r
+	}
+	host, port, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil || host == ip {
+		return r
+	}
+	r2 := new(http.Request)
+	*r2 = *r
+	r2.RemoteAddr = net.JoinHostPort(ip, port)
+	return r2
+}
+
+// resolveIssuer resolves placeholders and checks the issuer the way the
+// provider will, so the error names the directive.
+func resolveIssuer(repl *caddy.Replacer, raw string) (string, *url.URL, error) {
+	if raw == "" {
+		return "", nil, errors.New("issuer is required")
+	}
+	issuer, err := repl.ReplaceOrErr(raw, true, true)
+	if err != nil {
+		return "", nil, fmt.Errorf("issuer: %w", err)
+	}
+	u, err := url.Parse(issuer)
+	if err != nil {
+		return "", nil, fmt.Errorf("issuer: %w", err)
+	}
+	if (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return "", nil, fmt.Errorf("issuer must be an absolute https (or, for development, http) URL, got %q", issuer)
+	}
+	return issuer, u, nil
+}
+
+// Interface guards
+var (
+	_ caddy.Provisioner           = (*Handler)(nil)
+	_ caddy.Validator             = (*Handler)(nil)
+	_ caddy.CleanerUpper          = (*Handler)(nil)
+	_ caddyhttp.MiddlewareHandler = (*Handler)(nil)
+)

@@ -1,0 +1,135 @@
+package caddymodule
+
+import (
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/oidcaddy/oidcaddy/store/badgerstore"
+)
+
+// stores shares open databases between configurations. On a reload Caddy
+// provisions the new configuration before it cleans up the old one, and
+// Badger refuses to open a directory that is already open, so the new
+// configuration must reuse the old one's handle. Keyed by the cleaned
+// absolute directory.
+var stores = caddy.NewUsagePool()
+
+// gcInterval paces Badger's value-log garbage collection, which Badger
+// never runs by itself. It is owned by the pooled store, so it runs once per
+// directory however many configurations share it.
+const gcInterval = 10 * time.Minute
+
+// pooledStore makes the store a caddy.Destructor: the pool closes it when
+// the last configuration using it is cleaned up.
+type pooledStore struct {
+	*badgerstore.Store
+}
+
+func (p pooledStore) Destruct() error { return p.Close() }
+
+// acquireStore returns the shared store for dir, opening it on first use.
+// On success the caller holds one reference and must call releaseStore.
+func acquireStore(dir string) (*badgerstore.Store, error) {
+	v, _, err := stores.LoadOrNew(dir, func() (caddy.Destructor, error) {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("storage: creating %s: %w", dir, err)
+		}
+		s, err := badgerstore.Open(badgerstore.Options{
+			Dir:        dir,
+			Logger:     badgerLogger{caddy.Log().Named("oidc_provider.badger").Sugar()},
+			GCInterval: gcInterval,
+		})
+		if err != nil {
+			return nil, explainOpenError(dir, err)
+		}
+		return pooledStore{s}, nil
+	})
+	if err != nil {
+		// A failed constructor leaves no entry in the pool, so there is no
+		// reference to release.
+		return nil, err
+	}
+	return v.(pooledStore).Store, nil
+}
+
+// releaseStore drops one reference; the last one closes the database.
+func releaseStore(dir string, logger *zap.Logger) error {
+	closed, err := stores.Delete(dir)
+	if closed && logger != nil {
+		logger.Debug("closed OIDC provider database", zap.String("storage", dir))
+	}
+	if err != nil {
+		return fmt.Errorf("storage: closing %s: %w", dir, err)
+	}
+	return nil
+}
+
+// explainOpenError turns Badger's lock failure into advice. Within this
+// process the pool prevents a second open, so a lock held means another
+// process, and the most common one is `caddy validate` (which provisions
+// modules) or a second `caddy run` next to a running server.
+func explainOpenError(dir string, err error) error {
+	if strings.Contains(err.Error(), "Another process is using this Badger database") {
+		return fmt.Errorf("storage: the database in %s is locked by another process, "+
+			"usually a running Caddy: apply changes to it with `caddy reload` instead of starting another instance, "+
+			"and note that `caddy validate` cannot check this configuration while that server runs: %w", dir, err)
+	}
+	return fmt.Errorf("storage: opening %s: %w", dir, err)
+}
+
+// storageDir is the configured directory, or a default derived from the
+// issuer so that several providers in one Caddy keep apart.
+func (h *Handler) storageDir(repl *caddy.Replacer, issuer *url.URL) (string, error) {
+	dir := ""
+	if h.Storage != nil {
+		dir = repl.ReplaceKnown(h.Storage.Dir, "")
+	}
+	if dir == "" {
+		dir = filepath.Join(caddy.AppDataDir(), "oidc_provider", issuerDirName(issuer))
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", fmt.Errorf("storage: %w", err)
+	}
+	return filepath.Clean(abs), nil
+}
+
+var unsafeDirChars = regexp.MustCompile(`[^a-z0-9._-]+`)
+
+// issuerDirName maps an issuer's host and path to one safe path element,
+// e.g. https://Auth.example.com:8443/realm → auth.example.com_8443_realm.
+func issuerDirName(u *url.URL) string {
+	name := strings.ToLower(u.Host + u.Path)
+	name = strings.Trim(unsafeDirChars.ReplaceAllString(name, "_"), "_.")
+	if name == "" {
+		return "default"
+	}
+	return name
+}
+
+// badgerLogger routes Badger's messages into Caddy's log. Badger reports
+// routine housekeeping at info level; that is debug detail for a Caddy
+// operator.
+type badgerLogger struct{ l *zap.SugaredLogger }
+
+func (b badgerLogger) Errorf(f string, a ...any)   { b.l.Errorf(strings.TrimSpace(f), a...) }
+func (b badgerLogger) Warningf(f string, a ...any) { b.l.Warnf(strings.TrimSpace(f), a...) }
+func (b badgerLogger) Infof(f string, a ...any)    { b.debugf(f, a...) }
+func (b badgerLogger) Debugf(f string, a ...any)   { b.debugf(f, a...) }
+
+func (b badgerLogger) debugf(f string, a ...any) {
+	// Badger logs at a high rate during compaction; skip the formatting
+	// when debug logging is off.
+	if b.l.Desugar().Core().Enabled(zapcore.DebugLevel) {
+		b.l.Debugf(strings.TrimSpace(f), a...)
+	}
+}
