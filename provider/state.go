@@ -75,13 +75,23 @@ func (p *Provider) put(ctx context.Context, kind Kind, id, uid, grantID string, 
 	return p.cfg.Store.Put(ctx, Record{Kind: kind, ID: id, UID: uid, GrantID: grantID, Payload: b, ExpiresAt: exp}, durable)
 }
 
-// load reads and decodes a record; ErrNotFound passes through.
+// load reads and decodes a live record; ErrNotFound passes through.
 func (p *Provider) load(ctx context.Context, kind Kind, id string, v any) (Record, error) {
 	rec, err := p.cfg.Store.Get(ctx, kind, id)
 	if err != nil {
 		return rec, err
 	}
+	if p.expired(rec) {
+		return rec, ErrNotFound
+	}
 	return rec, json.Unmarshal(rec.Payload, v)
+}
+
+// expired applies the provider's clock on top of the store's own expiry:
+// stores may remove records late (Badger's TTL has one-second granularity),
+// and the provider's notion of time is the one its tokens are stamped with.
+func (p *Provider) expired(rec Record) bool {
+	return !rec.ExpiresAt.IsZero() && !p.now().Before(rec.ExpiresAt)
 }
 
 // --- sessions ---

@@ -89,6 +89,8 @@ func (p *Provider) exchangeCode(r *http.Request, client *Client, form params) (*
 		return nil, "", errInvalidGrant("the authorization code has already been used")
 	case err != nil:
 		return nil, "", errServer(err)
+	case p.expired(rec):
+		return nil, "", errInvalidGrant("the authorization code is invalid or expired")
 	}
 	var ac authCode
 	if err := decodePayload(rec, &ac); err != nil {

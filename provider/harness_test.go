@@ -1,0 +1,333 @@
+package provider_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/oidcaddy/oidcaddy/internal/jose"
+	"github.com/oidcaddy/oidcaddy/provider"
+	"github.com/oidcaddy/oidcaddy/store/badgerstore"
+)
+
+// Test fixtures. The secrets are distinctive so leak checks can search for them.
+const (
+	webSecret     = "web-client-secret-7f3a9c"
+	postSecret    = "post-client-secret-2b8d1e"
+	alicePassword = "wonderland-password-91"
+	webRedirect   = "https://rp.example/callback"
+	spaRedirect   = "http://127.0.0.1:5557/callback"
+)
+
+// recorder is an EventSink that keeps every event for assertions.
+type recorder struct {
+	mu     sync.Mutex
+	events []provider.Event
+}
+
+func (r *recorder) Emit(_ context.Context, e provider.Event) {
+	r.mu.Lock()
+	r.events = append(r.events, e)
+	r.mu.Unlock()
+}
+
+func (r *recorder) count(name provider.EventName) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, e := range r.events {
+		if e.Name == name {
+			n++
+		}
+	}
+	return n
+}
+
+func (r *recorder) reset() {
+	r.mu.Lock()
+	r.events = nil
+	r.mu.Unlock()
+}
+
+func (r *recorder) names() []provider.EventName {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]provider.EventName, len(r.events))
+	for i, e := range r.events {
+		out[i] = e.Name
+	}
+	return out
+}
+
+// clock is a settable clock so lifetimes can be tested without sleeping.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+type harness struct {
+	t      testing.TB
+	p      *provider.Provider
+	srv    *httptest.Server
+	events *recorder
+	store  provider.Store
+	clock  *clock
+	keys   *jose.KeySet
+	issuer string
+}
+
+var (
+	aliceHashOnce sync.Once
+	aliceHash     string
+)
+
+func hashPassword(tb testing.TB) string {
+	aliceHashOnce.Do(func() {
+		h, err := bcrypt.GenerateFromPassword([]byte(alicePassword), bcrypt.MinCost)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		aliceHash = string(h)
+	})
+	return aliceHash
+}
+
+func testClients(tb testing.TB) provider.StaticClients {
+	web := &provider.Client{ID: "web", Name: "Web App", RedirectURIs: []string{webRedirect, "https://rp.example/cb?tenant=1"},
+		TokenEndpointAuthMethod: provider.AuthMethodClientSecretBasic}
+	web.SetSecret(webSecret)
+	post := &provider.Client{ID: "post", RedirectURIs: []string{webRedirect}, TokenEndpointAuthMethod: provider.AuthMethodClientSecretPost}
+	post.SetSecret(postSecret)
+	spa := &provider.Client{ID: "spa", RedirectURIs: []string{spaRedirect}, TokenEndpointAuthMethod: provider.AuthMethodNone}
+	trusted := &provider.Client{ID: "trusted", RedirectURIs: []string{webRedirect}, TokenEndpointAuthMethod: provider.AuthMethodNone, SkipConsent: true}
+	nocode := &provider.Client{ID: "machine", TokenEndpointAuthMethod: provider.AuthMethodClientSecretBasic, GrantTypes: []string{provider.GrantTypeClientCredentials}}
+	nocode.SetSecret(webSecret)
+	cs, err := provider.NewStaticClients(web, post, spa, trusted, nocode)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return cs
+}
+
+var (
+	keyOnce sync.Once
+	testKey *jose.Key
+)
+
+func newHarness(tb testing.TB, mods ...func(*provider.Config)) *harness {
+	tb.Helper()
+	st, err := badgerstore.Open(badgerstore.Options{Dir: tb.TempDir()})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { st.Close() })
+	keyOnce.Do(func() { testKey, err = jose.GenerateKey("ES256") })
+	if err != nil {
+		tb.Fatal(err)
+	}
+	keys, err := jose.NewKeySet(testKey)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	accounts, err := provider.NewStaticAccounts(provider.User{Login: "alice", Subject: "alice-sub", PasswordHash: hashPassword(tb),
+		Claims: map[string]any{"name": "Alice Liddell", "email": "alice@example.com", "email_verified": true, "phone_number": "+1 555"}})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	h := &harness{t: tb, events: &recorder{}, store: st, clock: &clock{t: time.Unix(1_900_000_000, 0)}, keys: keys}
+	h.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.p.ServeHTTP(w, r) }))
+	tb.Cleanup(h.srv.Close)
+	h.issuer = h.srv.URL
+	cfg := provider.Config{Issuer: h.issuer, Store: st, Clients: testClients(tb), Accounts: accounts, Signer: keys, Events: h.events, Clock: h.clock.now}
+	for _, m := range mods {
+		m(&cfg)
+	}
+	if h.p, err = provider.New(cfg); err != nil {
+		tb.Fatal(err)
+	}
+	return h
+}
+
+// browser is a user agent with a cookie jar that does not follow redirects,
+// so each step of the flow can be asserted.
+type browser struct {
+	h *harness
+	c *http.Client
+}
+
+func (h *harness) browser() *browser {
+	jar, _ := cookiejar.New(nil)
+	return &browser{h: h, c: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+}
+
+type response struct {
+	status int
+	header http.Header
+	body   string
+}
+
+func (b *browser) do(req *http.Request) response {
+	b.h.t.Helper()
+	resp, err := b.c.Do(req)
+	if err != nil {
+		b.h.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return response{resp.StatusCode, resp.Header, string(body)}
+}
+
+func (b *browser) get(u string) response {
+	req, _ := http.NewRequest(http.MethodGet, u, nil)
+	return b.do(req)
+}
+
+func (b *browser) postForm(u string, v url.Values) response {
+	req, _ := http.NewRequest(http.MethodPost, u, strings.NewReader(v.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	return b.do(req)
+}
+
+func (h *harness) abs(location string) string {
+	if strings.HasPrefix(location, "/") {
+		return h.issuer + location
+	}
+	return location
+}
+
+var (
+	formAction = regexp.MustCompile(`<form method="post" action="([^"]+)"`)
+	csrfInput  = regexp.MustCompile(`name="csrf_token" value="([^"]+)"`)
+)
+
+// page reads the first form of an interaction page.
+func page(tb testing.TB, r response) (action, csrf string) {
+	tb.Helper()
+	a, c := formAction.FindStringSubmatch(r.body), csrfInput.FindStringSubmatch(r.body)
+	if a == nil || c == nil {
+		tb.Fatalf("no form on the page (status %d): %s", r.status, r.body)
+	}
+	return strings.ReplaceAll(a[1], "&amp;", "&"), c[1]
+}
+
+// pkce returns a verifier and its S256 challenge.
+func pkce(seed string) (verifier, challenge string) {
+	verifier = strings.Repeat("v", 43-len(seed)) + seed
+	sum := sha256.Sum256([]byte(verifier))
+	return verifier, base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+// authorizeURL builds an authorization request with sensible defaults that
+// each case overrides.
+func (h *harness) authorizeURL(over map[string]string) string {
+	v := url.Values{"client_id": {"web"}, "redirect_uri": {webRedirect}, "response_type": {"code"},
+		"scope": {"openid email"}, "state": {"st-123"}, "nonce": {"n-456"}}
+	for k, val := range over {
+		if val == "" {
+			v.Del(k)
+		} else {
+			v.Set(k, val)
+		}
+	}
+	return h.issuer + "/authorize?" + v.Encode()
+}
+
+// redirectParams parses an authorization response at the client.
+func redirectParams(tb testing.TB, r response, redirect string) url.Values {
+	tb.Helper()
+	if r.status != http.StatusSeeOther && r.status != http.StatusFound {
+		tb.Fatalf("want a redirect to the client, got %d: %s", r.status, r.body)
+	}
+	loc := r.header.Get("Location")
+	if !strings.HasPrefix(loc, redirect) {
+		tb.Fatalf("redirect to %q, want %q", loc, redirect)
+	}
+	u, err := url.Parse(loc)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return u.Query()
+}
+
+// login runs the authorization request through login (and consent when the
+// page asks for it) and returns the authorization response parameters.
+func (b *browser) login(authURL, password string) url.Values {
+	tb := b.h.t
+	tb.Helper()
+	r := b.get(authURL)
+	for range 4 {
+		loc := r.header.Get("Location")
+		if r.status != http.StatusSeeOther || !strings.HasPrefix(b.h.abs(loc), b.h.issuer+"/interaction/") {
+			break
+		}
+		pg := b.get(b.h.abs(loc))
+		action, csrf := page(tb, pg)
+		switch {
+		case strings.HasSuffix(action, "/login"):
+			r = b.postForm(b.h.abs(action), url.Values{"csrf_token": {csrf}, "login": {"alice"}, "password": {password}})
+		case strings.HasSuffix(action, "/consent"):
+			r = b.postForm(b.h.abs(action), url.Values{"csrf_token": {csrf}, "decision": {"allow"}})
+		default:
+			tb.Fatalf("unexpected form action %q", action)
+		}
+	}
+	u, err := url.Parse(r.header.Get("Location"))
+	if err != nil || r.status != http.StatusSeeOther {
+		tb.Fatalf("flow did not end in a redirect: %d %s", r.status, r.body)
+	}
+	return u.Query()
+}
+
+// token posts to the token endpoint with optional Basic credentials.
+func (h *harness) token(v url.Values, basicID, basicSecret string) response {
+	req, _ := http.NewRequest(http.MethodPost, h.issuer+"/token", strings.NewReader(v.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if basicID != "" {
+		req.SetBasicAuth(url.QueryEscape(basicID), url.QueryEscape(basicSecret))
+	}
+	return h.browser().do(req)
+}
+
+func jsonBody(tb testing.TB, r response) map[string]any {
+	tb.Helper()
+	var m map[string]any
+	if err := json.Unmarshal([]byte(r.body), &m); err != nil {
+		tb.Fatalf("body is not JSON (status %d): %q", r.status, r.body)
+	}
+	return m
+}
+
+// codeFor logs alice in for the web client with PKCE and returns code and verifier.
+func (h *harness) codeFor(b *browser, over map[string]string) (code, verifier string) {
+	h.t.Helper()
+	verifier, challenge := pkce("a")
+	m := map[string]string{"code_challenge": challenge, "code_challenge_method": "S256"}
+	for k, v := range over {
+		m[k] = v
+	}
+	q := b.login(h.authorizeURL(m), alicePassword)
+	if q.Get("code") == "" {
+		h.t.Fatalf("no code in authorization response: %v", q)
+	}
+	return q.Get("code"), verifier
+}
