@@ -52,7 +52,11 @@ func TestUserinfo(t *testing.T) {
 		{"no token", bearer("GET", "", "", ""), 401, "-", `Bearer realm="`},
 		{"unknown token", bearer("GET", "not-a-token", "", ""), 401, "invalid_token", `error="invalid_token"`},
 		{"two methods", bearer("POST", token, form, url.Values{"access_token": {token}}.Encode()), 400, "invalid_request", `error="invalid_request"`},
-		{"token in query", func() *http.Request { r := bearer("GET", "", "", ""); r.URL.RawQuery = "access_token=" + token; return r }(), 400, "invalid_request", `error="invalid_request"`},
+		{"token in query", func() *http.Request {
+			r := bearer("GET", "", "", "")
+			r.URL.RawQuery = "access_token=" + token
+			return r
+		}(), 400, "invalid_request", `error="invalid_request"`},
 		{"basic scheme", func() *http.Request { r := bearer("GET", "", "", ""); r.SetBasicAuth("a", "b"); return r }(), 400, "invalid_request", `error="invalid_request"`},
 		{"oversized form", bearer("POST", "", form, "access_token="+strings.Repeat("x", 70<<10)), 413, "invalid_request", ""},
 		{"DELETE", bearer("DELETE", token, "", ""), 405, "invalid_request", ""},
