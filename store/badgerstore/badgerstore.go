@@ -1,0 +1,707 @@
+// Package badgerstore implements [provider.Store] on an embedded Badger v4
+// database.
+//
+// Durability: Badger runs with SyncWrites off, so an ordinary commit reaches
+// the operating system but not the disk. Operations the provider must never
+// lose (a durable Put, Consume, Delete, DeleteByGrant) call DB.Sync after
+// committing; everything else rides on the next sync, the next memtable flush
+// or Close. A crash can lose such a write but never corrupt the database.
+//
+// Concurrency: Badger's transactions are optimistic; a read-modify-write that
+// loses a race fails with badger.ErrConflict. Writers of one record therefore
+// take an in-process lock striped by ID first (Badger's directory lock already
+// guarantees a single process), so concurrent Consume or Update calls on a hot
+// record queue instead of retrying in a storm; conflicts that remain, with
+// DeleteByGrant or on shared index keys, are retried a bounded number of times.
+package badgerstore
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+
+	"github.com/oidcaddy/oidcaddy/provider"
+)
+
+// Options configures Open.
+type Options struct {
+	Dir        string        // required unless InMemory
+	InMemory   bool          // for tests
+	Logger     badger.Logger // nil: Badger's own logging is silenced
+	GCInterval time.Duration // value-log GC ticker; 0 = default 10m; <0 disables
+}
+
+// DefaultGCInterval is the value-log GC period when Options.GCInterval is 0.
+const DefaultGCInterval = 10 * time.Minute
+
+const (
+	// maxAttempts bounds the retries of a transaction that keeps losing to
+	// concurrent writers. With the stripe locks a conflict needs a concurrent
+	// DeleteByGrant or index writer, so a handful of retries is plenty; the
+	// bound turns a livelock into an error.
+	maxAttempts = 16
+
+	// grantBatchSize is how many records DeleteByGrant removes per
+	// transaction, well inside Badger's transaction limits for the memtable
+	// size below; ErrTxnTooBig halves it anyway.
+	grantBatchSize = 256
+
+	// valueThreshold keeps ordinary records (far below it) inside the LSM
+	// tree, so a read is one lookup; rare large payloads go to the value log,
+	// which the GC goroutine compacts.
+	valueThreshold = 64 << 10
+
+	// inMemoryValueMax: in-memory Badger keeps every value in the LSM tree
+	// and refuses values above the value threshold, which we raise to the
+	// largest it accepts.
+	inMemoryValueMax = 1 << 20
+
+	// valueLogFileSize caps a value on disk as well.
+	valueLogFileSize = 32 << 20
+
+	// maxKeySize is Badger's key limit.
+	maxKeySize = 65000
+
+	numStripes = 64
+)
+
+// Store is a provider.Store on Badger. Its methods are safe for concurrent
+// use.
+type Store struct {
+	db     *badger.DB
+	logger badger.Logger // nil when silenced
+
+	seed    maphash.Seed
+	stripes [numStripes]stripe
+
+	grantBatch int // grantBatchSize; tests raise it to provoke ErrTxnTooBig
+	maxValue   int // largest encoded record Badger accepts in this mode
+
+	gcPasses atomic.Uint64 // ticker passes of the GC goroutine, for tests
+
+	stopGC    chan struct{}
+	gcDone    chan struct{} // closed when the GC goroutine has returned
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// stripe pads its mutex to a cache line so neighbouring stripes used from
+// different cores do not contend on the same line.
+type stripe struct {
+	sync.Mutex
+	_ [64 - 8]byte
+}
+
+var _ provider.Store = (*Store)(nil)
+
+// Open opens (creating if needed) the store in opts.Dir, or an in-memory one.
+func Open(opts Options) (*Store, error) {
+	var bo badger.Options
+	switch {
+	case opts.InMemory && opts.Dir != "":
+		return nil, errors.New("badgerstore: Dir must be empty with InMemory")
+	case opts.InMemory:
+		bo = badger.DefaultOptions("").WithInMemory(true)
+	case opts.Dir == "":
+		return nil, errors.New("badgerstore: Dir is required")
+	default:
+		bo = badger.DefaultOptions(opts.Dir)
+	}
+	bo = bo.
+		// Badger's defaults take ~86 MiB of heap at open; these ~11 MiB, enough
+		// for an OIDC provider's small records.
+		WithMemTableSize(8 << 20).
+		WithNumMemtables(2).
+		WithBlockCacheSize(8 << 20). // must stay >0: compression is on
+		WithIndexCacheSize(4 << 20).
+		WithValueLogFileSize(valueLogFileSize).
+		WithNumCompactors(2).
+		WithValueThreshold(valueThreshold).
+		// Durable operations sync explicitly; syncing every write would cap
+		// the machine at a few thousand writes per second.
+		WithSyncWrites(false).
+		// Badger's expvar metrics are process-global and unused here; the
+		// provider exports its own.
+		WithMetricsEnabled(false).
+		// Badger checks for nil before every log call.
+		WithLogger(opts.Logger)
+	maxValue := valueLogFileSize - 1<<10
+	if opts.InMemory {
+		bo = bo.WithValueThreshold(inMemoryValueMax)
+		maxValue = inMemoryValueMax
+	}
+	db, err := badger.Open(bo)
+	if err != nil {
+		return nil, fmt.Errorf("badgerstore: open: %w", err)
+	}
+	if err := checkFormat(db); err != nil {
+		db.Close()
+		return nil, err
+	}
+	s := &Store{
+		db:         db,
+		logger:     opts.Logger,
+		seed:       maphash.MakeSeed(),
+		grantBatch: grantBatchSize,
+		maxValue:   maxValue,
+	}
+
+	interval := opts.GCInterval
+	if interval == 0 {
+		interval = DefaultGCInterval
+	}
+	// In-memory Badger has no value log to collect.
+	if interval > 0 && !opts.InMemory {
+		s.stopGC = make(chan struct{})
+		s.gcDone = make(chan struct{})
+		go s.runGC(interval)
+	}
+	return s, nil
+}
+
+// checkFormat stamps a new database with the layout version and refuses one
+// written in a layout this code does not know.
+func checkFormat(db *badger.DB) error {
+	return db.Update(func(txn *badger.Txn) error {
+		item, err := txn.Get(formatKey)
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return txn.Set(formatKey, []byte{formatVersion})
+		}
+		if err != nil {
+			return fmt.Errorf("badgerstore: read format: %w", err)
+		}
+		return item.Value(func(v []byte) error {
+			if len(v) != 1 || v[0] != formatVersion {
+				return fmt.Errorf("badgerstore: unsupported on-disk format %x (want %d)", v, formatVersion)
+			}
+			return nil
+		})
+	})
+}
+
+// Close stops the GC goroutine and closes the database. Later calls return
+// the first call's result.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		if s.stopGC != nil {
+			close(s.stopGC)
+			// Wait: closing Badger under a running value-log GC is unsafe.
+			<-s.gcDone
+		}
+		if err := s.db.Close(); err != nil {
+			s.closeErr = fmt.Errorf("badgerstore: close: %w", err)
+		}
+	})
+	return s.closeErr
+}
+
+func (s *Store) runGC(interval time.Duration) {
+	defer close(s.gcDone)
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stopGC:
+			return
+		case <-t.C:
+		}
+		s.gcPasses.Add(1)
+		// Badger rewrites at most one file per call; keep going while it
+		// finds garbage, but let Close interrupt between files.
+		for {
+			err := s.db.RunValueLogGC(0.5)
+			if err != nil {
+				if !errors.Is(err, badger.ErrNoRewrite) && !errors.Is(err, badger.ErrRejected) && s.logger != nil {
+					s.logger.Warningf("badgerstore: value-log GC: %v", err)
+				}
+				break
+			}
+			select {
+			case <-s.stopGC:
+				return
+			default:
+			}
+		}
+	}
+}
+
+func (s *Store) lock(id string) *stripe {
+	st := &s.stripes[maphash.String(s.seed, id)%numStripes]
+	st.Lock()
+	return st
+}
+
+func live(r *provider.Record, now time.Time) bool {
+	return r.ExpiresAt.IsZero() || now.Before(r.ExpiresAt)
+}
+
+// getRecord reads and decodes the record under (kind, id), live or expired.
+// It returns provider.ErrNotFound, unwrapped, when Badger has none. Like every
+// internal helper it leaves adding context to the exported method, which
+// names the operation and kind, never an ID or payload.
+func getRecord(txn *badger.Txn, kind provider.Kind, id string) (provider.Record, error) {
+	item, err := txn.Get(recordKey(kind, id))
+	if err != nil {
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return provider.Record{}, provider.ErrNotFound
+		}
+		return provider.Record{}, err
+	}
+	rec := provider.Record{Kind: kind, ID: id}
+	if err := item.Value(func(v []byte) error { return decodeRecord(v, &rec) }); err != nil {
+		return provider.Record{}, err
+	}
+	return rec, nil
+}
+
+// getLive is getRecord that also treats an expired record as absent.
+func getLive(txn *badger.Txn, kind provider.Kind, id string, now time.Time) (provider.Record, error) {
+	rec, err := getRecord(txn, kind, id)
+	if err == nil && !live(&rec, now) {
+		return provider.Record{}, provider.ErrNotFound
+	}
+	return rec, err
+}
+
+// update runs fn in a read-write transaction, retrying it from scratch when
+// the commit loses to a concurrent transaction.
+func (s *Store) update(fn func(txn *badger.Txn) error) error {
+	for range maxAttempts {
+		err := s.db.Update(fn)
+		if !errors.Is(err, badger.ErrConflict) {
+			return err
+		}
+	}
+	return fmt.Errorf("%d attempts conflicted: %w", maxAttempts, badger.ErrConflict)
+}
+
+func (s *Store) sync(op string, kind provider.Kind) error {
+	if err := s.db.Sync(); err != nil {
+		return opError(op, kind, fmt.Errorf("sync: %w", err))
+	}
+	return nil
+}
+
+// opError adds context to an internal error. The sentinels pass through
+// untouched: callers compare them on every request, and wrapping would cost
+// an allocation on the common "not found" path.
+func opError(op string, kind provider.Kind, err error) error {
+	if err == provider.ErrNotFound || err == provider.ErrAlreadyConsumed {
+		return err
+	}
+	if kind == "" {
+		return fmt.Errorf("badgerstore: %s: %w", op, err)
+	}
+	return fmt.Errorf("badgerstore: %s %s: %w", op, kind, err)
+}
+
+var errTooLarge = errors.New("too large")
+
+// writeRecord stores rec, replacing old (the record previously under the same
+// key, expired or not; nil for none), and keeps the indexes in step. A rec
+// that has already expired is removed instead of written.
+func (s *Store) writeRecord(txn *badger.Txn, rec, old *provider.Record, now time.Time) error {
+	if !live(rec, now) {
+		if old == nil {
+			return nil
+		}
+		return deleteRecord(txn, old)
+	}
+	key, val := recordKey(rec.Kind, rec.ID), encodeRecord(rec)
+	if err := s.checkSize(key, val, rec); err != nil {
+		return err
+	}
+	if old != nil {
+		if old.UID != "" && old.UID != rec.UID {
+			if err := deleteUIDIfOwned(txn, rec.Kind, old.UID, rec.ID); err != nil {
+				return err
+			}
+		}
+		if old.GrantID != "" && old.GrantID != rec.GrantID {
+			if err := txn.Delete(grantKey(old.GrantID, rec.Kind, rec.ID)); err != nil {
+				return err
+			}
+		}
+	}
+	// Index entries share the record's Badger TTL so they disappear with it
+	// and need no sweeper; they are rewritten even when unchanged because
+	// the expiry may have changed.
+	exp := badgerExpiry(rec.ExpiresAt)
+	if err := txn.SetEntry(&badger.Entry{Key: key, Value: val, ExpiresAt: exp}); err != nil {
+		return err
+	}
+	if rec.UID != "" {
+		if err := txn.SetEntry(&badger.Entry{Key: uidKey(rec.Kind, rec.UID), Value: []byte(rec.ID), ExpiresAt: exp}); err != nil {
+			return err
+		}
+	}
+	if rec.GrantID != "" {
+		if err := txn.SetEntry(&badger.Entry{Key: grantKey(rec.GrantID, rec.Kind, rec.ID), ExpiresAt: exp}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkSize refuses what Badger would refuse, before Badger can: its own
+// size errors quote up to a kilobyte of the key or value, and the value is
+// the provider's payload, which must never reach a log.
+func (s *Store) checkSize(key, val []byte, rec *provider.Record) error {
+	const indexOverhead = 2 * binary.MaxVarintLen32 // space byte and length prefixes, rounded up
+	switch {
+	case len(val) > s.maxValue:
+		return fmt.Errorf("%w: encoded record of %d bytes, limit %d", errTooLarge, len(val), s.maxValue)
+	case len(key) > maxKeySize,
+		1+indexOverhead+len(rec.Kind)+len(rec.UID) > maxKeySize,
+		1+indexOverhead+len(rec.GrantID)+len(rec.Kind)+len(rec.ID) > maxKeySize:
+		return fmt.Errorf("%w: kind, id, uid or grant id makes a key longer than %d bytes", errTooLarge, maxKeySize)
+	}
+	return nil
+}
+
+// deleteRecord removes rec and its index entries.
+func deleteRecord(txn *badger.Txn, rec *provider.Record) error {
+	if err := txn.Delete(recordKey(rec.Kind, rec.ID)); err != nil {
+		return err
+	}
+	if rec.UID != "" {
+		if err := deleteUIDIfOwned(txn, rec.Kind, rec.UID, rec.ID); err != nil {
+			return err
+		}
+	}
+	if rec.GrantID != "" {
+		return txn.Delete(grantKey(rec.GrantID, rec.Kind, rec.ID))
+	}
+	return nil
+}
+
+// deleteUIDIfOwned deletes the UID index entry only while it still points at
+// id: if another record has since taken the UID, the entry is that record's.
+// Reading the entry also makes a concurrent takeover a transaction conflict.
+func deleteUIDIfOwned(txn *badger.Txn, kind provider.Kind, uid, id string) error {
+	key := uidKey(kind, uid)
+	item, err := txn.Get(key)
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	owned := false
+	if err := item.Value(func(v []byte) error { owned = string(v) == id; return nil }); err != nil {
+		return err
+	}
+	if !owned {
+		return nil
+	}
+	return txn.Delete(key)
+}
+
+// Put implements provider.Store.
+func (s *Store) Put(ctx context.Context, rec provider.Record, durable bool) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if rec.Kind == "" || rec.ID == "" {
+		return errors.New("badgerstore: put: empty kind or id")
+	}
+	now := time.Now()
+	st := s.lock(rec.ID)
+	err := s.update(func(txn *badger.Txn) error {
+		old, err := getRecord(txn, rec.Kind, rec.ID)
+		switch {
+		case err == nil:
+			return s.writeRecord(txn, &rec, &old, now)
+		case err == provider.ErrNotFound, errors.Is(err, errCorruptRecord):
+			// A corrupt old value is overwritten: its index entries cannot be
+			// found, but readers verify index hits against the record, so
+			// they are dead weight until their TTL, not wrong answers.
+			return s.writeRecord(txn, &rec, nil, now)
+		default:
+			return err
+		}
+	})
+	st.Unlock()
+	if err != nil {
+		return opError("put", rec.Kind, err)
+	}
+	if durable {
+		return s.sync("put", rec.Kind)
+	}
+	return nil
+}
+
+// Get implements provider.Store.
+func (s *Store) Get(ctx context.Context, kind provider.Kind, id string) (provider.Record, error) {
+	if err := ctx.Err(); err != nil {
+		return provider.Record{}, err
+	}
+	now := time.Now()
+	var rec provider.Record
+	err := s.db.View(func(txn *badger.Txn) error {
+		var err error
+		rec, err = getLive(txn, kind, id, now)
+		return err
+	})
+	if err != nil {
+		return provider.Record{}, opError("get", kind, err)
+	}
+	return rec, nil
+}
+
+// GetByUID implements provider.Store.
+func (s *Store) GetByUID(ctx context.Context, kind provider.Kind, uid string) (provider.Record, error) {
+	if err := ctx.Err(); err != nil {
+		return provider.Record{}, err
+	}
+	if uid == "" {
+		// Records without a UID have no index entry.
+		return provider.Record{}, provider.ErrNotFound
+	}
+	now := time.Now()
+	var rec provider.Record
+	err := s.db.View(func(txn *badger.Txn) error {
+		item, err := txn.Get(uidKey(kind, uid))
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return provider.ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		var id string
+		if err := item.Value(func(v []byte) error { id = string(v); return nil }); err != nil {
+			return err
+		}
+		rec, err = getLive(txn, kind, id, now)
+		if err == nil && rec.UID != uid {
+			// A stale entry (see Put): the record has another UID by now.
+			return provider.ErrNotFound
+		}
+		return err
+	})
+	if err != nil {
+		return provider.Record{}, opError("get by uid", kind, err)
+	}
+	return rec, nil
+}
+
+// Update implements provider.Store. fn may run more than once when the
+// transaction conflicts; only the last run's changes are written, so fn should
+// change nothing but the record. Update does not sync: the contract has no
+// durable flag for it, so it rides on the next durable operation or flush.
+// Setting ExpiresAt to the past deletes the record.
+func (s *Store) Update(ctx context.Context, kind provider.Kind, id string, fn func(*provider.Record) error) (provider.Record, error) {
+	if err := ctx.Err(); err != nil {
+		return provider.Record{}, err
+	}
+	now := time.Now()
+	var (
+		rec   provider.Record
+		fnErr error
+	)
+	st := s.lock(id)
+	err := s.update(func(txn *badger.Txn) error {
+		old, err := getLive(txn, kind, id, now)
+		if err != nil {
+			return err
+		}
+		// fn gets its own copy: old must stay intact to clean up the indexes.
+		rec = old
+		rec.Payload = append([]byte(nil), old.Payload...)
+		if fnErr = fn(&rec); fnErr != nil {
+			return fnErr
+		}
+		if rec.Kind != kind || rec.ID != id {
+			return errors.New("fn changed the record's kind or id")
+		}
+		return s.writeRecord(txn, &rec, &old, now)
+	})
+	st.Unlock()
+	switch {
+	case err == nil:
+		return rec, nil
+	case fnErr != nil && err == fnErr:
+		// The caller's own error, unchanged, so it can match it directly.
+		return provider.Record{}, err
+	default:
+		return provider.Record{}, opError("update", kind, err)
+	}
+}
+
+// Consume implements provider.Store.
+func (s *Store) Consume(ctx context.Context, kind provider.Kind, id string, at time.Time) (provider.Record, error) {
+	if err := ctx.Err(); err != nil {
+		return provider.Record{}, err
+	}
+	if at.IsZero() {
+		// A zero ConsumedAt means "not consumed": the record would stay
+		// consumable forever.
+		return provider.Record{}, errors.New("badgerstore: consume: zero time")
+	}
+	now := time.Now()
+	var rec provider.Record
+	st := s.lock(id)
+	// A conflict means someone else wrote the record first; the retry re-reads
+	// it and reports it consumed if that write was a Consume.
+	err := s.update(func(txn *badger.Txn) error {
+		var err error
+		rec, err = getLive(txn, kind, id, now)
+		if err != nil {
+			return err
+		}
+		if !rec.ConsumedAt.IsZero() {
+			return provider.ErrAlreadyConsumed
+		}
+		rec.ConsumedAt = at
+		key, val := recordKey(kind, id), encodeRecord(&rec)
+		if err := s.checkSize(key, val, &rec); err != nil {
+			return err
+		}
+		// Only the value changes: the index entries already carry this TTL.
+		return txn.SetEntry(&badger.Entry{Key: key, Value: val, ExpiresAt: badgerExpiry(rec.ExpiresAt)})
+	})
+	st.Unlock()
+	switch {
+	case err == nil:
+		// Sync outside the stripe lock: losers need not wait for our fsync
+		// to learn that they lost.
+		if err := s.sync("consume", kind); err != nil {
+			return provider.Record{}, err
+		}
+		return rec, nil
+	case err == provider.ErrAlreadyConsumed:
+		return rec, err
+	default:
+		return provider.Record{}, opError("consume", kind, err)
+	}
+}
+
+// Delete implements provider.Store.
+func (s *Store) Delete(ctx context.Context, kind provider.Kind, id string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	now := time.Now()
+	st := s.lock(id)
+	err := s.update(func(txn *badger.Txn) error {
+		rec, err := getLive(txn, kind, id, now)
+		if errors.Is(err, errCorruptRecord) {
+			// Deleting is how an operator gets rid of a corrupt record.
+			return txn.Delete(recordKey(kind, id))
+		}
+		if err != nil {
+			return err
+		}
+		return deleteRecord(txn, &rec)
+	})
+	st.Unlock()
+	if err != nil {
+		return opError("delete", kind, err)
+	}
+	return s.sync("delete", kind)
+}
+
+// DeleteByGrant implements provider.Store. It removes the grant's records in
+// batches of separate transactions, so it is not atomic: a record added to the
+// grant while it runs may survive. It checks ctx only on entry: once a
+// revocation has started, finishing it is safer than stopping half-way.
+func (s *Store) DeleteByGrant(ctx context.Context, grantID string) ([]provider.Record, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if grantID == "" {
+		// Records without a grant have no index entry.
+		return nil, nil
+	}
+	prefix := grantPrefix(grantID)
+	var (
+		removed   []provider.Record
+		committed bool // whether any batch deleted something, so a sync is due
+	)
+	batch := s.grantBatch
+	for {
+		keys, err := s.grantKeys(prefix, batch)
+		if err != nil {
+			return removed, s.finishGrant(committed, opError("delete by grant", "", err))
+		}
+		if len(keys) == 0 {
+			break
+		}
+		var got []provider.Record
+		err = s.update(func(txn *badger.Txn) error {
+			got = got[:0]
+			now := time.Now()
+			for _, key := range keys {
+				// The entry goes whatever it points to; deleting every
+				// scanned key is also what guarantees the loop ends.
+				if err := txn.Delete(key); err != nil {
+					return err
+				}
+				kind, id, ok := parseGrantKey(key, prefix)
+				if !ok {
+					continue
+				}
+				rec, err := getRecord(txn, kind, id)
+				switch {
+				case err == nil && rec.GrantID == grantID:
+					if err := deleteRecord(txn, &rec); err != nil {
+						return err
+					}
+					if live(&rec, now) {
+						got = append(got, rec)
+					}
+				case err == nil, err == provider.ErrNotFound, errors.Is(err, errCorruptRecord):
+					// A stale entry: the record is gone, unreadable or in
+					// another grant by now.
+				default:
+					return err
+				}
+			}
+			return nil
+		})
+		if errors.Is(err, badger.ErrTxnTooBig) && batch > 1 {
+			// Records with long keys: retry the same entries in smaller
+			// transactions.
+			batch /= 2
+			continue
+		}
+		if err != nil {
+			return removed, s.finishGrant(committed, opError("delete by grant", "", err))
+		}
+		committed = true
+		removed = append(removed, got...)
+	}
+	return removed, s.finishGrant(committed, nil)
+}
+
+// finishGrant syncs whatever DeleteByGrant committed, also when it stops on an
+// error after some batches: those revocations must not come back either. A
+// grant with nothing to delete, the common case, costs no fsync.
+func (s *Store) finishGrant(committed bool, err error) error {
+	if !committed {
+		return err
+	}
+	return errors.Join(err, s.sync("delete by grant", ""))
+}
+
+// grantKeys returns up to limit grant index keys under prefix. Reading them
+// in their own transaction keeps the deleting transaction small.
+func (s *Store) grantKeys(prefix []byte, limit int) ([][]byte, error) {
+	var keys [][]byte
+	err := s.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
+		defer it.Close()
+		for it.Seek(prefix); it.ValidForPrefix(prefix) && len(keys) < limit; it.Next() {
+			keys = append(keys, it.Item().KeyCopy(nil))
+		}
+		return nil
+	})
+	return keys, err
+}
