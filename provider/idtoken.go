@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"crypto/sha512"
 	"encoding/base64"
-	"encoding/json"
 	"hash"
 	"strings"
 )
@@ -52,4 +51,4 @@ func halfHash(alg, value string) string {
 	return base64.RawURLEncoding.EncodeToString(sum[:len(sum)/2])
 }
 
-func decodePayload(rec Record, v any) error { return json.Unmarshal(rec.Payload, v) }
+func decodePayload(rec Record, v any) error { return decodeInto(rec.Payload, v) }

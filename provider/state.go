@@ -2,7 +2,6 @@ package provider
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"net/http"
 	"time"
@@ -68,7 +67,7 @@ type accessToken struct {
 }
 
 func (p *Provider) put(ctx context.Context, kind Kind, id, uid, grantID string, v any, exp time.Time, durable bool) error {
-	b, err := json.Marshal(v)
+	b, err := encodePayload(v)
 	if err != nil {
 		return err
 	}
@@ -84,7 +83,7 @@ func (p *Provider) load(ctx context.Context, kind Kind, id string, v any) (Recor
 	if p.expired(rec) {
 		return rec, ErrNotFound
 	}
-	return rec, json.Unmarshal(rec.Payload, v)
+	return rec, decodeInto(rec.Payload, v)
 }
 
 // expired applies the provider's clock on top of the store's own expiry:
