@@ -111,7 +111,9 @@ type UserConfig struct {
 	// The stable subject identifier (`sub` claim). Default: the login.
 	Subject string `json:"subject,omitempty"`
 
-	// bcrypt hash of the password, e.g. from `caddy hash-password`.
+	// bcrypt hash of the password, e.g. from
+	// `caddy hash-password --algorithm bcrypt` (argon2id hashes are not
+	// accepted).
 	PasswordHash string `json:"password_hash,omitempty"`
 
 	// Claims released according to the granted scopes: name, email,

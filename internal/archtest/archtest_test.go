@@ -1,0 +1,55 @@
+// Package archtest enforces the layering of the module: the protocol engine
+// in provider/ stays plain Go and net/http, so it can be tested without Caddy
+// and embedded elsewhere, and so that Caddy, telemetry and storage choices
+// remain replaceable glue around it.
+package archtest
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// forbidden are import path prefixes provider/ must not depend on, directly
+// or transitively.
+var forbidden = []string{
+	"github.com/caddyserver/",
+	"go.opentelemetry.io/",
+	"github.com/prometheus/",
+	"github.com/dgraph-io/",
+}
+
+func violations(t *testing.T, pattern string) []string {
+	t.Helper()
+	out, err := exec.Command("go", "list", "-deps", pattern).CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list -deps %s: %v\n%s", pattern, err, out)
+	}
+	deps := strings.Fields(string(out))
+	if len(deps) == 0 {
+		t.Fatalf("go list -deps %s returned nothing", pattern)
+	}
+	var bad []string
+	for _, dep := range deps {
+		for _, prefix := range forbidden {
+			if strings.HasPrefix(dep, prefix) {
+				bad = append(bad, dep)
+			}
+		}
+	}
+	return bad
+}
+
+func TestProviderHasNoInfrastructureDependencies(t *testing.T) {
+	for _, dep := range violations(t, "github.com/oidcaddy/oidcaddy/provider/...") {
+		t.Errorf("provider depends on %s; keep Caddy, OpenTelemetry, Prometheus and Badger out of the protocol engine and reach them through provider's interfaces", dep)
+	}
+}
+
+// The glue package necessarily imports Caddy; if the check found nothing
+// there, it would be checking nothing.
+func TestCheckDetectsDependencies(t *testing.T) {
+	if len(violations(t, "github.com/oidcaddy/oidcaddy/caddymodule")) == 0 {
+		t.Fatal("the dependency check found no Caddy import in caddymodule; it is broken")
+	}
+}
