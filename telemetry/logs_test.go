@@ -1,0 +1,164 @@
+package telemetry
+
+import (
+	"context"
+	"testing"
+
+	"go.opentelemetry.io/otel/log"
+)
+
+func enabled(lp log.LoggerProvider) bool {
+	return lp.Logger(InstrumentationName).Enabled(context.Background(), log.EnabledParameters{Severity: log.SeverityInfo})
+}
+
+func TestAcquireLoggerProviderDisabled(t *testing.T) {
+	tests := []struct {
+		name     string
+		env      string
+		exporter string
+	}{
+		{"none", "", LogExporterNone},
+		{"none overrides the environment", "console", LogExporterNone},
+		{"default without OTEL_LOGS_EXPORTER", "", LogExporterFromEnv},
+		{"default with OTEL_LOGS_EXPORTER=none", "none", LogExporterFromEnv},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Setenv(envLogsExporter, tt.env)
+			lp, release, err := AcquireLoggerProvider(context.Background(), tt.exporter)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if lp != nil {
+				t.Fatalf("got provider %T, want nil", lp)
+			}
+			if release == nil || release(context.Background()) != nil {
+				t.Fatal("release must be a callable no-op")
+			}
+		})
+	}
+}
+
+func TestAcquireLoggerProviderSharesAndShutsDownOnLastRelease(t *testing.T) {
+	t.Setenv(envLogsExporter, "")
+	ctx := context.Background()
+
+	lp1, release1, err := AcquireLoggerProvider(ctx, LogExporterConsole)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lp2, release2, err := AcquireLoggerProvider(ctx, LogExporterConsole)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lp1 == nil || lp1 != lp2 {
+		t.Fatalf("two acquires gave %p and %p, want one shared provider", lp1, lp2)
+	}
+	if !enabled(lp1) {
+		t.Fatal("fresh provider is not enabled")
+	}
+
+	// The old config's cleanup runs after the new one is provisioned: the
+	// first release must leave the provider working.
+	if err := release1(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := release1(ctx); err != nil { // repeated release is a no-op
+		t.Fatal(err)
+	}
+	if !enabled(lp2) {
+		t.Fatal("provider shut down while still acquired")
+	}
+	if err := release2(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if enabled(lp2) {
+		t.Fatal("provider still enabled after the last release")
+	}
+
+	lp3, release3, err := AcquireLoggerProvider(ctx, LogExporterConsole)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release3(ctx)
+	if lp3 == lp1 || !enabled(lp3) {
+		t.Fatal("acquire after shutdown must give a fresh, working provider")
+	}
+}
+
+func TestAcquireLoggerProviderFromEnvironment(t *testing.T) {
+	t.Setenv(envLogsExporter, "console")
+	ctx := context.Background()
+	lpEnv, releaseEnv, err := AcquireLoggerProvider(ctx, LogExporterFromEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer releaseEnv(ctx)
+	if lpEnv == nil || !enabled(lpEnv) {
+		t.Fatal("OTEL_LOGS_EXPORTER=console did not enable log export")
+	}
+	lpForced, releaseForced, err := AcquireLoggerProvider(ctx, LogExporterConsole)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer releaseForced(ctx)
+	if lpForced != lpEnv {
+		t.Fatal(`"" resolving to console and "console" should share one provider`)
+	}
+}
+
+func TestAcquireLoggerProviderErrors(t *testing.T) {
+	tests := []struct {
+		name     string
+		env      map[string]string
+		exporter string
+	}{
+		{"unknown exporter", nil, "zipkin"},
+		{"unknown exporter in the environment", map[string]string{envLogsExporter: "carrier-pigeon"}, LogExporterFromEnv},
+		{"bad OTLP protocol", map[string]string{envOTLPLogsProtocol: "smoke-signals"}, LogExporterOTLP},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Setenv(envLogsExporter, "")
+			for k, v := range tt.env {
+				t.Setenv(k, v)
+			}
+			lp, release, err := AcquireLoggerProvider(context.Background(), tt.exporter)
+			if err == nil {
+				_ = release(context.Background())
+				t.Fatal("want an error")
+			}
+			if lp != nil {
+				t.Fatal("want no provider on error")
+			}
+			loggerProvidersMu.Lock()
+			n := len(loggerProviders)
+			loggerProvidersMu.Unlock()
+			if n != 0 {
+				t.Fatalf("%d providers left in the pool after a failed acquire", n)
+			}
+		})
+	}
+}
+
+func TestAcquireLoggerProviderOTLP(t *testing.T) {
+	// Construction only: the OTLP exporters connect lazily, so no collector
+	// is needed; the endpoint points nowhere to be sure nothing is sent.
+	t.Setenv(envLogsExporter, "")
+	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:1")
+	for _, proto := range []string{"", "http/protobuf", "grpc"} {
+		t.Run("protocol="+proto, func(t *testing.T) {
+			t.Setenv(envOTLPProtocol, proto)
+			lp, release, err := AcquireLoggerProvider(context.Background(), LogExporterOTLP)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if lp == nil {
+				t.Fatal("nil provider")
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel() // nothing to flush; do not wait on the dead endpoint
+			_ = release(ctx)
+		})
+	}
+}

@@ -1,0 +1,185 @@
+package telemetry
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/log"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/oidcaddy/oidcaddy/provider"
+)
+
+// InstrumentationName names the tracer and logger scope of everything the
+// Sink exports.
+const InstrumentationName = "github.com/oidcaddy/oidcaddy"
+
+// Attribute keys set on spans and log records. Nothing else is exported
+// (apart from the exception.* keys of the span event that span.RecordError
+// adds for server_error).
+const (
+	AttrEvent            = attribute.Key("oidc.event")
+	AttrClientID         = attribute.Key("oidc.client_id")
+	AttrGrantIDHash      = attribute.Key("oidc.grant_id_hash")
+	AttrError            = attribute.Key("oauth.error")
+	AttrErrorDescription = attribute.Key("oauth.error_description")
+	AttrPrompt           = attribute.Key("oidc.prompt")
+	// AttrExceptionMessage carries the Cause of server_error on log records.
+	AttrExceptionMessage = attribute.Key("exception.message")
+)
+
+// maxAttrs bounds the attributes of one event so they fit a stack array.
+const maxAttrs = 7
+
+// Options configures a Sink.
+type Options struct {
+	// LoggerProvider receives one log record per event. Nil disables log
+	// records; AcquireLoggerProvider returns nil when log export is off.
+	LoggerProvider log.LoggerProvider
+}
+
+// Sink turns provider events into Prometheus counts, OpenTelemetry spans and
+// OpenTelemetry log records. It implements provider.EventSink. The zero value,
+// and a nil *Sink, count metrics only.
+type Sink struct {
+	m      *metrics
+	logger log.Logger
+}
+
+var _ provider.EventSink = (*Sink)(nil)
+
+// NewSink returns a Sink that counts into the package-level collectors (see
+// RegisterMetrics) and logs through opts.LoggerProvider when it is set.
+func NewSink(opts Options) *Sink {
+	return newSink(opts, std)
+}
+
+func newSink(opts Options, m *metrics) *Sink {
+	s := &Sink{m: m}
+	if opts.LoggerProvider != nil {
+		s.logger = opts.LoggerProvider.Logger(InstrumentationName)
+	}
+	return s
+}
+
+// Emit records e. It never blocks on export: spans and log records go to
+// the processors of their providers, which batch outside the request.
+func (s *Sink) Emit(ctx context.Context, e provider.Event) {
+	if s == nil {
+		// A nil *Sink in a provider.EventSink must not panic on a request.
+		std.count(std.slot(e.Name), &e)
+		return
+	}
+	m := s.m
+	if m == nil {
+		m = std
+	}
+	m.count(m.slot(e.Name), &e)
+
+	// Caddy's tracing handler does not install a global TracerProvider; the
+	// request span carries the provider that makes our span its child. A
+	// parent that is not recording means tracing is off or this request is
+	// not sampled, and the default parent-based sampler would drop a child.
+	parent := trace.SpanFromContext(ctx)
+	tracing := parent.IsRecording()
+
+	var sev log.Severity
+	var sevText string
+	logging := false
+	if s.logger != nil {
+		sev, sevText = severity(e.Name)
+		logging = s.logger.Enabled(ctx, log.EnabledParameters{Severity: sev, EventName: string(e.Name)})
+	}
+
+	if !tracing && !logging {
+		return
+	}
+
+	var buf [maxAttrs]attribute.KeyValue
+	attrs := appendAttrs(buf[:0], &e)
+	serverError := e.Name == provider.EventServerError
+
+	if tracing {
+		_, span := parent.TracerProvider().Tracer(InstrumentationName).Start(ctx, string(e.Name),
+			trace.WithSpanKind(trace.SpanKindInternal), trace.WithAttributes(attrs...))
+		if serverError {
+			if e.Cause != nil {
+				span.RecordError(e.Cause)
+			}
+			// A fixed description: the cause is already on the exception
+			// event and the status must not grow free text of its own.
+			span.SetStatus(codes.Error, provider.ErrCodeServerError)
+		}
+		span.End()
+	}
+
+	if logging {
+		now := time.Now()
+		var r log.Record
+		r.SetEventName(string(e.Name))
+		r.SetTimestamp(now)
+		r.SetObservedTimestamp(now)
+		r.SetSeverity(sev)
+		r.SetSeverityText(sevText)
+		r.SetBody(attribute.StringValue(body(&e)))
+		r.AddAttributes(attrs...)
+		if serverError && e.Cause != nil {
+			// Not r.SetErr: the SDK would derive exception.type from the Go
+			// type, which is not part of the exported contract.
+			r.AddAttributes(AttrExceptionMessage.String(e.Cause.Error()))
+		}
+		s.logger.Emit(ctx, r)
+	}
+}
+
+func appendAttrs(attrs []attribute.KeyValue, e *provider.Event) []attribute.KeyValue {
+	attrs = append(attrs, AttrEvent.String(string(e.Name)))
+	if e.ClientID != "" {
+		attrs = append(attrs, AttrClientID.String(e.ClientID))
+	}
+	if e.GrantID != "" {
+		attrs = append(attrs, AttrGrantIDHash.String(GrantIDHash(e.GrantID)))
+	}
+	if e.ErrorCode != "" {
+		attrs = append(attrs, AttrError.String(e.ErrorCode))
+	}
+	if e.ErrorDescription != "" {
+		attrs = append(attrs, AttrErrorDescription.String(e.ErrorDescription))
+	}
+	if e.Prompt != "" {
+		attrs = append(attrs, AttrPrompt.String(e.Prompt))
+	}
+	return attrs
+}
+
+// GrantIDHash is the exported form of a grant id: hex of the first 8 bytes of
+// its SHA-256. Operators can correlate events of one grant, and match a
+// grant id they hold, without telemetry backends holding the handle itself.
+func GrantIDHash(grantID string) string {
+	sum := sha256.Sum256([]byte(grantID))
+	return hex.EncodeToString(sum[:8])
+}
+
+func severity(name provider.EventName) (log.Severity, string) {
+	switch {
+	case name == provider.EventServerError:
+		return log.SeverityError, "ERROR"
+	case isErrorEvent(name):
+		return log.SeverityWarn, "WARN"
+	default:
+		return log.SeverityInfo, "INFO"
+	}
+}
+
+// body is a one-line human summary built only from exported fields, for
+// backends that show the body rather than attributes.
+func body(e *provider.Event) string {
+	if e.ErrorCode != "" {
+		return "oidc " + string(e.Name) + ": " + e.ErrorCode
+	}
+	return "oidc " + string(e.Name)
+}
