@@ -124,6 +124,11 @@ func parseAuthRequest(ctx context.Context, clients ClientStore, in params) (*aut
 		return fail(newError(http.StatusBadRequest, ErrCodeInvalidScope, "missing required parameter scope"))
 	}
 	req.Scopes = parseScope(scope)
+	if !client.AllowsGrant(GrantTypeRefreshToken) {
+		// offline_access asks for a refresh token; a client that cannot use
+		// one must not be shown (or told it got) that scope (OIDC Core §11).
+		req.Scopes = slices.DeleteFunc(req.Scopes, func(s string) bool { return s == scopeOfflineAccess })
+	}
 	if !slices.Contains(req.Scopes, scopeOpenID) {
 		return fail(newError(http.StatusBadRequest, ErrCodeInvalidScope, "the openid scope is required"))
 	}

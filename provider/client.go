@@ -39,6 +39,18 @@ type Client struct {
 	// SkipConsent marks a first-party client whose requests need no consent
 	// screen (the operator vouches for it).
 	SkipConsent bool
+	// AccessTokenFormat is TokenFormatOpaque (default) or TokenFormatJWT.
+	AccessTokenFormat string
+	// AllowedScopes bounds what the client may request with the
+	// client_credentials grant; an empty scope parameter gets all of them.
+	AllowedScopes []string
+	// AlwaysIssueRefreshToken issues refresh tokens on code exchange even
+	// without offline_access (the client must allow the refresh_token grant).
+	AlwaysIssueRefreshToken bool
+	// DisableRefreshTokenRotation keeps one refresh token for the life of the
+	// grant instead of replacing it on every use (rotation is the default,
+	// RFC 9700 §4.14.2).
+	DisableRefreshTokenRotation bool
 }
 
 // SetSecret stores only a hash of secret; the plaintext is not kept.
@@ -90,6 +102,14 @@ func (c *Client) Validate() error {
 		}
 	default:
 		return fmt.Errorf("client %q: unsupported token_endpoint_auth_method %q", c.ID, c.TokenEndpointAuthMethod)
+	}
+	switch c.AccessTokenFormat {
+	case "", TokenFormatOpaque, TokenFormatJWT:
+	default:
+		return fmt.Errorf("client %q: access token format must be opaque or jwt, got %q", c.ID, c.AccessTokenFormat)
+	}
+	if c.AllowsGrant(GrantTypeClientCredentials) && c.Public() {
+		return fmt.Errorf("client %q: a public client cannot use client_credentials", c.ID)
 	}
 	if c.AllowsGrant(GrantTypeAuthorizationCode) && len(c.RedirectURIs) == 0 {
 		return fmt.Errorf("client %q: at least one redirect URI is required for the authorization_code grant", c.ID)

@@ -113,6 +113,7 @@ func (t accessToken) MarshalBinary() ([]byte, error) {
 	w.str(t.AccountID)
 	w.strs(t.Scopes)
 	w.str(t.GrantID)
+	w.str(t.Audience)
 	w.int(t.IssuedAt)
 	w.int(t.ExpiresAt)
 	return w.b, nil
@@ -120,7 +121,26 @@ func (t accessToken) MarshalBinary() ([]byte, error) {
 
 func (t *accessToken) UnmarshalBinary(b []byte) error {
 	r := newBinReader(b)
-	*t = accessToken{ClientID: r.str(), AccountID: r.str(), Scopes: r.strs(), GrantID: r.str(), IssuedAt: r.int(), ExpiresAt: r.int()}
+	*t = accessToken{ClientID: r.str(), AccountID: r.str(), Scopes: r.strs(), GrantID: r.str(), Audience: r.str(), IssuedAt: r.int(), ExpiresAt: r.int()}
+	return r.done()
+}
+
+func (t refreshToken) MarshalBinary() ([]byte, error) {
+	w := newBinWriter()
+	for _, s := range []string{t.ClientID, t.AccountID, t.GrantID, t.SID, t.Resource} {
+		w.str(s)
+	}
+	w.strs(t.Scopes)
+	w.int(t.AuthTime)
+	w.int(t.IssuedAt)
+	w.int(t.AbsoluteExpiry)
+	return w.b, nil
+}
+
+func (t *refreshToken) UnmarshalBinary(b []byte) error {
+	r := newBinReader(b)
+	*t = refreshToken{ClientID: r.str(), AccountID: r.str(), GrantID: r.str(), SID: r.str(), Resource: r.str()}
+	t.Scopes, t.AuthTime, t.IssuedAt, t.AbsoluteExpiry = r.strs(), r.int(), r.int(), r.int()
 	return r.done()
 }
 

@@ -22,6 +22,12 @@ type Lifetimes struct {
 	Interaction time.Duration
 	// Grant is how long a consent is remembered. Default 14 days.
 	Grant time.Duration
+	// RefreshToken is the idle (sliding) lifetime: a refresh token unused
+	// for this long expires. Default 14 days.
+	RefreshToken time.Duration
+	// RefreshTokenAbsolute caps a chain of rotated refresh tokens, counted
+	// from the authentication that started it. Default 30 days.
+	RefreshTokenAbsolute time.Duration
 }
 
 func (l *Lifetimes) applyDefaults() {
@@ -36,6 +42,8 @@ func (l *Lifetimes) applyDefaults() {
 	def(&l.Session, 14*24*time.Hour)
 	def(&l.Interaction, 10*time.Minute)
 	def(&l.Grant, 14*24*time.Hour)
+	def(&l.RefreshToken, 14*24*time.Hour)
+	def(&l.RefreshTokenAbsolute, 30*24*time.Hour)
 }
 
 // CookieConfig controls the provider's cookies.
@@ -94,6 +102,10 @@ type Config struct {
 	TemplatesDir string
 	// MaxBodyBytes caps form and JSON request bodies. Default 64 KiB.
 	MaxBodyBytes int64
+	// Resources are the APIs (RFC 8707 resource indicators) clients may ask
+	// tokens for; a token requested with resource=<identifier> gets that
+	// audience and the resource's token format.
+	Resources []Resource
 	// ClientIP returns the end-user's address for the login throttle. The
 	// default is the host of r.RemoteAddr; the Caddy module supplies Caddy's
 	// client IP, which honours its trusted_proxies setting.
@@ -108,7 +120,26 @@ const (
 	PathToken         = "/token"
 	PathUserinfo      = "/userinfo"
 	PathInteraction   = "/interaction/" // followed by the interaction uid
+	PathIntrospection = "/token/introspection"
+	PathRevocation    = "/token/revocation"
 )
+
+// Access token formats.
+const (
+	TokenFormatOpaque = "opaque"
+	TokenFormatJWT    = "jwt" // RFC 9068
+)
+
+// Resource is an API that accepts this provider's access tokens.
+type Resource struct {
+	// Identifier is the absolute URI clients send as the resource parameter;
+	// it becomes the token's audience.
+	Identifier string
+	// Scopes the resource understands; empty means any scope the client may have.
+	Scopes []string
+	// AccessTokenFormat for tokens of this resource; empty means the client's.
+	AccessTokenFormat string
+}
 
 func (c *Config) validate() (*url.URL, error) {
 	if c.Issuer == "" {

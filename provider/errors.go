@@ -27,6 +27,8 @@ const (
 	ErrCodeRequestNotSupported      = "request_not_supported"
 	ErrCodeRequestURINotSupported   = "request_uri_not_supported"
 	ErrCodeRegistrationNotSupported = "registration_not_supported"
+	ErrCodeInvalidTarget            = "invalid_target"         // RFC 8707 §2
+	ErrCodeUnsupportedTokenType     = "unsupported_token_type" // RFC 7009 §2.2.1
 )
 
 // Error is the one error type of the protocol: the OAuth error code, a

@@ -142,7 +142,7 @@ func TestTokenEndpointErrors(t *testing.T) {
 		{"public client sending a secret", form(url.Values{"grant_type": {"authorization_code"}, "client_id": {"spa"}, "client_secret": {"x"}}, "", ""), 401, "invalid_client"},
 		{"missing grant_type", form(with("grant_type", ""), "web", webSecret), 400, "invalid_request"},
 		{"unsupported grant_type", form(with("grant_type", "password"), "web", webSecret), 400, "unsupported_grant_type"},
-		{"grant type not allowed", form(with("grant_type", "client_credentials"), "web", webSecret), 400, "unsupported_grant_type"},
+		{"grant type not allowed", form(with("grant_type", "client_credentials"), "web", webSecret), 400, "unauthorized_client"},
 		{"missing code", form(with("code", ""), "web", webSecret), 400, "invalid_request"},
 		{"garbage code", form(with("code", "garbage"), "web", webSecret), 400, "invalid_grant"},
 	}

@@ -8,10 +8,17 @@ import (
 	"strings"
 )
 
+// idTokenFacts are the authentication facts an ID token repeats.
+type idTokenFacts struct {
+	authTime int64
+	nonce    string // only on the code exchange (OIDC Core §12.2: not on refresh)
+	sid      string
+}
+
 // signIDToken builds the ID token of OIDC Core §2 for a code exchange
-// (§3.1.3.6). Scope claims are not copied in: with an access token issued,
-// they are served by userinfo (§5.4).
-func (p *Provider) signIDToken(client *Client, acc *Account, ac authCode, accessToken string) (string, error) {
+// (§3.1.3.6) or a refresh (§12.2). Scope claims are not copied in: with an
+// access token issued, they are served by userinfo (§5.4).
+func (p *Provider) signIDToken(client *Client, acc *Account, ac idTokenFacts, accessToken string) (string, error) {
 	now := p.now()
 	claims := map[string]any{
 		"iss":       p.cfg.Issuer,
@@ -19,14 +26,14 @@ func (p *Provider) signIDToken(client *Client, acc *Account, ac authCode, access
 		"aud":       client.ID,
 		"exp":       now.Add(p.cfg.Lifetimes.IDToken).Unix(),
 		"iat":       now.Unix(),
-		"auth_time": ac.AuthTime,
+		"auth_time": ac.authTime,
 		"at_hash":   halfHash(p.cfg.Signer.Algorithm(), accessToken),
 	}
-	if ac.Nonce != "" {
-		claims["nonce"] = ac.Nonce
+	if ac.nonce != "" {
+		claims["nonce"] = ac.nonce
 	}
-	if ac.SID != "" {
-		claims["sid"] = ac.SID
+	if ac.sid != "" {
+		claims["sid"] = ac.sid
 	}
 	// aud is the single client id, so azp is not needed (§2 requires it only
 	// for multiple audiences).

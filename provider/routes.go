@@ -26,6 +26,8 @@ func (p *Provider) init() error {
 		PathAuthorization: p.serveAuthorization,
 		PathToken:         p.serveToken,
 		PathUserinfo:      p.serveUserinfo,
+		PathIntrospection: p.serveIntrospection,
+		PathRevocation:    p.serveRevocation,
 	}
 	return nil
 }

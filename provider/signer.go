@@ -14,4 +14,8 @@ type Signer interface {
 	PublicJWKS() []byte
 	// Algorithms lists the algs of all published keys, for discovery.
 	Algorithms() []string
+	// VerifyJWT checks a compact JWS against the published keys and its typ
+	// header (when typ is non-empty) and returns the claims. It checks no
+	// claim: expiry and issuer are the caller's policy.
+	VerifyJWT(token, typ string) (map[string]any, error)
 }

@@ -58,12 +58,30 @@ type authCode struct {
 
 // accessToken is what an opaque access token stands for.
 type accessToken struct {
-	ClientID  string   `json:"client_id"`
-	AccountID string   `json:"sub,omitempty"`
-	Scopes    []string `json:"scopes"`
-	GrantID   string   `json:"grant_id,omitempty"`
-	IssuedAt  int64    `json:"iat"`
-	ExpiresAt int64    `json:"exp"`
+	ClientID  string
+	AccountID string // empty for client_credentials tokens
+	Scopes    []string
+	GrantID   string
+	Audience  string
+	IssuedAt  int64
+	ExpiresAt int64
+}
+
+func (t *accessToken) clientCredentials() bool { return t.AccountID == "" }
+
+// refreshToken is what a refresh token stands for. A rotated token is
+// consumed, not deleted, so its reuse can be recognised (RFC 9700 §4.14.2).
+type refreshToken struct {
+	ClientID  string
+	AccountID string
+	Scopes    []string
+	GrantID   string
+	SID       string
+	Resource  string
+	AuthTime  int64
+	IssuedAt  int64
+	// AbsoluteExpiry caps the whole rotation chain.
+	AbsoluteExpiry int64
 }
 
 func (p *Provider) put(ctx context.Context, kind Kind, id, uid, grantID string, v any, exp time.Time, durable bool) error {
@@ -197,7 +215,7 @@ func (p *Provider) saveGrant(r *http.Request, s *session, existing *grant, clien
 		}
 	}
 	exp := p.now().Add(p.cfg.Lifetimes.Grant)
-	if err := p.put(r.Context(), KindGrant, g.ID, "", g.ID, g, exp, true); err != nil {
+	if err := p.put(r.Context(), KindGrant, g.ID, grantRef(g.ID), g.ID, g, exp, true); err != nil {
 		return nil, err
 	}
 	if s.Grants[clientID] != g.ID {

@@ -21,25 +21,8 @@ type tokenResponse struct {
 
 // serveToken is the token endpoint (RFC 6749 §3.2).
 func (p *Provider) serveToken(w http.ResponseWriter, r *http.Request) {
-	if cors(w, r) {
-		return
-	}
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", "POST")
-		p.endpointError(w, r, EventGrantError, methodNotAllowed("POST"), "")
-		return
-	}
-	form, perr := p.readForm(w, r)
-	if perr != nil {
-		p.endpointError(w, r, EventGrantError, perr, "")
-		return
-	}
-	client, claimedID, perr := p.authenticateClient(r, form)
-	if perr != nil {
-		if perr.Code == ErrCodeInvalidClient && strings.HasPrefix(r.Header.Get("Authorization"), "Basic") {
-			w.Header().Set("WWW-Authenticate", `Basic realm="`+p.cfg.Issuer+`"`)
-		}
-		p.endpointError(w, r, EventGrantError, perr, claimedID)
+	client, form, ok := p.tokenEndpointClient(w, r, EventGrantError)
+	if !ok {
 		return
 	}
 	gt := form.get("grant_type")
@@ -55,6 +38,10 @@ func (p *Provider) serveToken(w http.ResponseWriter, r *http.Request) {
 		err = newError(http.StatusBadRequest, ErrCodeUnauthorizedClient, "the client may not use this grant type")
 	case gt == GrantTypeAuthorizationCode:
 		resp, grantID, err = p.exchangeCode(r, client, form)
+	case gt == GrantTypeRefreshToken:
+		resp, grantID, err = p.refresh(r, client, form)
+	case gt == GrantTypeClientCredentials:
+		resp, err = p.clientCredentials(r, client, form)
 	}
 	if err != nil {
 		p.endpointError(w, r, EventGrantError, err, client.ID)
@@ -65,7 +52,7 @@ func (p *Provider) serveToken(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, resp)
 }
 
-var supportedGrantTypes = []string{GrantTypeAuthorizationCode}
+var supportedGrantTypes = []string{GrantTypeAuthorizationCode, GrantTypeRefreshToken, GrantTypeClientCredentials}
 
 // exchangeCode redeems an authorization code (RFC 6749 §4.1.3, OIDC Core
 // §3.1.3). The code is consumed first, atomically, so of two concurrent
@@ -83,9 +70,12 @@ func (p *Provider) exchangeCode(r *http.Request, client *Client, form params) (*
 	case errors.Is(err, ErrNotFound):
 		return nil, "", errInvalidGrant("the authorization code is invalid or expired")
 	case errors.Is(err, ErrAlreadyConsumed):
-		// RFC 6749 §4.1.2: a second use must fail (and the tokens already
-		// issued from it should be revoked: the cascade comes with grants).
+		// RFC 6749 §4.1.2: a second use must fail, and the tokens already
+		// issued from the code should be revoked: someone has a copy of it.
 		p.destroyCode(r, codeID, rec.GrantID, client.ID)
+		if err := p.revokeGrant(r, rec.GrantID, client.ID); err != nil {
+			return nil, "", errServer(err)
+		}
 		return nil, "", errInvalidGrant("the authorization code has already been used")
 	case err != nil:
 		return nil, "", errServer(err)
@@ -126,7 +116,11 @@ func (p *Provider) exchangeCode(r *http.Request, client *Client, form params) (*
 	if err != nil {
 		return nil, "", errServer(err)
 	}
-	resp, err := p.issueTokens(r, client, acc, ac)
+	resource, rerr := p.resolveResource(form)
+	if rerr != nil {
+		return nil, "", rerr
+	}
+	resp, err := p.issueTokens(r, client, acc, ac, resource)
 	return resp, ac.GrantID, err
 }
 
@@ -152,22 +146,27 @@ func (p *Provider) destroyCode(r *http.Request, codeID, grantID, clientID string
 	}
 }
 
-// issueTokens mints the opaque access token (stored hashed) and, for openid
-// requests, the ID token.
-func (p *Provider) issueTokens(r *http.Request, client *Client, acc *Account, ac authCode) (*tokenResponse, error) {
-	now := p.now()
-	exp := now.Add(p.cfg.Lifetimes.AccessToken)
-	token := newSecret()
-	at := accessToken{ClientID: client.ID, AccountID: acc.Subject, Scopes: ac.Scopes, GrantID: ac.GrantID, IssuedAt: now.Unix(), ExpiresAt: exp.Unix()}
-	// Not durable: a token lost in a crash only makes the client log in again,
-	// and an fsync per token would cap the whole machine's token rate.
-	if err := p.put(r.Context(), KindAccessToken, secretID(token), "", ac.GrantID, at, exp, false); err != nil {
-		return nil, errServer(err)
+// issueTokens answers a code exchange: an access token, a refresh token when
+// wanted, and for openid requests the ID token.
+func (p *Provider) issueTokens(r *http.Request, client *Client, acc *Account, ac authCode, resource *Resource) (*tokenResponse, error) {
+	subj := &tokenSubject{client: client, accountID: acc.Subject, scopes: ac.Scopes, grantID: ac.GrantID, authTime: ac.AuthTime, resource: resource}
+	token, _, err := p.mintAccessToken(r, subj)
+	if err != nil {
+		return nil, err
 	}
-	p.emit(r, Event{Name: EventAccessTokenSaved, ClientID: client.ID, GrantID: ac.GrantID})
 	resp := &tokenResponse{AccessToken: token, TokenType: "Bearer", ExpiresIn: int64(p.cfg.Lifetimes.AccessToken.Seconds()), Scope: strings.Join(ac.Scopes, " ")}
+	if wantsRefreshToken(client, ac.Scopes) {
+		abs := unixTime(ac.AuthTime).Add(p.cfg.Lifetimes.RefreshTokenAbsolute)
+		rt := refreshToken{ClientID: client.ID, AccountID: acc.Subject, Scopes: ac.Scopes, GrantID: ac.GrantID, SID: ac.SID, AuthTime: ac.AuthTime, AbsoluteExpiry: abs.Unix()}
+		if resource != nil {
+			rt.Resource = resource.Identifier
+		}
+		if resp.RefreshToken, err = p.mintRefreshToken(r, rt); err != nil {
+			return nil, err
+		}
+	}
 	if slices.Contains(ac.Scopes, scopeOpenID) {
-		idt, err := p.signIDToken(client, acc, ac, token)
+		idt, err := p.signIDToken(client, acc, idTokenFacts{authTime: ac.AuthTime, nonce: ac.Nonce, sid: ac.SID}, token)
 		if err != nil {
 			return nil, errServer(err)
 		}

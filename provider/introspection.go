@@ -1,0 +1,85 @@
+package provider
+
+import (
+	"net/http"
+	"strings"
+)
+
+// introspectionResponse is RFC 7662 §2.2.
+type introspectionResponse struct {
+	Active    bool   `json:"active"`
+	Scope     string `json:"scope,omitempty"`
+	ClientID  string `json:"client_id,omitempty"`
+	Sub       string `json:"sub,omitempty"`
+	Exp       int64  `json:"exp,omitempty"`
+	Iat       int64  `json:"iat,omitempty"`
+	TokenType string `json:"token_type,omitempty"`
+	Aud       string `json:"aud,omitempty"`
+	Iss       string `json:"iss,omitempty"`
+	Jti       string `json:"jti,omitempty"`
+}
+
+// serveIntrospection is the introspection endpoint (RFC 7662). Callers must
+// authenticate as a confidential client (§2.1 requires authorization; a
+// public client could otherwise probe tokens). Anything that is not a live
+// token of this provider is {"active":false} and nothing more (§2.2).
+func (p *Provider) serveIntrospection(w http.ResponseWriter, r *http.Request) {
+	client, form, ok := p.tokenEndpointClient(w, r, EventIntrospectionError)
+	if !ok {
+		return
+	}
+	if client.Public() {
+		p.endpointError(w, r, EventIntrospectionError, errInvalidClient("introspection requires client authentication"), client.ID)
+		return
+	}
+	token := form.get("token")
+	if token == "" {
+		p.endpointError(w, r, EventIntrospectionError, errInvalidRequest("missing required parameter token"), client.ID)
+		return
+	}
+	info, err := p.lookupToken(r.Context(), token, form.get("token_type_hint"))
+	if err != nil {
+		p.endpointError(w, r, EventIntrospectionError, errServer(err), client.ID)
+		return
+	}
+	resp := introspectionResponse{}
+	if info != nil {
+		resp = introspectionResponse{Active: true, Scope: strings.Join(info.scopes, " "), ClientID: info.clientID, Sub: info.accountID,
+			Exp: info.expiresAt, Iat: info.issuedAt, TokenType: "Bearer", Aud: info.audience, Iss: p.cfg.Issuer, Jti: info.jti}
+		if resp.Sub == "" {
+			resp.Sub = info.clientID // client_credentials: the client is the subject
+		}
+		if info.refresh {
+			resp.TokenType = "refresh_token"
+		}
+	}
+	noStore(w.Header())
+	writeJSON(w, http.StatusOK, resp)
+}
+
+// tokenEndpointClient does what the token, introspection and revocation
+// endpoints share: POST, a form body, and client authentication.
+func (p *Provider) tokenEndpointClient(w http.ResponseWriter, r *http.Request, event EventName) (*Client, params, bool) {
+	if cors(w, r) {
+		return nil, nil, false
+	}
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", "POST")
+		p.endpointError(w, r, event, methodNotAllowed("POST"), "")
+		return nil, nil, false
+	}
+	form, perr := p.readForm(w, r)
+	if perr != nil {
+		p.endpointError(w, r, event, perr, "")
+		return nil, nil, false
+	}
+	client, claimedID, perr := p.authenticateClient(r, form)
+	if perr != nil {
+		if perr.Code == ErrCodeInvalidClient && strings.HasPrefix(r.Header.Get("Authorization"), "Basic") {
+			w.Header().Set("WWW-Authenticate", `Basic realm="`+p.cfg.Issuer+`"`)
+		}
+		p.endpointError(w, r, event, perr, claimedID)
+		return nil, nil, false
+	}
+	return client, form, true
+}

@@ -1,0 +1,147 @@
+package provider
+
+import (
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+)
+
+// tokenRequestContext is what an access token is minted for.
+type tokenSubject struct {
+	client    *Client
+	accountID string // empty for client_credentials
+	scopes    []string
+	grantID   string
+	authTime  int64
+	resource  *Resource
+}
+
+// accessTokenFormat: a resource's own format wins over the client's.
+func (s *tokenSubject) format() string {
+	if s.resource != nil && s.resource.AccessTokenFormat != "" {
+		return s.resource.AccessTokenFormat
+	}
+	if s.client.AccessTokenFormat == TokenFormatJWT {
+		return TokenFormatJWT
+	}
+	return TokenFormatOpaque
+}
+
+func (s *tokenSubject) audience() string {
+	if s.resource != nil {
+		return s.resource.Identifier
+	}
+	return s.client.ID
+}
+
+// mintAccessToken issues an opaque token (stored by hash: access_token.saved
+// or client_credentials.saved) or an RFC 9068 JWT (not stored:
+// access_token.issued or client_credentials.issued).
+func (p *Provider) mintAccessToken(r *http.Request, s *tokenSubject) (string, time.Time, error) {
+	now := p.now()
+	exp := now.Add(p.cfg.Lifetimes.AccessToken)
+	cc := s.accountID == ""
+	if s.format() == TokenFormatJWT {
+		sub := s.accountID
+		if cc {
+			sub = s.client.ID // RFC 9068 §2.2: sub is the client when no user is involved
+		}
+		claims := map[string]any{
+			"iss": p.cfg.Issuer, "sub": sub, "aud": s.audience(), "client_id": s.client.ID,
+			"iat": now.Unix(), "exp": exp.Unix(), "jti": newHandle(),
+		}
+		if len(s.scopes) > 0 {
+			claims["scope"] = strings.Join(s.scopes, " ")
+		}
+		if !cc {
+			claims["auth_time"] = s.authTime
+		}
+		if s.grantID != "" {
+			claims["gid"] = grantRef(s.grantID)
+		}
+		tok, err := p.cfg.Signer.SignJWT(claims, "at+jwt")
+		if err != nil {
+			return "", exp, errServer(err)
+		}
+		name := EventAccessTokenIssued
+		if cc {
+			name = EventClientCredentialsIssued
+		}
+		p.emit(r, Event{Name: name, ClientID: s.client.ID, GrantID: s.grantID})
+		return tok, exp, nil
+	}
+	token := newSecret()
+	at := accessToken{ClientID: s.client.ID, AccountID: s.accountID, Scopes: s.scopes, GrantID: s.grantID, Audience: s.audience(), IssuedAt: now.Unix(), ExpiresAt: exp.Unix()}
+	// Not durable: a token lost in a crash only makes the client ask again,
+	// and an fsync per token would cap the whole machine's token rate.
+	if err := p.put(r.Context(), KindAccessToken, secretID(token), "", s.grantID, at, exp, false); err != nil {
+		return "", exp, errServer(err)
+	}
+	name := EventAccessTokenSaved
+	if cc {
+		name = EventClientCredentialsSaved
+	}
+	p.emit(r, Event{Name: name, ClientID: s.client.ID, GrantID: s.grantID})
+	return token, exp, nil
+}
+
+// mintRefreshToken stores a refresh token; its record expires at the idle
+// lifetime or the chain's absolute expiry, whichever comes first. Durable: a
+// refresh token is a long-lived credential the client relies on.
+func (p *Provider) mintRefreshToken(r *http.Request, rt refreshToken) (string, error) {
+	now := p.now()
+	rt.IssuedAt = now.Unix()
+	exp := now.Add(p.cfg.Lifetimes.RefreshToken)
+	if abs := time.Unix(rt.AbsoluteExpiry, 0); abs.Before(exp) {
+		exp = abs
+	}
+	if !exp.After(now) {
+		return "", errInvalidGrant("the refresh token has reached its maximum lifetime")
+	}
+	token := newSecret()
+	if err := p.put(r.Context(), KindRefreshToken, secretID(token), "", rt.GrantID, rt, exp, true); err != nil {
+		return "", errServer(err)
+	}
+	// Keep the grant (the consent all these tokens hang on) alive as long as
+	// the chain may run, or a refresh would outlive its own consent.
+	if err := p.extendGrant(r, rt.GrantID, time.Unix(rt.AbsoluteExpiry, 0)); err != nil {
+		return "", errServer(err)
+	}
+	p.emit(r, Event{Name: EventRefreshTokenSaved, ClientID: rt.ClientID, GrantID: rt.GrantID})
+	return token, nil
+}
+
+func (p *Provider) extendGrant(r *http.Request, grantID string, until time.Time) error {
+	_, err := p.cfg.Store.Update(r.Context(), KindGrant, grantID, func(rec *Record) error {
+		if rec.ExpiresAt.Before(until) {
+			rec.ExpiresAt = until
+		}
+		return nil
+	})
+	return err
+}
+
+// wantsRefreshToken: offline_access granted (OIDC Core §11; the consent page
+// names it) or the client is configured for refresh tokens, and in both cases
+// the client may use the refresh_token grant.
+func wantsRefreshToken(c *Client, scopes []string) bool {
+	if !c.AllowsGrant(GrantTypeRefreshToken) {
+		return false
+	}
+	return c.AlwaysIssueRefreshToken || slices.Contains(scopes, scopeOfflineAccess)
+}
+
+// resolveResource looks the RFC 8707 resource parameter up.
+func (p *Provider) resolveResource(form params) (*Resource, *Error) {
+	id := form.get("resource")
+	if id == "" {
+		return nil, nil
+	}
+	for i := range p.cfg.Resources {
+		if p.cfg.Resources[i].Identifier == id {
+			return &p.cfg.Resources[i], nil
+		}
+	}
+	return nil, newError(http.StatusBadRequest, ErrCodeInvalidTarget, "unknown resource")
+}

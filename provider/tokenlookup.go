@@ -1,0 +1,132 @@
+package provider
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"strings"
+	"time"
+)
+
+// tokenInfo is what introspection and revocation learn about a token.
+type tokenInfo struct {
+	refresh   bool
+	jwt       bool
+	recID     string // store key of an opaque access or refresh token
+	jti       string
+	clientID  string
+	accountID string
+	scopes    []string
+	audience  string
+	grantID   string // known for stored tokens
+	gidRef    string // grant reference of a JWT
+	issuedAt  int64
+	expiresAt int64
+}
+
+// tokenRef gives stored opaque tokens a jti for introspection that reveals
+// neither the token nor its storage key.
+func tokenRef(recID string) string {
+	h := sha256.Sum256([]byte("jti:" + recID))
+	return base64.RawURLEncoding.EncodeToString(h[:16])
+}
+
+const maxTokenLen = 8 << 10
+
+// lookupToken finds a live token of this provider. The hint (RFC 7662 §2.1,
+// RFC 7009 §2.1) only decides which kind is tried first: it is honoured, not
+// trusted. It returns nil for unknown, expired, revoked or foreign tokens.
+func (p *Provider) lookupToken(ctx context.Context, token, hint string) (*tokenInfo, error) {
+	if token == "" || len(token) > maxTokenLen {
+		return nil, nil
+	}
+	if strings.Count(token, ".") == 2 {
+		return p.lookupJWT(ctx, token)
+	}
+	id := secretID(token)
+	order := []bool{false, true} // access first
+	if hint == "refresh_token" {
+		order = []bool{true, false}
+	}
+	for _, refresh := range order {
+		info, err := p.lookupStored(ctx, id, refresh)
+		if info != nil || err != nil {
+			return info, err
+		}
+	}
+	return nil, nil
+}
+
+func (p *Provider) lookupStored(ctx context.Context, id string, refresh bool) (*tokenInfo, error) {
+	kind := KindAccessToken
+	if refresh {
+		kind = KindRefreshToken
+	}
+	rec, err := p.cfg.Store.Get(ctx, kind, id)
+	if errors.Is(err, ErrNotFound) || (err == nil && p.expired(rec)) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	info := &tokenInfo{refresh: refresh, recID: id, jti: tokenRef(id), grantID: rec.GrantID}
+	if refresh {
+		if !rec.ConsumedAt.IsZero() {
+			return nil, nil // rotated away: no longer a valid token
+		}
+		var rt refreshToken
+		if err := decodeInto(rec.Payload, &rt); err != nil {
+			return nil, err
+		}
+		info.clientID, info.accountID, info.scopes, info.audience = rt.ClientID, rt.AccountID, rt.Scopes, rt.Resource
+		info.issuedAt, info.expiresAt = rt.IssuedAt, rec.ExpiresAt.Unix()
+		return info, nil
+	}
+	var at accessToken
+	if err := decodeInto(rec.Payload, &at); err != nil {
+		return nil, err
+	}
+	info.clientID, info.accountID, info.scopes, info.audience = at.ClientID, at.AccountID, at.Scopes, at.Audience
+	info.issuedAt, info.expiresAt = at.IssuedAt, at.ExpiresAt
+	return info, nil
+}
+
+// lookupJWT accepts only an RFC 9068 access token this issuer signed that is
+// unexpired, not revoked by jti, and whose grant (if any) still stands.
+func (p *Provider) lookupJWT(ctx context.Context, token string) (*tokenInfo, error) {
+	claims, err := p.cfg.Signer.VerifyJWT(token, "at+jwt")
+	if err != nil {
+		return nil, nil // not ours, or tampered
+	}
+	str := func(k string) string { s, _ := claims[k].(string); return s }
+	num := func(k string) int64 { f, _ := claims[k].(float64); return int64(f) }
+	info := &tokenInfo{jwt: true, jti: str("jti"), clientID: str("client_id"), gidRef: str("gid"), issuedAt: num("iat"), expiresAt: num("exp"), audience: str("aud")}
+	if str("iss") != p.cfg.Issuer || info.jti == "" || info.clientID == "" || info.expiresAt <= p.now().Unix() {
+		return nil, nil
+	}
+	if sub := str("sub"); sub != info.clientID || info.gidRef != "" {
+		info.accountID = sub
+	}
+	if sc := str("scope"); sc != "" {
+		info.scopes = strings.Fields(sc)
+	}
+	if _, err := p.cfg.Store.Get(ctx, KindRevokedJTI, info.jti); err == nil {
+		return nil, nil
+	} else if !errors.Is(err, ErrNotFound) {
+		return nil, err
+	}
+	if info.gidRef != "" {
+		g, err := p.cfg.Store.GetByUID(ctx, KindGrant, info.gidRef)
+		if errors.Is(err, ErrNotFound) {
+			return nil, nil // the grant was revoked: so are its tokens
+		}
+		if err != nil {
+			return nil, err
+		}
+		info.grantID = g.ID
+	}
+	return info, nil
+}
+
+func (i *tokenInfo) expiry() time.Time { return time.Unix(i.expiresAt, 0) }
