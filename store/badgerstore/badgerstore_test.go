@@ -581,6 +581,55 @@ func TestCloseStopsGC(t *testing.T) {
 	}
 }
 
+// TestSyncPerDurableWrite pins down which operations reach the disk before
+// returning: each durable operation on its own costs exactly one DB.Sync,
+// the others none.
+func TestSyncPerDurableWrite(t *testing.T) {
+	ctx := context.Background()
+	s := openT(t, Options{})
+	rec := provider.Record{Kind: provider.KindAuthorizationCode, ID: "c", GrantID: "g"}
+	steps := []struct {
+		name  string
+		syncs uint64
+		do    func() error
+	}{
+		{"non-durable Put", 0, func() error { return s.Put(ctx, rec, false) }},
+		{"durable Put", 1, func() error { return s.Put(ctx, rec, true) }},
+		{"second durable Put", 1, func() error { return s.Put(ctx, rec, true) }},
+		{"Get", 0, func() error { _, err := s.Get(ctx, rec.Kind, rec.ID); return err }},
+		{"Update", 0, func() error {
+			_, err := s.Update(ctx, rec.Kind, rec.ID, func(*provider.Record) error { return nil })
+			return err
+		}},
+		{"Consume", 1, func() error { _, err := s.Consume(ctx, rec.Kind, rec.ID, time.Now()); return err }},
+		{"losing Consume", 0, func() error {
+			if _, err := s.Consume(ctx, rec.Kind, rec.ID, time.Now()); !errors.Is(err, provider.ErrAlreadyConsumed) {
+				return fmt.Errorf("got %v, want ErrAlreadyConsumed", err)
+			}
+			return nil
+		}},
+		{"DeleteByGrant", 1, func() error { _, err := s.DeleteByGrant(ctx, "g"); return err }},
+		{"empty DeleteByGrant", 0, func() error { _, err := s.DeleteByGrant(ctx, "g"); return err }},
+		{"Put again", 0, func() error { return s.Put(ctx, rec, false) }},
+		{"Delete", 1, func() error { return s.Delete(ctx, rec.Kind, rec.ID) }},
+		{"Delete of a missing record", 0, func() error {
+			if err := s.Delete(ctx, rec.Kind, rec.ID); !errors.Is(err, provider.ErrNotFound) {
+				return fmt.Errorf("got %v, want ErrNotFound", err)
+			}
+			return nil
+		}},
+	}
+	for _, step := range steps {
+		before := s.dbSyncs.Load()
+		if err := step.do(); err != nil {
+			t.Fatalf("%s: %v", step.name, err)
+		}
+		if got := s.dbSyncs.Load() - before; got != step.syncs {
+			t.Errorf("%s: %d syncs, want %d", step.name, got, step.syncs)
+		}
+	}
+}
+
 func TestClosedStoreErrors(t *testing.T) {
 	s, err := Open(Options{InMemory: true})
 	if err != nil {
