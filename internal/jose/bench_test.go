@@ -109,3 +109,21 @@ func TestBenchmarkAlternativesAreEquivalent(t *testing.T) {
 		}
 	}
 }
+
+func BenchmarkVerifyJWT(b *testing.B) {
+	for _, alg := range []string{jose.RS256, jose.ES256, jose.EdDSA} {
+		b.Run(alg, func(b *testing.B) {
+			ks := mustKeySet(b, testKey(b, alg))
+			token, err := ks.SignJWT(idTokenClaims(time.Now()), "JWT")
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := ks.VerifyJWT(token, "JWT"); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

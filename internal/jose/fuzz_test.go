@@ -54,3 +54,26 @@ func FuzzParsePrivateKeyPEM(f *testing.F) {
 		}
 	})
 }
+
+// VerifyJWT reads tokens from the network (hints, assertions) before any
+// signature is checked; whatever arrives must be an error, never a panic.
+func FuzzVerifyJWT(f *testing.F) {
+	ks, err := jose.NewKeySet(testKey(f, jose.ES256), testKey(f, jose.EdDSA))
+	if err != nil {
+		f.Fatal(err)
+	}
+	good, err := ks.SignJWT(map[string]any{"sub": "x", "n": 1}, "JWT")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(good, "JWT")
+	f.Add(good, "")
+	f.Add("eyJhbGciOiJub25lIn0.e30.", "")
+	f.Add("a.b.c", "JWT")
+	f.Fuzz(func(t *testing.T, token, typ string) {
+		claims, err := ks.VerifyJWT(token, typ)
+		if err == nil && claims == nil {
+			t.Fatal("accepted without claims")
+		}
+	})
+}

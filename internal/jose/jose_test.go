@@ -716,7 +716,8 @@ func TestSignJWTRejectsBadClaims(t *testing.T) {
 	}
 }
 
-func TestSignJWTConcurrent(t *testing.T) {
+// One KeySet serves every request, so signing and verifying run concurrently.
+func TestKeySetConcurrentUse(t *testing.T) {
 	ks := mustKeySet(t, testKey(t, jose.ES256))
 	jwks := ks.PublicJWKS()
 	var wg sync.WaitGroup
@@ -740,6 +741,16 @@ func TestSignJWTConcurrent(t *testing.T) {
 			t.Errorf("token %d carries n=%v (%v)", i, n, err)
 		}
 	}
+	// VerifyJWT shares the key set across goroutines too.
+	for i, token := range tokens {
+		wg.Go(func() {
+			claims, err := ks.VerifyJWT(token, "JWT")
+			if err != nil || claims["n"] != float64(i) {
+				t.Errorf("VerifyJWT token %d: n=%v err=%v", i, claims["n"], err)
+			}
+		})
+	}
+	wg.Wait()
 }
 
 // go-oidc is what many Go relying parties use; it parses JWKS and JWS with
