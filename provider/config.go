@@ -28,6 +28,12 @@ type Lifetimes struct {
 	// RefreshTokenAbsolute caps a chain of rotated refresh tokens, counted
 	// from the authentication that started it. Default 30 days.
 	RefreshTokenAbsolute time.Duration
+	// RefreshTokenReuseGrace: a rotated refresh token presented again by its
+	// client within this time is refused without revoking the grant, so a
+	// client racing itself (two tabs refreshing at once) keeps its session.
+	// Later reuse revokes the grant (RFC 9700 §4.14.2). Default 2s; negative
+	// means no grace.
+	RefreshTokenReuseGrace time.Duration
 }
 
 func (l *Lifetimes) applyDefaults() {
@@ -44,6 +50,12 @@ func (l *Lifetimes) applyDefaults() {
 	def(&l.Grant, 14*24*time.Hour)
 	def(&l.RefreshToken, 14*24*time.Hour)
 	def(&l.RefreshTokenAbsolute, 30*24*time.Hour)
+	switch {
+	case l.RefreshTokenReuseGrace == 0:
+		l.RefreshTokenReuseGrace = 2 * time.Second
+	case l.RefreshTokenReuseGrace < 0:
+		l.RefreshTokenReuseGrace = 0
+	}
 }
 
 // CookieConfig controls the provider's cookies.

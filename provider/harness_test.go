@@ -27,6 +27,8 @@ import (
 const (
 	webSecret     = "web-client-secret-7f3a9c"
 	postSecret    = "post-client-secret-2b8d1e"
+	apiSecret     = "api-client-secret-5c4b3a"
+	apiResource   = "https://api.example/"
 	alicePassword = "wonderland-password-91"
 	webRedirect   = "https://rp.example/callback"
 	spaRedirect   = "http://127.0.0.1:5557/callback"
@@ -114,7 +116,7 @@ func hashPassword(tb testing.TB) string {
 
 func testClients(tb testing.TB) provider.StaticClients {
 	web := &provider.Client{ID: "web", Name: "Web App", RedirectURIs: []string{webRedirect, "https://rp.example/cb?tenant=1"},
-		TokenEndpointAuthMethod: provider.AuthMethodClientSecretBasic}
+		TokenEndpointAuthMethod: provider.AuthMethodClientSecretBasic, GrantTypes: []string{provider.GrantTypeAuthorizationCode, provider.GrantTypeRefreshToken}}
 	web.SetSecret(webSecret)
 	post := &provider.Client{ID: "post", RedirectURIs: []string{webRedirect}, TokenEndpointAuthMethod: provider.AuthMethodClientSecretPost}
 	post.SetSecret(postSecret)
@@ -122,7 +124,16 @@ func testClients(tb testing.TB) provider.StaticClients {
 	trusted := &provider.Client{ID: "trusted", RedirectURIs: []string{webRedirect}, TokenEndpointAuthMethod: provider.AuthMethodNone, SkipConsent: true}
 	nocode := &provider.Client{ID: "machine", TokenEndpointAuthMethod: provider.AuthMethodClientSecretBasic, GrantTypes: []string{provider.GrantTypeClientCredentials}}
 	nocode.SetSecret(webSecret)
-	cs, err := provider.NewStaticClients(web, post, spa, trusted, nocode)
+	api := &provider.Client{ID: "api", TokenEndpointAuthMethod: provider.AuthMethodClientSecretBasic, GrantTypes: []string{provider.GrantTypeClientCredentials},
+		AllowedScopes: []string{"read", "write"}}
+	api.SetSecret(apiSecret)
+	apiJWT := &provider.Client{ID: "api-jwt", TokenEndpointAuthMethod: provider.AuthMethodClientSecretBasic, GrantTypes: []string{provider.GrantTypeClientCredentials},
+		AllowedScopes: []string{"read"}, AccessTokenFormat: provider.TokenFormatJWT}
+	apiJWT.SetSecret(apiSecret)
+	webJWT := &provider.Client{ID: "web-jwt", RedirectURIs: []string{webRedirect}, TokenEndpointAuthMethod: provider.AuthMethodClientSecretBasic,
+		GrantTypes: []string{provider.GrantTypeAuthorizationCode, provider.GrantTypeRefreshToken}, AccessTokenFormat: provider.TokenFormatJWT, AlwaysIssueRefreshToken: true}
+	webJWT.SetSecret(webSecret)
+	cs, err := provider.NewStaticClients(web, post, spa, trusted, nocode, api, apiJWT, webJWT)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -158,7 +169,8 @@ func newHarness(tb testing.TB, mods ...func(*provider.Config)) *harness {
 	h.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.p.ServeHTTP(w, r) }))
 	tb.Cleanup(h.srv.Close)
 	h.issuer = h.srv.URL
-	cfg := provider.Config{Issuer: h.issuer, Store: st, Clients: testClients(tb), Accounts: accounts, Signer: keys, Events: h.events, Clock: h.clock.now}
+	cfg := provider.Config{Issuer: h.issuer, Store: st, Clients: testClients(tb), Accounts: accounts, Signer: keys, Events: h.events, Clock: h.clock.now,
+		Resources: []provider.Resource{{Identifier: apiResource, Scopes: []string{"read"}, AccessTokenFormat: provider.TokenFormatJWT}}}
 	for _, m := range mods {
 		m(&cfg)
 	}
@@ -330,4 +342,13 @@ func (h *harness) codeFor(b *browser, over map[string]string) (code, verifier st
 		h.t.Fatalf("no code in authorization response: %v", q)
 	}
 	return q.Get("code"), verifier
+}
+
+func decodeSegment(t *testing.T, seg string) string {
+	t.Helper()
+	b, err := base64.RawURLEncoding.DecodeString(seg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }

@@ -1,6 +1,7 @@
 package provider
 
 import (
+	"errors"
 	"net/http"
 	"slices"
 	"strings"
@@ -99,13 +100,16 @@ func (p *Provider) mintRefreshToken(r *http.Request, rt refreshToken) (string, e
 	if !exp.After(now) {
 		return "", errInvalidGrant("the refresh token has reached its maximum lifetime")
 	}
-	token := newSecret()
-	if err := p.put(r.Context(), KindRefreshToken, secretID(token), "", rt.GrantID, rt, exp, true); err != nil {
+	// Keep the grant (the consent all these tokens hang on) alive as long as
+	// the chain may run. This also proves the grant still exists before the
+	// new token is written: a grant revoked meanwhile ends the chain here.
+	if err := p.extendGrant(r, rt.GrantID, time.Unix(rt.AbsoluteExpiry, 0)); errors.Is(err, ErrNotFound) {
+		return "", errInvalidGrant("the grant has been revoked")
+	} else if err != nil {
 		return "", errServer(err)
 	}
-	// Keep the grant (the consent all these tokens hang on) alive as long as
-	// the chain may run, or a refresh would outlive its own consent.
-	if err := p.extendGrant(r, rt.GrantID, time.Unix(rt.AbsoluteExpiry, 0)); err != nil {
+	token := newSecret()
+	if err := p.put(r.Context(), KindRefreshToken, secretID(token), "", rt.GrantID, rt, exp, true); err != nil {
 		return "", errServer(err)
 	}
 	p.emit(r, Event{Name: EventRefreshTokenSaved, ClientID: rt.ClientID, GrantID: rt.GrantID})

@@ -8,8 +8,12 @@ import (
 	"time"
 )
 
-var errRefreshReused = errors.New("refresh token reused")
-var errRefreshForeign = errors.New("refresh token of another client")
+var (
+	errRefreshReused  = errors.New("refresh token reused")
+	errRefreshRace    = errors.New("refresh token rotated moments ago")
+	errRefreshForeign = errors.New("refresh token of another client")
+	errRefreshScope   = newError(http.StatusBadRequest, ErrCodeInvalidScope, "the requested scope exceeds the scope of the refresh token")
+)
 
 // refresh is the refresh_token grant (RFC 6749 §6). With rotation (the
 // default) each use consumes the token and issues a new one; presenting a
@@ -24,19 +28,34 @@ func (p *Provider) refresh(r *http.Request, client *Client, form params) (*token
 	id := secretID(raw)
 	now := p.now()
 	rotate := !client.DisableRefreshTokenRotation
+	var asked []string
+	if s := form.get("scope"); s != "" {
+		asked = strings.Fields(s)
+	}
+	resource, rerr := p.resolveResource(form)
+	if rerr != nil {
+		return nil, "", rerr
+	}
 	var rt refreshToken
-	// One read-modify-write decides ownership and consumption together, so
-	// of concurrent refreshes exactly one wins and another client's attempt
-	// does not burn the token.
-	rec, err := p.cfg.Store.Update(ctx, KindRefreshToken, id, func(rec *Record) error {
+	// One read-modify-write decides ownership, scope and consumption
+	// together: of concurrent refreshes exactly one wins, and a request that
+	// fails validation (another client's, a wider scope) does not burn the
+	// token. The closure may run more than once.
+	_, err := p.cfg.Store.Update(ctx, KindRefreshToken, id, func(rec *Record) error {
 		if err := decodeInto(rec.Payload, &rt); err != nil {
 			return err
 		}
-		if rt.ClientID != client.ID {
+		switch {
+		case p.expired(*rec):
+			return ErrNotFound
+		case rt.ClientID != client.ID:
 			return errRefreshForeign
-		}
-		if !rec.ConsumedAt.IsZero() {
+		case !rec.ConsumedAt.IsZero() && now.Sub(rec.ConsumedAt) <= p.cfg.Lifetimes.RefreshTokenReuseGrace:
+			return errRefreshRace
+		case !rec.ConsumedAt.IsZero():
 			return errRefreshReused
+		case asked != nil && !coversScopes(rt.Scopes, asked):
+			return errRefreshScope
 		}
 		if rotate {
 			rec.ConsumedAt = now
@@ -44,10 +63,14 @@ func (p *Provider) refresh(r *http.Request, client *Client, form params) (*token
 		return nil
 	})
 	switch {
-	case errors.Is(err, ErrNotFound), err == nil && p.expired(rec):
+	case errors.Is(err, ErrNotFound):
 		return nil, "", errInvalidGrant("the refresh token is invalid or expired")
 	case errors.Is(err, errRefreshForeign):
 		return nil, "", errInvalidGrant("the refresh token was issued to another client")
+	case errors.Is(err, errRefreshScope):
+		return nil, "", errRefreshScope
+	case errors.Is(err, errRefreshRace):
+		return nil, "", errInvalidGrant("the refresh token has just been used")
 	case errors.Is(err, errRefreshReused):
 		if err := p.revokeGrant(r, rt.GrantID, client.ID); err != nil {
 			return nil, "", errServer(err)
@@ -59,13 +82,9 @@ func (p *Provider) refresh(r *http.Request, client *Client, form params) (*token
 	if rotate {
 		p.emit(r, Event{Name: EventRefreshTokenConsumed, ClientID: client.ID, GrantID: rt.GrantID})
 	}
-	// Scope may narrow, never widen (RFC 6749 §6).
+	// Scope may narrow, never widen (RFC 6749 §6); checked in the closure.
 	scopes := rt.Scopes
-	if s := form.get("scope"); s != "" {
-		asked := strings.Fields(s)
-		if !coversScopes(rt.Scopes, asked) {
-			return nil, "", newError(http.StatusBadRequest, ErrCodeInvalidScope, "the requested scope exceeds the scope of the refresh token")
-		}
+	if asked != nil {
 		scopes = slices.DeleteFunc(slices.Clone(rt.Scopes), func(s string) bool { return !slices.Contains(asked, s) })
 	}
 	acc, err := p.cfg.Accounts.Account(ctx, rt.AccountID)
@@ -75,14 +94,8 @@ func (p *Provider) refresh(r *http.Request, client *Client, form params) (*token
 	if err != nil {
 		return nil, "", errServer(err)
 	}
-	var resource *Resource
-	if rt.Resource != "" {
+	if resource == nil && rt.Resource != "" {
 		resource, _ = p.resolveResource(params{"resource": rt.Resource})
-	}
-	if res, rerr := p.resolveResource(form); rerr != nil {
-		return nil, "", rerr
-	} else if res != nil {
-		resource = res
 	}
 	subj := &tokenSubject{client: client, accountID: acc.Subject, scopes: scopes, grantID: rt.GrantID, authTime: rt.AuthTime, resource: resource}
 	token, _, err := p.mintAccessToken(r, subj)

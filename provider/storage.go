@@ -71,11 +71,14 @@ type Store interface {
 	// GetByUID returns the live record whose UID is uid, or ErrNotFound.
 	GetByUID(ctx context.Context, kind Kind, uid string) (Record, error)
 	// Update is an atomic read-modify-write: fn receives the current live
-	// record and changes it in place; an error from fn aborts without writing.
-	// ErrNotFound when there is no live record. Kind and ID must not change.
+	// record and changes it in place; an error from fn aborts without writing
+	// and is returned. ErrNotFound when there is no live record. Kind and ID
+	// must not change. fn may run more than once (on conflicts) and must not
+	// call the store. Updates are durable: the provider uses them to consume
+	// refresh tokens and extend grants.
 	Update(ctx context.Context, kind Kind, id string, fn func(*Record) error) (Record, error)
-	// Consume atomically marks the record consumed at the given time and returns
-	// it. Of any number of concurrent callers exactly one succeeds; the others
+	// Consume atomically marks the record consumed at the given (non-zero)
+	// time and returns it. Of any number of concurrent callers exactly one succeeds; the others
 	// get the record together with ErrAlreadyConsumed. ErrNotFound when absent.
 	Consume(ctx context.Context, kind Kind, id string, at time.Time) (Record, error)
 	// Delete removes the record and its index entries. ErrNotFound when absent.

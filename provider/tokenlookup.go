@@ -75,6 +75,13 @@ func (p *Provider) lookupStored(ctx context.Context, id string, refresh bool) (*
 		if !rec.ConsumedAt.IsZero() {
 			return nil, nil // rotated away: no longer a valid token
 		}
+		// A refresh token minted while its grant was being revoked could
+		// survive the cascade; it must not outlive its grant.
+		if _, err := p.cfg.Store.Get(ctx, KindGrant, rec.GrantID); errors.Is(err, ErrNotFound) {
+			return nil, nil
+		} else if err != nil {
+			return nil, err
+		}
 		var rt refreshToken
 		if err := decodeInto(rec.Payload, &rt); err != nil {
 			return nil, err

@@ -562,6 +562,11 @@ func (s *Store) Update(ctx context.Context, kind provider.Kind, id string, fn fu
 	st.Unlock()
 	switch {
 	case err == nil:
+		// Durable per the Store contract: updates consume refresh tokens.
+		// Synced outside the stripe lock, like Consume.
+		if err := s.sync("update", kind); err != nil {
+			return provider.Record{}, err
+		}
 		return rec, nil
 	case fnErr != nil && err == fnErr:
 		// The caller's own error, unchanged, so it can match it directly.

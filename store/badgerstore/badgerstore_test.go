@@ -597,7 +597,7 @@ func TestSyncPerDurableWrite(t *testing.T) {
 		{"durable Put", 1, func() error { return s.Put(ctx, rec, true) }},
 		{"second durable Put", 1, func() error { return s.Put(ctx, rec, true) }},
 		{"Get", 0, func() error { _, err := s.Get(ctx, rec.Kind, rec.ID); return err }},
-		{"Update", 0, func() error {
+		{"Update", 1, func() error {
 			_, err := s.Update(ctx, rec.Kind, rec.ID, func(*provider.Record) error { return nil })
 			return err
 		}},
