@@ -76,7 +76,7 @@ func (p *Provider) readForm(w http.ResponseWriter, r *http.Request) (params, *Er
 		return nil, errInvalidRequest("Content-Type must be application/x-www-form-urlencoded")
 	}
 	body := http.MaxBytesReader(w, r.Body, p.cfg.MaxBodyBytes)
-	buf, err := readAllLimited(body, p.cfg.MaxBodyBytes)
+	buf, err := readAllLimited(body, p.cfg.MaxBodyBytes, r.ContentLength)
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {

@@ -12,9 +12,13 @@ import (
 )
 
 // readAllLimited reads at most limit bytes; the MaxBytesReader in front turns
-// anything larger into an *http.MaxBytesError.
-func readAllLimited(r io.Reader, limit int64) ([]byte, error) {
+// anything larger into an *http.MaxBytesError. A declared Content-Length
+// sizes the buffer (token requests are a few hundred bytes).
+func readAllLimited(r io.Reader, limit, declared int64) ([]byte, error) {
 	var buf bytes.Buffer
+	if declared > 0 && declared <= limit {
+		buf.Grow(int(declared) + 1)
+	}
 	_, err := buf.ReadFrom(io.LimitReader(r, limit+1))
 	return buf.Bytes(), err
 }
