@@ -53,6 +53,8 @@ var (
 	ErrNotFound = errors.New("record not found")
 	// ErrAlreadyConsumed: Consume found the record already consumed.
 	ErrAlreadyConsumed = errors.New("record already consumed")
+	// ErrAlreadyExists: Create found a live record with the same key.
+	ErrAlreadyExists = errors.New("record already exists")
 )
 
 // Store is the provider's storage. Implementations live in store/ and must
@@ -66,6 +68,11 @@ type Store interface {
 	// Put inserts or replaces the record with rec.Kind and rec.ID, including its
 	// UID and GrantID index entries.
 	Put(ctx context.Context, rec Record, durable bool) error
+	// Create inserts rec only if no live record with its Kind and ID exists,
+	// atomically: of concurrent Creates of one key exactly one succeeds and
+	// the others get ErrAlreadyExists. It is how single-use identifiers (a
+	// client assertion's jti) are remembered.
+	Create(ctx context.Context, rec Record, durable bool) error
 	// Get returns the live record, or ErrNotFound.
 	Get(ctx context.Context, kind Kind, id string) (Record, error)
 	// GetByUID returns the live record whose UID is uid, or ErrNotFound.

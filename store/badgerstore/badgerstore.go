@@ -470,6 +470,42 @@ func (s *Store) Put(ctx context.Context, rec provider.Record, durable bool) erro
 	return nil
 }
 
+// Create implements provider.Store: Put, but only where no live record is.
+func (s *Store) Create(ctx context.Context, rec provider.Record, durable bool) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if rec.Kind == "" || rec.ID == "" {
+		return errors.New("badgerstore: create: empty kind or id")
+	}
+	st := s.lock(rec.ID)
+	err := s.update(func(txn *badger.Txn) error {
+		now := time.Now()
+		old, err := getRecord(txn, rec.Kind, rec.ID)
+		switch {
+		case err == nil && live(&old, now):
+			return provider.ErrAlreadyExists
+		case err == nil:
+			return s.writeRecord(txn, &rec, &old, now)
+		case err == provider.ErrNotFound, errors.Is(err, errCorruptRecord):
+			return s.writeRecord(txn, &rec, nil, now)
+		default:
+			return err
+		}
+	})
+	st.Unlock()
+	if errors.Is(err, provider.ErrAlreadyExists) {
+		return provider.ErrAlreadyExists
+	}
+	if err != nil {
+		return opError("create", rec.Kind, err)
+	}
+	if durable {
+		return s.sync("create", rec.Kind)
+	}
+	return nil
+}
+
 // Get implements provider.Store.
 func (s *Store) Get(ctx context.Context, kind provider.Kind, id string) (provider.Record, error) {
 	if err := ctx.Err(); err != nil {

@@ -56,6 +56,8 @@ func Run(t *testing.T, open OpenFunc) {
 		{"DeleteMissing", testDeleteMissing},
 		{"DeleteByGrant", testDeleteByGrant},
 		{"DeleteByGrantLarge", testDeleteByGrantLarge},
+		{"Create", testCreate},
+		{"CreateConcurrent", testCreateConcurrent},
 		{"CanceledContext", testCanceledContext},
 	}
 	for _, tc := range tests {
@@ -998,4 +1000,69 @@ func RunPersistence(t *testing.T, open PersistentOpenFunc) {
 	checkAbsent(t, s, kindB, "lazy", lazy.UID)
 	checkGet(t, s, code)
 	closeStore(s)
+}
+
+// Create inserts only where no live record is; an expired one does not count.
+func testCreate(t *testing.T, s provider.Store) {
+	ctx := context.Background()
+	rec := plain(kindA, "jti-1", "first")
+	rec.UID, rec.GrantID = "uid-1", "grant-1"
+	if err := s.Create(ctx, rec, true); err != nil {
+		t.Fatalf("Create: %v", err)
+	}
+	if got := get(t, s, kindA, "jti-1"); string(got.Payload) != "first" {
+		t.Fatalf("payload = %q", got.Payload)
+	}
+	if got, err := s.GetByUID(ctx, kindA, "uid-1"); err != nil || got.ID != "jti-1" {
+		t.Fatalf("Create did not index the UID: %v %v", got, err)
+	}
+	again := plain(kindA, "jti-1", "second")
+	if err := s.Create(ctx, again, false); !errors.Is(err, provider.ErrAlreadyExists) {
+		t.Fatalf("second Create: %v, want ErrAlreadyExists", err)
+	}
+	if got := get(t, s, kindA, "jti-1"); string(got.Payload) != "first" {
+		t.Fatalf("a refused Create changed the record: %q", got.Payload)
+	}
+	if err := s.Create(ctx, plain(kindB, "jti-1", "other kind"), false); err != nil {
+		t.Fatalf("Create of the same id in another kind: %v", err)
+	}
+	removed, err := s.DeleteByGrant(ctx, "grant-1")
+	if err != nil || len(removed) != 1 {
+		t.Fatalf("Create did not index the grant: %v %v", removed, err)
+	}
+	expired := plain(kindA, "jti-2", "old")
+	expired.ExpiresAt = time.Now().Add(-time.Second)
+	put(t, s, expired)
+	if err := s.Create(ctx, plain(kindA, "jti-2", "new"), false); err != nil {
+		t.Fatalf("Create over an expired record: %v", err)
+	}
+}
+
+// Of concurrent Creates of one key exactly one succeeds.
+func testCreateConcurrent(t *testing.T, s provider.Store) {
+	const callers = 32
+	ctx := context.Background()
+	errs := make([]error, callers)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range callers {
+		wg.Go(func() {
+			<-start
+			errs[i] = s.Create(ctx, plain(kindA, "contested-jti", "x"), false)
+		})
+	}
+	close(start)
+	wg.Wait()
+	ok := 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			ok++
+		case !errors.Is(err, provider.ErrAlreadyExists):
+			t.Errorf("Create: %v, want success or ErrAlreadyExists", err)
+		}
+	}
+	if ok != 1 {
+		t.Fatalf("%d concurrent Creates succeeded, want exactly 1", ok)
+	}
 }
