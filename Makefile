@@ -8,6 +8,11 @@ XCADDY_VERSION := v0.4.5
 # Development secret for Caddyfile.example's demo-app client; never use it
 # anywhere but on your machine.
 DEMO_CLIENT_SECRET ?= dev-secret-change-me
+# Some module proxies answer 403 rather than 404 for a module path that does
+# not exist; `go get` inside xcaddy then stops while it checks whether the
+# plugin package is a module of its own. Work around it with e.g.
+#   make xcaddy XCADDY_GOPROXY='https://proxy.golang.org|off'
+XCADDY_GOPROXY ?=
 FUZZTIME ?= 20s
 BENCHTIME ?= 1s
 
@@ -55,7 +60,7 @@ test-e2e:
 # exactly what xcaddy.json describes.
 xcaddy:
 	GOBIN="$(CURDIR)/bin" $(GO) install github.com/caddyserver/xcaddy/cmd/xcaddy@$(XCADDY_VERSION)
-	$(GO) run ./internal/tools/xcaddyargs -config xcaddy.json -xcaddy "$(CURDIR)/bin/xcaddy"
+	$(if $(XCADDY_GOPROXY),GOPROXY='$(XCADDY_GOPROXY)') $(GO) run ./internal/tools/xcaddyargs -config xcaddy.json -xcaddy "$(CURDIR)/bin/xcaddy"
 	bin/caddy-xcaddy list-modules | grep -x http.handlers.oidc_provider
 
 # go test -fuzz takes one package and one target at a time.

@@ -1,0 +1,309 @@
+// Package e2e runs the real Caddy binary with the oidc_provider module and
+// drives it the way a browser and a relying party would.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"text/template"
+	"time"
+)
+
+// caddyBin is the binary TestMain builds from this checkout.
+var caddyBin string
+
+// demoPasswordHash is bcrypt("demo"), cost 10, as in Caddyfile.example.
+const demoPasswordHash = "$2a$10$zBnjmRoRaC8rF8MJ4fzsQeQKmCuzQ65aZ0lID/yTVALhf.FZBCNVq"
+
+// demoClientSecret reaches Caddy only through its environment, as the
+// placeholder {env.DEMO_CLIENT_SECRET} in the config; it is a test value.
+const demoClientSecret = "e2e-test-secret"
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	if testing.Short() {
+		fmt.Println("e2e: skipped in -short mode")
+		os.Exit(0)
+	}
+	dir, err := os.MkdirTemp("", "oidcaddy-e2e-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		os.Exit(1)
+	}
+	caddyBin = filepath.Join(dir, "caddy")
+	// The same build as `make build`; the tags keep out what xcaddy's
+	// release builds keep out.
+	build := exec.Command("go", "build", "-tags", "nobadger,nomysql,nopgx", "-o", caddyBin, "github.com/oidcaddy/oidcaddy/cmd/caddy")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	start := time.Now()
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e: building caddy:", err)
+		os.RemoveAll(dir)
+		os.Exit(1)
+	}
+	fmt.Fprintf(os.Stderr, "e2e: built %s in %s\n", caddyBin, time.Since(start).Round(time.Millisecond))
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// siteConfig is what a test varies in the Caddyfile.
+type siteConfig struct {
+	SitePort, AdminPort int
+	StorageDir          string
+	// ExtraClients is inserted verbatim into the oidc_provider block.
+	ExtraClients string
+}
+
+func (c siteConfig) Issuer() string { return fmt.Sprintf("http://127.0.0.1:%d", c.SitePort) }
+func (c siteConfig) Admin() string  { return fmt.Sprintf("http://127.0.0.1:%d", c.AdminPort) }
+
+var caddyfileTemplate = template.Must(template.New("Caddyfile").Parse(`{
+	admin 127.0.0.1:{{.AdminPort}}
+	metrics
+	persist_config off
+}
+
+http://127.0.0.1:{{.SitePort}} {
+	oidc_provider {
+		issuer {{.Issuer}}
+		storage {{.StorageDir}}
+		client demo-app {
+			name "Demo App"
+			secret {env.DEMO_CLIENT_SECRET}
+			redirect_uri http://localhost:5556/callback
+		}
+		client demo-spa {
+			name "Demo SPA"
+			public
+			redirect_uri http://localhost:5557/callback
+		}
+{{.ExtraClients}}
+		user demo {
+			password_hash ` + demoPasswordHash + `
+			subject demo-subject
+			claim name "Demo User"
+			claim email demo@example.com
+			claim email_verified true
+		}
+	}
+	respond "protected app would be here" 200
+}
+`))
+
+func (c siteConfig) caddyfile(t *testing.T) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := caddyfileTemplate.Execute(&buf, c); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// freePort asks the kernel for an unused loopback port. Another process
+// could take it before Caddy binds it; on this scale that is rare enough.
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// syncBuffer collects the server's output from its two pipes.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+type caddyServer struct {
+	t      *testing.T
+	cfg    siteConfig
+	cmd    *exec.Cmd
+	log    *syncBuffer
+	exited chan struct{}
+}
+
+func newSiteConfig(t *testing.T) siteConfig {
+	return siteConfig{
+		SitePort:   freePort(t),
+		AdminPort:  freePort(t),
+		StorageDir: filepath.Join(t.TempDir(), "oidc"),
+	}
+}
+
+// startCaddy runs `caddy run` on cfg and waits until the admin API and the
+// provider's discovery document answer. The server is stopped when the test
+// ends, and its log is shown if the test failed.
+func startCaddy(t *testing.T, cfg siteConfig) *caddyServer {
+	t.Helper()
+	dir := t.TempDir()
+	caddyfile := filepath.Join(dir, "Caddyfile")
+	if err := os.WriteFile(caddyfile, cfg.caddyfile(t), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := &caddyServer{t: t, cfg: cfg, log: &syncBuffer{}, exited: make(chan struct{})}
+	s.cmd = exec.Command(caddyBin, "run", "--config", caddyfile, "--adapter", "caddyfile")
+	// Caddy's own data and config (certificates, autosave) go to the test's
+	// directory, never to the developer's home.
+	s.cmd.Env = append(os.Environ(),
+		"HOME="+dir,
+		"XDG_DATA_HOME="+filepath.Join(dir, "data"),
+		"XDG_CONFIG_HOME="+filepath.Join(dir, "config"),
+		"DEMO_CLIENT_SECRET="+demoClientSecret,
+	)
+	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
+	if err := s.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		_ = s.cmd.Wait()
+		close(s.exited)
+	}()
+	t.Cleanup(func() {
+		s.stop()
+		if t.Failed() {
+			t.Logf("caddy log:\n%s", s.log.String())
+		}
+	})
+	s.waitReady()
+	return s
+}
+
+func (s *caddyServer) waitReady() {
+	s.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	client := &http.Client{Timeout: 2 * time.Second}
+	urls := []string{s.cfg.Admin() + "/config/", s.cfg.Issuer() + "/.well-known/openid-configuration"}
+	for _, u := range urls {
+		for {
+			select {
+			case <-s.exited:
+				s.t.Fatalf("caddy exited before it was ready:\n%s", s.log.String())
+			default:
+			}
+			resp, err := client.Get(u)
+			if err == nil {
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusOK {
+					break
+				}
+			}
+			if time.Now().After(deadline) {
+				s.t.Fatalf("caddy not ready: %s: %v\n%s", u, err, s.log.String())
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+}
+
+// stop ends the server with SIGTERM, Caddy's graceful shutdown, and kills
+// it if it hangs.
+func (s *caddyServer) stop() {
+	select {
+	case <-s.exited:
+		return
+	default:
+	}
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-s.exited:
+	case <-time.After(15 * time.Second):
+		s.t.Errorf("caddy did not stop within 15s of SIGTERM; killing it")
+		_ = s.cmd.Process.Kill()
+		<-s.exited
+	}
+}
+
+// load replaces the running configuration through the admin API, which
+// adapts the Caddyfile itself: the path `caddy reload` takes.
+func (s *caddyServer) load(cfg siteConfig) {
+	s.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.cfg.Admin()+"/load", bytes.NewReader(cfg.caddyfile(s.t)))
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "text/caddyfile")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		s.t.Fatalf("admin /load: %s: %s", resp.Status, body)
+	}
+	s.cfg = cfg
+}
+
+// metrics scrapes the admin endpoint and returns the provider's event
+// counters by event name.
+func (s *caddyServer) metrics() map[string]float64 {
+	s.t.Helper()
+	resp, err := http.Get(s.cfg.Admin() + "/metrics")
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		s.t.Fatalf("GET /metrics: %s", resp.Status)
+	}
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	counts := map[string]float64{}
+	const prefix = `oidc_provider_events_total{event="`
+	for _, line := range strings.Split(string(body), "\n") {
+		rest, ok := strings.CutPrefix(line, prefix)
+		if !ok {
+			continue
+		}
+		name, value, ok := strings.Cut(rest, `"} `)
+		if !ok {
+			continue
+		}
+		var v float64
+		if _, err := fmt.Sscanf(value, "%g", &v); err != nil {
+			s.t.Fatalf("metrics line %q: %v", line, err)
+		}
+		counts[name] = v
+	}
+	if len(counts) == 0 {
+		s.t.Fatalf("no oidc_provider_events_total series on /metrics:\n%s", body)
+	}
+	return counts
+}
+
+// logContains reports whether the server's output so far contains s. Used
+// to prove a secret never reached the log.
+func (s *caddyServer) logContains(sub string) bool { return strings.Contains(s.log.String(), sub) }
