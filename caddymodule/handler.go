@@ -177,9 +177,13 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	return nil
 }
 
-// Validate checks the parts of the configuration that Provision does not
-// already reject while building the provider.
+// Validate checks the configuration's consistency. Provision has already
+// rejected most mistakes, before opening anything; this is the last word
+// for a config assembled in JSON by hand or by a tool.
 func (h *Handler) Validate() error {
+	if _, _, err := resolveIssuer(caddy.NewReplacer(), h.Issuer); err != nil {
+		return err
+	}
 	return h.checkStatic()
 }
 

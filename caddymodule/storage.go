@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
@@ -22,11 +21,6 @@ import (
 // configuration must reuse the old one's handle. Keyed by the cleaned
 // absolute directory.
 var stores = caddy.NewUsagePool()
-
-// gcInterval paces Badger's value-log garbage collection, which Badger
-// never runs by itself. It is owned by the pooled store, so it runs once per
-// directory however many configurations share it.
-const gcInterval = 10 * time.Minute
 
 // pooledStore makes the store a caddy.Destructor: the pool closes it when
 // the last configuration using it is cleaned up.
@@ -43,10 +37,14 @@ func acquireStore(dir string) (*badgerstore.Store, error) {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return nil, fmt.Errorf("storage: creating %s: %w", dir, err)
 		}
+		// The store runs Badger's value-log GC on its own ticker (default
+		// period) until it is closed, so GC runs once per directory however
+		// many configurations share the store. Badger's messages go to
+		// Caddy's default logger, not to this config's, which a reload may
+		// close while the store lives on.
 		s, err := badgerstore.Open(badgerstore.Options{
-			Dir:        dir,
-			Logger:     badgerLogger{caddy.Log().Named("oidc_provider.badger").Sugar()},
-			GCInterval: gcInterval,
+			Dir:    dir,
+			Logger: badgerLogger{caddy.Log().Named("oidc_provider.badger").Sugar()},
 		})
 		if err != nil {
 			return nil, explainOpenError(dir, err)

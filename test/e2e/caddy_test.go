@@ -143,11 +143,13 @@ func (b *syncBuffer) String() string {
 }
 
 type caddyServer struct {
-	t      *testing.T
-	cfg    siteConfig
-	cmd    *exec.Cmd
-	log    *syncBuffer
-	exited chan struct{}
+	t         *testing.T
+	cfg       siteConfig
+	caddyfile string   // path of the config it was started with
+	env       []string // its environment
+	cmd       *exec.Cmd
+	log       *syncBuffer
+	exited    chan struct{}
 }
 
 func newSiteConfig(t *testing.T) siteConfig {
@@ -168,16 +170,17 @@ func startCaddy(t *testing.T, cfg siteConfig) *caddyServer {
 	if err := os.WriteFile(caddyfile, cfg.caddyfile(t), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	s := &caddyServer{t: t, cfg: cfg, log: &syncBuffer{}, exited: make(chan struct{})}
-	s.cmd = exec.Command(caddyBin, "run", "--config", caddyfile, "--adapter", "caddyfile")
+	s := &caddyServer{t: t, cfg: cfg, caddyfile: caddyfile, log: &syncBuffer{}, exited: make(chan struct{})}
 	// Caddy's own data and config (certificates, autosave) go to the test's
 	// directory, never to the developer's home.
-	s.cmd.Env = append(os.Environ(),
+	s.env = append(os.Environ(),
 		"HOME="+dir,
 		"XDG_DATA_HOME="+filepath.Join(dir, "data"),
 		"XDG_CONFIG_HOME="+filepath.Join(dir, "config"),
 		"DEMO_CLIENT_SECRET="+demoClientSecret,
 	)
+	s.cmd = exec.Command(caddyBin, "run", "--config", caddyfile, "--adapter", "caddyfile")
+	s.cmd.Env = s.env
 	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
 	if err := s.cmd.Start(); err != nil {
 		t.Fatal(err)

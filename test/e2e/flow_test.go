@@ -3,6 +3,8 @@ package e2e
 import (
 	"context"
 	"net/http"
+	"os/exec"
+	"strings"
 	"testing"
 	"time"
 
@@ -34,6 +36,32 @@ func TestCaddyServesDiscoveryAndPassesThrough(t *testing.T) {
 	}
 	if m := srv.metrics(); len(m) < 50 {
 		t.Errorf("only %d event series on /metrics; every catalogued event should be pre-created", len(m))
+	}
+}
+
+// `caddy validate` provisions modules, so it cannot open the database a
+// running server holds; the error must say why and what to do.
+func TestValidateWhileRunningExplainsLock(t *testing.T) {
+	srv := startCaddy(t, newSiteConfig(t))
+	cmd := exec.Command(caddyBin, "validate", "--config", srv.caddyfile, "--adapter", "caddyfile")
+	cmd.Env = srv.env
+	out, err := cmd.CombinedOutput()
+	if err == nil {
+		t.Fatalf("caddy validate succeeded while the server holds the database:\n%s", out)
+	}
+	for _, want := range []string{"locked by another process", "caddy reload", "caddy validate"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("caddy validate output does not mention %q:\n%s", want, out)
+		}
+	}
+	// The server is unaffected.
+	resp, err := http.Get(srv.cfg.Issuer() + "/.well-known/openid-configuration")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("discovery after the failed validate: %s", resp.Status)
 	}
 }
 
