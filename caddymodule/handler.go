@@ -154,6 +154,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 			zapSink{logger: h.logger},
 		},
 		TemplatesDir: repl.ReplaceKnown(h.TemplatesDir, ""),
+		ClientIP:     clientIP,
 	}
 	if h.Lifetimes != nil {
 		cfg.Lifetimes = h.Lifetimes.toProvider()
@@ -211,26 +212,22 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if !h.prov.Handles(r.URL.Path) {
 		return next.ServeHTTP(w, r)
 	}
-	h.prov.ServeHTTP(w, withClientIP(r))
+	h.prov.ServeHTTP(w, r)
 	return nil
 }
 
-// withClientIP makes r.RemoteAddr the client address Caddy determined with
-// its trusted_proxies setting, so the provider's login throttle keys on the
-// real client and never on a proxy's address or on a spoofable header.
-func withClientIP(r *http.Request) *http.Request {
-	ip, _ := caddyhttp.GetVar(r.Context(), caddyhttp.ClientIPVarKey).(string)
-	if ip == "" {
-		return r
+// clientIP is the end-user's address as Caddy determined it, honouring its
+// trusted_proxies setting, so the provider's login throttle keys on the real
+// client and never on a proxy's address or on a spoofable header.
+func clientIP(r *http.Request) string {
+	if ip, _ := caddyhttp.GetVar(r.Context(), caddyhttp.ClientIPVarKey).(string); ip != "" {
+		return ip
 	}
-	host, port, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil || host == ip {
-		return r
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
 	}
-	r2 := new(http.Request)
-	*r2 = *r
-	r2.RemoteAddr = net.JoinHostPort(ip, port)
-	return r2
+	return host
 }
 
 // resolveIssuer resolves placeholders and checks the issuer the way the
