@@ -26,7 +26,7 @@ func (p *Provider) serveAuthorization(w http.ResponseWriter, r *http.Request) {
 		p.authorizationError(w, r, &authError{Error: perr}, nil)
 		return
 	}
-	req, client, aerr := parseAuthRequest(r.Context(), p.cfg.Clients, in)
+	req, client, aerr := parseAuthRequest(r.Context(), p.clients, in)
 	if aerr != nil {
 		p.authorizationError(w, r, aerr, client)
 		return
@@ -103,7 +103,7 @@ func (p *Provider) resolve(w http.ResponseWriter, r *http.Request, req *authRequ
 		// A first-party client needs no consent screen, but every code and
 		// token still belongs to a grant so it can be revoked as a whole.
 		var err error
-		if g, err = p.saveGrant(r, sess, nil, client.ID, req.Scopes); err != nil {
+		if g, err = p.saveGrant(r, sess, nil, client, req.Scopes); err != nil {
 			p.authorizationError(w, r, &authError{Error: errServer(err)}, client)
 			return
 		}

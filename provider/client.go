@@ -12,6 +12,8 @@ import (
 const (
 	AuthMethodClientSecretBasic = "client_secret_basic"
 	AuthMethodClientSecretPost  = "client_secret_post"
+	AuthMethodClientSecretJWT   = "client_secret_jwt"
+	AuthMethodPrivateKeyJWT     = "private_key_jwt"
 	AuthMethodNone              = "none"
 )
 
@@ -29,6 +31,9 @@ type Client struct {
 	Name string
 	// secretHash is SHA-256 of the client secret; empty for public clients.
 	secretHash []byte
+	// hmacKey is the secret itself, kept (in memory only) for
+	// client_secret_jwt, whose assertions are HMACs keyed by it.
+	hmacKey []byte
 	// RedirectURIs are compared exactly (OIDC Core §3.1.2.1, RFC 6749 §3.1.2.3).
 	RedirectURIs           []string
 	PostLogoutRedirectURIs []string
@@ -51,6 +56,17 @@ type Client struct {
 	// grant instead of replacing it on every use (rotation is the default,
 	// RFC 9700 §4.14.2).
 	DisableRefreshTokenRotation bool
+	// JWKS is the client's public JWK Set document for private_key_jwt.
+	JWKS []byte
+	// JWKSURI is where the client publishes it instead (fetched on use).
+	JWKSURI string
+	// RequirePushedAuthorizationRequests: authorization requests must come
+	// through PAR (RFC 9126 §6).
+	RequirePushedAuthorizationRequests bool
+	// BackchannelLogoutURI receives logout tokens.
+	BackchannelLogoutURI string
+
+	dynamic bool // registered over RFC 7591, stored in the Store
 }
 
 // SetSecret stores only a hash of secret; the plaintext is not kept.
@@ -61,6 +77,7 @@ func (c *Client) SetSecret(secret string) {
 	}
 	h := sha256.Sum256([]byte(secret))
 	c.secretHash = h[:]
+	c.hmacKey = []byte(secret)
 }
 
 // HasSecret reports whether a secret is configured.
@@ -96,9 +113,16 @@ func (c *Client) Validate() error {
 		if c.HasSecret() {
 			return fmt.Errorf("client %q: a public client (auth method none) must not have a secret", c.ID)
 		}
-	case AuthMethodClientSecretBasic, AuthMethodClientSecretPost:
+	case AuthMethodClientSecretBasic, AuthMethodClientSecretPost, AuthMethodClientSecretJWT:
 		if !c.HasSecret() {
 			return fmt.Errorf("client %q: auth method %s needs a secret", c.ID, c.TokenEndpointAuthMethod)
+		}
+		if c.TokenEndpointAuthMethod == AuthMethodClientSecretJWT && len(c.hmacKey) < 32 {
+			return fmt.Errorf("client %q: client_secret_jwt needs a secret of at least 32 bytes (HS256 key size)", c.ID)
+		}
+	case AuthMethodPrivateKeyJWT:
+		if len(c.JWKS) == 0 && c.JWKSURI == "" {
+			return fmt.Errorf("client %q: private_key_jwt needs jwks or jwks_uri", c.ID)
 		}
 	default:
 		return fmt.Errorf("client %q: unsupported token_endpoint_auth_method %q", c.ID, c.TokenEndpointAuthMethod)

@@ -40,7 +40,7 @@ func (p *Provider) authenticateClient(r *http.Request, form params) (*Client, st
 	if len(id) > maxParamLen {
 		return nil, "", errInvalidClient("client authentication failed")
 	}
-	client, err := p.cfg.Clients.Client(r.Context(), id)
+	client, err := p.clients.Client(r.Context(), id)
 	if errors.Is(err, ErrNotFound) {
 		return nil, id, errInvalidClient("client authentication failed")
 	}

@@ -99,21 +99,31 @@ type Config struct {
 	// Issuer is the https (or, for development, http) URL identifying the
 	// provider, without query or fragment (OIDC Discovery §3). Endpoints are
 	// served below its path.
-	Issuer    string
-	Store     Store
-	Clients   ClientStore
-	Accounts  AccountStore
-	Signer    Signer
-	Events    EventSink        // optional
-	Clock     func() time.Time // optional, default time.Now
-	Lifetimes Lifetimes
-	Cookies   CookieConfig
-	Throttle  LoginThrottle
+	Issuer   string
+	Store    Store
+	Clients  ClientStore
+	Accounts AccountStore
+	Signer   Signer
+	// Assertions verifies client-signed JWTs (private_key_jwt,
+	// client_secret_jwt); optional.
+	Assertions AssertionVerifier
+	Events     EventSink        // optional
+	Clock      func() time.Time // optional, default time.Now
+	Lifetimes  Lifetimes
+	Cookies    CookieConfig
+	Throttle   LoginThrottle
 	// TemplatesDir optionally overrides the built-in login, consent and error
 	// page templates (files login.html, consent.html, error.html).
 	TemplatesDir string
 	// MaxBodyBytes caps form and JSON request bodies. Default 64 KiB.
 	MaxBodyBytes int64
+	// SecretKey (32 bytes) seals the secrets of dynamically registered
+	// client_secret_jwt clients, whose HMAC needs the secret itself; without
+	// it that method is not offered for registration. Other client secrets
+	// are stored only as hashes.
+	SecretKey []byte
+	// Registration configures dynamic client registration; closed by default.
+	Registration RegistrationConfig
 	// Resources are the APIs (RFC 8707 resource indicators) clients may ask
 	// tokens for; a token requested with resource=<identifier> gets that
 	// audience and the resource's token format.
@@ -122,6 +132,26 @@ type Config struct {
 	// default is the host of r.RemoteAddr; the Caddy module supplies Caddy's
 	// client IP, which honours its trusted_proxies setting.
 	ClientIP func(r *http.Request) string
+}
+
+// Registration policies.
+const (
+	RegistrationClosed             = "closed"
+	RegistrationOpen               = "open"
+	RegistrationInitialAccessToken = "initial_access_token"
+)
+
+// RegistrationConfig configures RFC 7591 / 7592.
+type RegistrationConfig struct {
+	// Policy: closed (no registration endpoint, the default), open, or
+	// initial_access_token (a Bearer initial access token is required).
+	Policy string
+	// InitialAccessTokens accepted for registration (each may register any
+	// number of clients); more can be minted at run time.
+	InitialAccessTokens []string
+	// RotateRegistrationAccessToken issues a new registration access token on
+	// every update (RFC 7592 §2.2 allows it).
+	RotateRegistrationAccessToken bool
 }
 
 // Endpoint paths, relative to the issuer's path.
@@ -134,6 +164,7 @@ const (
 	PathInteraction   = "/interaction/" // followed by the interaction uid
 	PathIntrospection = "/token/introspection"
 	PathRevocation    = "/token/revocation"
+	PathRegistration  = "/register" // and /register/{client_id} (RFC 7592)
 )
 
 // Access token formats.

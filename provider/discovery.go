@@ -16,6 +16,7 @@ type discoveryDocument struct {
 	JWKSURI                                    string   `json:"jwks_uri"`
 	IntrospectionEndpoint                      string   `json:"introspection_endpoint"`
 	RevocationEndpoint                         string   `json:"revocation_endpoint"`
+	RegistrationEndpoint                       string   `json:"registration_endpoint,omitempty"`
 	IntrospectionEndpointAuthMethodsSupported  []string `json:"introspection_endpoint_auth_methods_supported"`
 	RevocationEndpointAuthMethodsSupported     []string `json:"revocation_endpoint_auth_methods_supported"`
 	ScopesSupported                            []string `json:"scopes_supported"`
@@ -56,6 +57,9 @@ func (p *Provider) buildDiscovery() ([]byte, error) {
 		CodeChallengeMethodsSupported:              []string{"S256"},
 		PromptValuesSupported:                      []string{promptNone, promptLogin, promptConsent},
 		AuthorizationResponseIssParameterSupported: true,
+	}
+	if p.registrationEnabled() {
+		doc.RegistrationEndpoint = p.cfg.Issuer + PathRegistration
 	}
 	return json.Marshal(doc)
 }

@@ -29,6 +29,8 @@ const (
 	ErrCodeRegistrationNotSupported = "registration_not_supported"
 	ErrCodeInvalidTarget            = "invalid_target"         // RFC 8707 §2
 	ErrCodeUnsupportedTokenType     = "unsupported_token_type" // RFC 7009 §2.2.1
+	ErrCodeInvalidRedirectURI       = "invalid_redirect_uri"   // RFC 7591 §3.2.2
+	ErrCodeInvalidClientMetadata    = "invalid_client_metadata"
 )
 
 // Error is the one error type of the protocol: the OAuth error code, a
@@ -74,6 +76,8 @@ func errInvalidGrant(desc string) *Error {
 func errServer(cause error) *Error {
 	return &Error{Code: ErrCodeServerError, Description: "the server encountered an internal error", Status: http.StatusInternalServerError, cause: cause}
 }
+
+func errorAs(err error, target any) bool { return errors.As(err, target) }
 
 // asError converts any error into *Error, treating unknown errors as internal.
 func asError(err error) *Error {

@@ -84,7 +84,7 @@ func (p *Provider) serveInteraction(w http.ResponseWriter, r *http.Request) {
 		p.interactionFailed(w, r, errInteractionGone, in.Request.ClientID)
 		return
 	}
-	client, err := p.cfg.Clients.Client(r.Context(), in.Request.ClientID)
+	client, err := p.clients.Client(r.Context(), in.Request.ClientID)
 	if err != nil {
 		// The client was removed while the user was on the page.
 		p.interactionFailed(w, r, errInteractionGone, in.Request.ClientID)
@@ -204,7 +204,7 @@ func (p *Provider) submitConsent(w http.ResponseWriter, r *http.Request, in *int
 		p.interactionFailed(w, r, errServer(err), client.ID)
 		return
 	}
-	if _, err := p.saveGrant(r, sess, existing, client.ID, in.Request.Scopes); err != nil {
+	if _, err := p.saveGrant(r, sess, existing, client, in.Request.Scopes); err != nil {
 		p.interactionFailed(w, r, errServer(err), client.ID)
 		return
 	}

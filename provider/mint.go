@@ -73,10 +73,14 @@ func (p *Provider) mintAccessToken(r *http.Request, s *tokenSubject) (string, ti
 		return tok, exp, nil
 	}
 	token := newSecret()
-	at := accessToken{ClientID: s.client.ID, AccountID: s.accountID, Scopes: s.scopes, GrantID: s.grantID, Audience: s.audience(), IssuedAt: now.Unix(), ExpiresAt: exp.Unix()}
+	storeGrant := s.grantID
+	if cc && s.client.dynamic {
+		storeGrant = clientGrantID(s.client.ID) // deleting the client removes it
+	}
+	at := accessToken{ClientID: s.client.ID, AccountID: s.accountID, Scopes: s.scopes, GrantID: storeGrant, Audience: s.audience(), IssuedAt: now.Unix(), ExpiresAt: exp.Unix()}
 	// Not durable: a token lost in a crash only makes the client ask again,
 	// and an fsync per token would cap the whole machine's token rate.
-	if err := p.put(r.Context(), KindAccessToken, secretID(token), "", s.grantID, at, exp, false); err != nil {
+	if err := p.put(r.Context(), KindAccessToken, secretID(token), "", storeGrant, at, exp, false); err != nil {
 		return "", exp, errServer(err)
 	}
 	name := EventAccessTokenSaved

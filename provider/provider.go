@@ -18,6 +18,8 @@ type Provider struct {
 	now    func() time.Time
 	mux    map[string]http.HandlerFunc
 
+	clients       *clientRegistry
+	staticIATs    [][32]byte // SHA-256 of the configured initial access tokens
 	pages         *pages
 	throttle      *loginThrottle
 	discovery     []byte
@@ -61,6 +63,9 @@ func (p *Provider) Handles(path string) bool {
 	if _, ok := p.mux[rel]; ok {
 		return true
 	}
+	if p.registrationEnabled() && strings.HasPrefix(rel, PathRegistration+"/") {
+		return true
+	}
 	return strings.HasPrefix(rel, PathInteraction) || strings.HasPrefix(rel, PathAssets)
 }
 
@@ -79,6 +84,8 @@ func (p *Provider) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			h, ok = p.serveInteraction, true
 		case strings.HasPrefix(rel, PathAssets):
 			h, ok = p.serveAsset, true
+		case p.registrationEnabled() && strings.HasPrefix(rel, PathRegistration+"/"):
+			h, ok = p.serveClientConfiguration, true
 		}
 	}
 	if !ok {

@@ -1,6 +1,8 @@
 package provider
 
 import (
+	"crypto/sha256"
+	"fmt"
 	"net/http"
 	"net/url"
 )
@@ -17,6 +19,18 @@ func (p *Provider) init() error {
 	}
 	p.pages = pg
 	p.throttle = newLoginThrottle(p.cfg.Throttle)
+	p.clients = &clientRegistry{p: p}
+	switch p.cfg.Registration.Policy {
+	case "", RegistrationClosed, RegistrationOpen, RegistrationInitialAccessToken:
+	default:
+		return fmt.Errorf("registration policy must be closed, open or initial_access_token, got %q", p.cfg.Registration.Policy)
+	}
+	for _, t := range p.cfg.Registration.InitialAccessTokens {
+		if len(t) < 16 {
+			return fmt.Errorf("initial access tokens must be at least 16 characters")
+		}
+		p.staticIATs = append(p.staticIATs, sha256.Sum256([]byte(t)))
+	}
 	if p.discovery, err = p.buildDiscovery(); err != nil {
 		return err
 	}
@@ -28,6 +42,9 @@ func (p *Provider) init() error {
 		PathUserinfo:      p.serveUserinfo,
 		PathIntrospection: p.serveIntrospection,
 		PathRevocation:    p.serveRevocation,
+	}
+	if p.registrationEnabled() {
+		p.mux[PathRegistration] = p.serveRegistration
 	}
 	return nil
 }

@@ -19,3 +19,18 @@ type Signer interface {
 	// claim: expiry and issuer are the caller's policy.
 	VerifyJWT(token, typ string) (map[string]any, error)
 }
+
+// AssertionVerifier verifies JWTs that clients sign themselves: the client
+// assertions of RFC 7523 / OIDC Core §9 (private_key_jwt and
+// client_secret_jwt). internal/jose implements it. Without one, JWT client
+// authentication is not offered.
+type AssertionVerifier interface {
+	// CheckClientJWKS validates a client's public JWK Set document.
+	CheckClientJWKS(doc []byte) error
+	// VerifyWithClientJWKS verifies a compact JWS against the client's keys
+	// (asymmetric algorithms only) and returns its claims.
+	VerifyWithClientJWKS(token string, jwks []byte) (map[string]any, error)
+	// VerifyWithSecret verifies an HS256/384/512 compact JWS keyed by the
+	// client secret and returns its claims.
+	VerifyWithSecret(token string, secret []byte) (map[string]any, error)
+}

@@ -204,10 +204,14 @@ func (p *Provider) loadGrant(ctx context.Context, s *session, clientID string) (
 
 // saveGrant stores a new grant or widens an existing one, and links it to the
 // session. Durable: it is the user's recorded consent.
-func (p *Provider) saveGrant(r *http.Request, s *session, existing *grant, clientID string, scopes []string) (*grant, error) {
+func (p *Provider) saveGrant(r *http.Request, s *session, existing *grant, client *Client, scopes []string) (*grant, error) {
+	clientID := client.ID
 	g := existing
 	if g == nil {
 		g = &grant{ID: newHandle(), AccountID: s.AccountID, ClientID: clientID}
+		if err := p.rememberGrant(r.Context(), client, g.ID); err != nil {
+			return nil, err
+		}
 	}
 	for _, sc := range scopes {
 		if !coversScopes(g.Scopes, []string{sc}) {

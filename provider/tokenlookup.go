@@ -38,6 +38,21 @@ const maxTokenLen = 8 << 10
 // RFC 7009 §2.1) only decides which kind is tried first: it is honoured, not
 // trusted. It returns nil for unknown, expired, revoked or foreign tokens.
 func (p *Provider) lookupToken(ctx context.Context, token, hint string) (*tokenInfo, error) {
+	info, err := p.findToken(ctx, token, hint)
+	if info == nil || err != nil {
+		return info, err
+	}
+	// A token outlives nothing it depends on: a deleted client's tokens are
+	// dead (RFC 7592 §2.3) even where the cascade could not reach them.
+	if _, err := p.clients.Client(ctx, info.clientID); errors.Is(err, ErrNotFound) {
+		return nil, nil
+	} else if err != nil {
+		return nil, err
+	}
+	return info, nil
+}
+
+func (p *Provider) findToken(ctx context.Context, token, hint string) (*tokenInfo, error) {
 	if token == "" || len(token) > maxTokenLen {
 		return nil, nil
 	}

@@ -42,6 +42,13 @@ func (p *Provider) serveUserinfo(w http.ResponseWriter, r *http.Request) {
 		p.bearerError(w, r, errServer(err), "")
 		return
 	}
+	if _, err := p.clients.Client(r.Context(), at.ClientID); errors.Is(err, ErrNotFound) {
+		p.bearerError(w, r, newError(http.StatusUnauthorized, ErrCodeInvalidToken, "the access token is invalid or expired"), "")
+		return
+	} else if err != nil {
+		p.bearerError(w, r, errServer(err), "")
+		return
+	}
 	if !slices.Contains(at.Scopes, scopeOpenID) || at.AccountID == "" {
 		p.bearerError(w, r, newError(http.StatusForbidden, ErrCodeInsufficientScope, "the access token lacks the openid scope"), at.ClientID)
 		return
