@@ -26,7 +26,17 @@ func (p *Provider) serveAuthorization(w http.ResponseWriter, r *http.Request) {
 		p.authorizationError(w, r, &authError{Error: perr}, nil)
 		return
 	}
-	req, client, aerr := parseAuthRequest(r.Context(), p.clients, in)
+	var req *authRequest
+	var client *Client
+	var aerr *authError
+	if in.get("request_uri") != "" {
+		req, client, aerr = p.pushedRequest(r, in)
+	} else {
+		req, client, aerr = parseAuthRequest(r.Context(), p.clients, in)
+		if aerr == nil && p.requiresPAR(client) {
+			aerr = &authError{Error: errInvalidRequest("this client must use pushed authorization requests"), redirect: true, req: req}
+		}
+	}
 	if aerr != nil {
 		p.authorizationError(w, r, aerr, client)
 		return

@@ -106,9 +106,6 @@ func parseAuthRequest(ctx context.Context, clients ClientStore, in params) (*aut
 	if in.get("request") != "" {
 		return fail(newError(http.StatusBadRequest, ErrCodeRequestNotSupported, "request objects are not supported"))
 	}
-	if in.get("request_uri") != "" {
-		return fail(newError(http.StatusBadRequest, ErrCodeRequestURINotSupported, "request_uri is not supported"))
-	}
 	switch rt := in.get("response_type"); rt {
 	case "":
 		return fail(errInvalidRequest("missing required parameter response_type"))

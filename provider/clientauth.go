@@ -19,6 +19,10 @@ func (p *Provider) authenticateClient(r *http.Request, form params) (*Client, st
 	if perr != nil {
 		return nil, "", perr
 	}
+	assertionType, assertion := form.get("client_assertion_type"), form.get("client_assertion")
+	if assertionType != "" || assertion != "" {
+		return p.authenticateByAssertion(r, form, basic, assertionType, assertion)
+	}
 	method := AuthMethodClientSecretBasic
 	if basic {
 		if form.get("client_secret") != "" {
@@ -82,4 +86,37 @@ func basicCredentials(r *http.Request) (id, secret string, ok bool, e *Error) {
 		return "", "", false, errInvalidClient("malformed Basic credentials")
 	}
 	return id, secret, true, nil
+}
+
+// authenticateByAssertion handles client_assertion (RFC 7521 §4.2, RFC 7523
+// §2.2): exactly one authentication method, the JWT bearer assertion type,
+// and client_id, when sent, naming the assertion's subject.
+func (p *Provider) authenticateByAssertion(r *http.Request, form params, basic bool, assertionType, assertion string) (*Client, string, *Error) {
+	if basic || form.get("client_secret") != "" {
+		return nil, "", errInvalidRequest("client credentials must be sent by one method only")
+	}
+	if assertionType != clientAssertionTypeJWT {
+		return nil, "", errInvalidClient("client_assertion_type must be " + clientAssertionTypeJWT)
+	}
+	if assertion == "" || len(assertion) > maxTokenLen {
+		return nil, "", errInvalidClient("client_assertion is missing or too long")
+	}
+	id := assertedClientID(assertion)
+	if id == "" || len(id) > maxParamLen {
+		return nil, "", errInvalidClient("the client assertion names no client")
+	}
+	if cid := form.get("client_id"); cid != "" && cid != id {
+		return nil, "", errInvalidClient("client_id does not match the client assertion")
+	}
+	client, err := p.clients.Client(r.Context(), id)
+	if errors.Is(err, ErrNotFound) {
+		return nil, id, errInvalidClient("client authentication failed")
+	}
+	if err != nil {
+		return nil, id, errServer(err)
+	}
+	if e := p.verifyClientAssertion(r, client, assertion); e != nil {
+		return nil, id, e
+	}
+	return client, id, nil
 }

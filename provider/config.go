@@ -28,6 +28,9 @@ type Lifetimes struct {
 	// RefreshTokenAbsolute caps a chain of rotated refresh tokens, counted
 	// from the authentication that started it. Default 30 days.
 	RefreshTokenAbsolute time.Duration
+	// PushedAuthorizationRequest is how long a request_uri from the PAR
+	// endpoint stays usable (RFC 9126 §2.2 suggests 5 to 600 s). Default 60s.
+	PushedAuthorizationRequest time.Duration
 	// RefreshTokenReuseGrace: a rotated refresh token presented again by its
 	// client within this time is refused without revoking the grant, so a
 	// client racing itself (two tabs refreshing at once) keeps its session.
@@ -50,6 +53,7 @@ func (l *Lifetimes) applyDefaults() {
 	def(&l.Grant, 14*24*time.Hour)
 	def(&l.RefreshToken, 14*24*time.Hour)
 	def(&l.RefreshTokenAbsolute, 30*24*time.Hour)
+	def(&l.PushedAuthorizationRequest, time.Minute)
 	switch {
 	case l.RefreshTokenReuseGrace == 0:
 		l.RefreshTokenReuseGrace = 2 * time.Second
@@ -128,6 +132,12 @@ type Config struct {
 	// tokens for; a token requested with resource=<identifier> gets that
 	// audience and the resource's token format.
 	Resources []Resource
+	// RequirePushedAuthorizationRequests makes PAR mandatory for every client
+	// (RFC 9126 §5); clients can also require it one by one.
+	RequirePushedAuthorizationRequests bool
+	// HTTPClient fetches clients' jwks_uri documents; default: 5 s timeout,
+	// no redirects.
+	HTTPClient *http.Client
 	// ClientIP returns the end-user's address for the login throttle. The
 	// default is the host of r.RemoteAddr; the Caddy module supplies Caddy's
 	// client IP, which honours its trusted_proxies setting.
@@ -165,6 +175,7 @@ const (
 	PathIntrospection = "/token/introspection"
 	PathRevocation    = "/token/revocation"
 	PathRegistration  = "/register" // and /register/{client_id} (RFC 7592)
+	PathPAR           = "/par"
 )
 
 // Access token formats.

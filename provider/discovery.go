@@ -17,6 +17,9 @@ type discoveryDocument struct {
 	IntrospectionEndpoint                      string   `json:"introspection_endpoint"`
 	RevocationEndpoint                         string   `json:"revocation_endpoint"`
 	RegistrationEndpoint                       string   `json:"registration_endpoint,omitempty"`
+	PushedAuthorizationRequestEndpoint         string   `json:"pushed_authorization_request_endpoint"`
+	RequirePushedAuthorizationRequests         bool     `json:"require_pushed_authorization_requests"`
+	TokenEndpointAuthSigningAlgValuesSupported []string `json:"token_endpoint_auth_signing_alg_values_supported,omitempty"`
 	IntrospectionEndpointAuthMethodsSupported  []string `json:"introspection_endpoint_auth_methods_supported"`
 	RevocationEndpointAuthMethodsSupported     []string `json:"revocation_endpoint_auth_methods_supported"`
 	ScopesSupported                            []string `json:"scopes_supported"`
@@ -60,6 +63,15 @@ func (p *Provider) buildDiscovery() ([]byte, error) {
 	}
 	if p.registrationEnabled() {
 		doc.RegistrationEndpoint = p.cfg.Issuer + PathRegistration
+	}
+	doc.PushedAuthorizationRequestEndpoint = p.cfg.Issuer + PathPAR
+	doc.RequirePushedAuthorizationRequests = p.cfg.RequirePushedAuthorizationRequests
+	if p.cfg.Assertions != nil {
+		jwtMethods := []string{AuthMethodClientSecretJWT, AuthMethodPrivateKeyJWT}
+		doc.TokenEndpointAuthMethodsSupported = append(doc.TokenEndpointAuthMethodsSupported, jwtMethods...)
+		doc.IntrospectionEndpointAuthMethodsSupported = append(doc.IntrospectionEndpointAuthMethodsSupported, jwtMethods...)
+		doc.RevocationEndpointAuthMethodsSupported = append(doc.RevocationEndpointAuthMethodsSupported, jwtMethods...)
+		doc.TokenEndpointAuthSigningAlgValuesSupported = []string{"RS256", "PS256", "ES256", "ES384", "EdDSA", "HS256", "HS384", "HS512"}
 	}
 	return json.Marshal(doc)
 }

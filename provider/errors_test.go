@@ -45,7 +45,7 @@ func TestAuthorizationErrors(t *testing.T) {
 		{name: "negative max_age", over: map[string]string{"max_age": "-1"}, errCode: "invalid_request"},
 		{name: "non-numeric max_age", over: map[string]string{"max_age": "ten"}, errCode: "invalid_request"},
 		{name: "request object", over: map[string]string{"request": "eyJ.x.y"}, errCode: "request_not_supported"},
-		{name: "request_uri", over: map[string]string{"request_uri": "urn:x"}, errCode: "request_uri_not_supported"},
+		{name: "unknown request_uri", over: map[string]string{"request_uri": "urn:x"}, status: 400, errCode: "invalid_request_uri"},
 		{name: "oversized nonce", over: map[string]string{"nonce": strings.Repeat("n", 600)}, errCode: "invalid_request"},
 	}
 	for _, tc := range cases {

@@ -43,6 +43,10 @@ func (p *Provider) emitDestroyed(r *http.Request, rec Record, clientID string) {
 		if decodeInto(rec.Payload, &at) == nil && at.clientCredentials() {
 			name = EventClientCredentialsDestroyed
 		}
+	case KindReplayDetection:
+		name = EventReplayDetectionDestroyed
+	case KindPushedAuthorizationRequest:
+		name = EventPushedAuthorizationRequestDestroyed
 	default:
 		return // grants and markers have no destroyed event of their own
 	}

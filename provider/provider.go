@@ -19,6 +19,7 @@ type Provider struct {
 	mux    map[string]http.HandlerFunc
 
 	clients       *clientRegistry
+	jwksCache     jwksCache
 	staticIATs    [][32]byte // SHA-256 of the configured initial access tokens
 	pages         *pages
 	throttle      *loginThrottle

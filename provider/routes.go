@@ -42,6 +42,7 @@ func (p *Provider) init() error {
 		PathUserinfo:      p.serveUserinfo,
 		PathIntrospection: p.serveIntrospection,
 		PathRevocation:    p.serveRevocation,
+		PathPAR:           p.servePAR,
 	}
 	if p.registrationEnabled() {
 		p.mux[PathRegistration] = p.serveRegistration
