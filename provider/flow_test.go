@@ -212,6 +212,17 @@ func TestPromptLoginAndMaxAgeForceReauthentication(t *testing.T) {
 		if !strings.Contains(r.header.Get("Location"), "/interaction/") {
 			t.Errorf("%v: want a login interaction, got %d %q", over, r.status, r.header.Get("Location"))
 		}
+		if q := b.login(h.authorizeURL(over), alicePassword); q.Get("code") == "" {
+			t.Errorf("%v: re-login gave no code: %v", over, q)
+		}
+	}
+	// Each fresh login replaced the session (a new cookie, no fixation).
+	if got := h.events.count(provider.EventSessionDestroyed); got != 2 {
+		t.Errorf("session.destroyed = %d, want 2 (one per re-login)", got)
+	}
+	// max_age=60 right after a login: the fresh auth_time satisfies it.
+	if q := redirectParams(t, b.get(h.authorizeURL(map[string]string{"max_age": "60"})), webRedirect); q.Get("code") == "" {
+		t.Errorf("max_age satisfied by a fresh login: %v", q)
 	}
 	// max_age not yet exceeded: no login.
 	r := b.get(h.authorizeURL(map[string]string{"max_age": "3600"}))

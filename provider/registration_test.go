@@ -49,6 +49,9 @@ func TestRegistrationLifecycle(t *testing.T) {
 	if r.header.Get("Cache-Control") != "no-store" {
 		t.Errorf("client information is cacheable")
 	}
+	if h.events.count(provider.EventRegistrationCreateSuccess) != 1 || h.events.count(provider.EventRegistrationAccessTokenSaved) != 1 {
+		t.Errorf("create events: %v", h.events.names())
+	}
 	// The registered client logs a user in.
 	b := h.browser()
 	verifier, challenge := pkce("d")
@@ -63,16 +66,24 @@ func TestRegistrationLifecycle(t *testing.T) {
 	if r := h.configure(http.MethodGet, uri, rat, ""); r.status != 200 || jsonBody(t, r)["client_secret"] != nil || jsonBody(t, r)["client_name"] != "Dyn" {
 		t.Fatalf("read: %d %s", r.status, r.body)
 	}
+	h.events.reset()
 	for _, bad := range []struct{ uri, rat string }{{uri, "wrong"}, {h.issuer + "/register/other", rat}, {uri, ""}} {
 		if r := h.configure(http.MethodGet, bad.uri, bad.rat, ""); r.status != 401 || !strings.Contains(r.header.Get("WWW-Authenticate"), "invalid_token") {
 			t.Errorf("read with %v: %d", bad, r.status)
 		}
+	}
+	if h.events.count(provider.EventRegistrationReadError) != 3 {
+		t.Errorf("registration_read.error = %d", h.events.count(provider.EventRegistrationReadError))
 	}
 	// Update: full replacement.
 	upd := `{"client_id":"` + id + `","redirect_uris":["https://app.example/new"],"client_name":"Dyn2","grant_types":["authorization_code","refresh_token"]}`
 	if r := h.configure(http.MethodPut, uri, rat, upd); r.status != 200 || jsonBody(t, r)["client_name"] != "Dyn2" {
 		t.Fatalf("update: %d %s", r.status, r.body)
 	}
+	if h.events.count(provider.EventRegistrationUpdateSuccess) != 1 {
+		t.Errorf("registration_update.success = %d", h.events.count(provider.EventRegistrationUpdateSuccess))
+	}
+	h.events.reset()
 	if r := h.browser().get(h.authorizeURL(map[string]string{"client_id": id, "redirect_uri": "https://app.example/cb"})); r.status != 400 {
 		t.Errorf("the replaced redirect URI still works: %d", r.status)
 	}
@@ -85,6 +96,12 @@ func TestRegistrationLifecycle(t *testing.T) {
 		if r := h.configure(http.MethodPut, uri, rat, body); r.status != 400 {
 			t.Errorf("update with %s: %d %s", name, r.status, r.body)
 		}
+	}
+	if h.events.count(provider.EventRegistrationUpdateError) != 4 {
+		t.Errorf("registration_update.error = %d", h.events.count(provider.EventRegistrationUpdateError))
+	}
+	if r := h.configure(http.MethodDelete, uri, "wrong", ""); r.status != 401 || h.events.count(provider.EventRegistrationDeleteError) != 1 {
+		t.Errorf("delete with a wrong token: %d %v", r.status, h.events.names())
 	}
 	// Delete: 204, then the client and everything it held are gone.
 	h.events.reset()
