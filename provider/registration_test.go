@@ -294,3 +294,25 @@ func FuzzRegistrationMetadata(f *testing.F) {
 		}
 	})
 }
+
+func TestRegistrationAccessTokenRotation(t *testing.T) {
+	h := newHarness(t, func(c *provider.Config) {
+		c.Registration = provider.RegistrationConfig{Policy: provider.RegistrationOpen, RotateRegistrationAccessToken: true}
+	})
+	info := jsonBody(t, h.register(`{"redirect_uris":["https://app.example/cb"]}`, ""))
+	id, uri, rat := info["client_id"].(string), info["registration_client_uri"].(string), info["registration_access_token"].(string)
+	r := h.configure(http.MethodPut, uri, rat, `{"client_id":"`+id+`","redirect_uris":["https://app.example/cb2"]}`)
+	newRAT, _ := jsonBody(t, r)["registration_access_token"].(string)
+	if r.status != 200 || newRAT == "" || newRAT == rat {
+		t.Fatalf("rotation: %d %s", r.status, r.body)
+	}
+	if h.events.count(provider.EventRegistrationAccessTokenDestroyed) != 1 {
+		t.Errorf("registration_access_token.destroyed = %d", h.events.count(provider.EventRegistrationAccessTokenDestroyed))
+	}
+	if r := h.configure(http.MethodGet, uri, rat, ""); r.status != 401 {
+		t.Errorf("the rotated-away token still reads: %d", r.status)
+	}
+	if r := h.configure(http.MethodGet, uri, newRAT, ""); r.status != 200 {
+		t.Errorf("the new token does not read: %d", r.status)
+	}
+}
