@@ -22,6 +22,8 @@
 //
 // Algorithms are limited to RS256 (the default, because OpenID Connect
 // requires relying parties to support it), PS256, ES256, ES384 and EdDSA with
-// Ed25519. HMAC algorithms are deliberately absent: a provider-wide secret
-// shared with every relying party cannot sign ID tokens.
+// Ed25519. The provider never signs with HMAC: a provider-wide secret shared
+// with every relying party cannot sign ID tokens. HMAC appears only in the
+// verification of client_secret_jwt assertions (client.go), keyed by that one
+// client's secret; Assertions adapts client.go to provider.AssertionVerifier.
 package jose
