@@ -176,6 +176,7 @@ const (
 	PathRevocation    = "/token/revocation"
 	PathRegistration  = "/register" // and /register/{client_id} (RFC 7592)
 	PathPAR           = "/par"
+	PathEndSession    = "/session/end"
 )
 
 // Access token formats.

@@ -18,6 +18,9 @@ type discoveryDocument struct {
 	RevocationEndpoint                         string   `json:"revocation_endpoint"`
 	RegistrationEndpoint                       string   `json:"registration_endpoint,omitempty"`
 	PushedAuthorizationRequestEndpoint         string   `json:"pushed_authorization_request_endpoint"`
+	EndSessionEndpoint                         string   `json:"end_session_endpoint"`
+	BackchannelLogoutSupported                 bool     `json:"backchannel_logout_supported"`
+	BackchannelLogoutSessionSupported          bool     `json:"backchannel_logout_session_supported"`
 	RequirePushedAuthorizationRequests         bool     `json:"require_pushed_authorization_requests"`
 	TokenEndpointAuthSigningAlgValuesSupported []string `json:"token_endpoint_auth_signing_alg_values_supported,omitempty"`
 	IntrospectionEndpointAuthMethodsSupported  []string `json:"introspection_endpoint_auth_methods_supported"`
@@ -65,6 +68,8 @@ func (p *Provider) buildDiscovery() ([]byte, error) {
 		doc.RegistrationEndpoint = p.cfg.Issuer + PathRegistration
 	}
 	doc.PushedAuthorizationRequestEndpoint = p.cfg.Issuer + PathPAR
+	doc.EndSessionEndpoint = p.cfg.Issuer + PathEndSession
+	doc.BackchannelLogoutSupported, doc.BackchannelLogoutSessionSupported = true, true
 	doc.RequirePushedAuthorizationRequests = p.cfg.RequirePushedAuthorizationRequests
 	if p.cfg.Assertions != nil {
 		jwtMethods := []string{AuthMethodClientSecretJWT, AuthMethodPrivateKeyJWT}

@@ -115,7 +115,7 @@ func hashPassword(tb testing.TB) string {
 }
 
 func testClients(tb testing.TB) provider.StaticClients {
-	web := &provider.Client{ID: "web", Name: "Web App", RedirectURIs: []string{webRedirect, "https://rp.example/cb?tenant=1"},
+	web := &provider.Client{ID: "web", Name: "Web App", RedirectURIs: []string{webRedirect, "https://rp.example/cb?tenant=1"}, PostLogoutRedirectURIs: []string{"https://rp.example/bye"},
 		TokenEndpointAuthMethod: provider.AuthMethodClientSecretBasic, GrantTypes: []string{provider.GrantTypeAuthorizationCode, provider.GrantTypeRefreshToken}}
 	web.SetSecret(webSecret)
 	post := &provider.Client{ID: "post", RedirectURIs: []string{webRedirect}, TokenEndpointAuthMethod: provider.AuthMethodClientSecretPost}

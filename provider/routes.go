@@ -43,6 +43,7 @@ func (p *Provider) init() error {
 		PathIntrospection: p.serveIntrospection,
 		PathRevocation:    p.serveRevocation,
 		PathPAR:           p.servePAR,
+		PathEndSession:    p.serveEndSession,
 	}
 	if p.registrationEnabled() {
 		p.mux[PathRegistration] = p.serveRegistration

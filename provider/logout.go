@@ -1,0 +1,247 @@
+package provider
+
+import (
+	"context"
+	"crypto/subtle"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
+
+// logoutRequest is a validated RP-Initiated Logout request.
+type logoutRequest struct {
+	client      *Client
+	redirectURI string
+	state       string
+	hintSID     string // sid of a valid id_token_hint
+}
+
+// serveEndSession is the end_session_endpoint of OpenID Connect RP-Initiated
+// Logout 1.0. The user confirms on a CSRF-protected page unless the relying
+// party proves, by an id_token_hint of this very session, that the request
+// is its own: otherwise any site could log users out (§2, §6).
+func (p *Provider) serveEndSession(w http.ResponseWriter, r *http.Request) {
+	var in params
+	var perr *Error
+	switch r.Method {
+	case http.MethodGet:
+		in, perr = readQuery(r)
+	case http.MethodPost:
+		in, perr = p.readForm(w, r)
+	default:
+		w.Header().Set("Allow", "GET, POST")
+		perr = methodNotAllowed("GET", "POST")
+	}
+	if perr != nil {
+		p.logoutFailed(w, r, perr)
+		return
+	}
+	confirming := in.get("decision") != ""
+	if confirming {
+		// The confirmation form carries the original request in logout_state.
+		orig, err := url.ParseQuery(in.get("logout_state"))
+		if err != nil {
+			p.logoutFailed(w, r, errInvalidRequest("malformed logout_state"))
+			return
+		}
+		for _, k := range []string{"client_id", "post_logout_redirect_uri", "state"} {
+			if v := orig.Get(k); v != "" {
+				in[k] = v
+			}
+		}
+	}
+	lr, e := p.parseLogoutRequest(r.Context(), in)
+	if e != nil {
+		p.logoutFailed(w, r, e)
+		return
+	}
+	sess, err := p.loadSession(r)
+	if err != nil {
+		p.logoutFailed(w, r, errServer(err))
+		return
+	}
+	switch {
+	case sess == nil:
+		// Nobody to log out: the outcome the relying party wants already holds.
+	case lr.hintSID != "" && lr.hintSID == sess.SID:
+		p.logout(w, r, sess)
+	case !confirming:
+		p.renderLogoutConfirmation(w, sess, lr)
+		return
+	default:
+		if subtle.ConstantTimeCompare([]byte(in.get("csrf_token")), []byte(logoutCSRF(sess))) != 1 {
+			p.logoutFailed(w, r, newError(http.StatusForbidden, ErrCodeInvalidRequest, "the form has expired; reload the page and try again"))
+			return
+		}
+		if in.get("decision") == "logout" {
+			p.logout(w, r, sess)
+		}
+	}
+	clientID := ""
+	if lr.client != nil {
+		clientID = lr.client.ID
+	}
+	p.emit(r, Event{Name: EventEndSessionSuccess, ClientID: clientID})
+	noStore(w.Header())
+	if lr.redirectURI != "" {
+		target := lr.redirectURI
+		if lr.state != "" {
+			sep := "?"
+			if strings.Contains(target, "?") {
+				sep = "&"
+			}
+			target += sep + url.Values{"state": {lr.state}}.Encode()
+		}
+		http.Redirect(w, r, target, http.StatusSeeOther)
+		return
+	}
+	p.render(w, p.pages.logout, http.StatusOK, map[string]any{"Done": true, "AssetsURL": p.assetsURL()})
+}
+
+// parseLogoutRequest validates §2: an id_token_hint this provider issued
+// (expired ones are fine: logging out is when they have expired), client_id
+// agreeing with it, and a post_logout_redirect_uri registered exactly for the
+// client so identified.
+func (p *Provider) parseLogoutRequest(ctx context.Context, in params) (*logoutRequest, *Error) {
+	lr := &logoutRequest{state: in.get("state")}
+	if len(lr.state) > maxStateLen {
+		return nil, errInvalidRequest("state is too long")
+	}
+	clientID := in.get("client_id")
+	if hint := in.get("id_token_hint"); hint != "" {
+		claims, err := p.cfg.Signer.VerifyJWT(hint, "JWT")
+		if err != nil || claims["iss"] != p.cfg.Issuer {
+			return nil, errInvalidRequest("id_token_hint is not an ID token of this provider")
+		}
+		aud, _ := claims["aud"].(string)
+		if arr, ok := claims["aud"].([]any); ok && len(arr) > 0 {
+			aud, _ = arr[0].(string)
+		}
+		if clientID != "" && clientID != aud {
+			return nil, errInvalidRequest("client_id does not match the id_token_hint")
+		}
+		clientID = aud
+		lr.hintSID, _ = claims["sid"].(string)
+	}
+	if clientID != "" {
+		c, err := p.clients.Client(ctx, clientID)
+		if err != nil {
+			return nil, errInvalidRequest("unknown client")
+		}
+		lr.client = c
+	}
+	if ru := in.get("post_logout_redirect_uri"); ru != "" {
+		if lr.client == nil {
+			return nil, errInvalidRequest("post_logout_redirect_uri needs id_token_hint or client_id")
+		}
+		if !slices.Contains(lr.client.PostLogoutRedirectURIs, ru) {
+			return nil, errInvalidRequest("post_logout_redirect_uri is not registered for this client")
+		}
+		lr.redirectURI = ru
+	}
+	return lr, nil
+}
+
+// logoutCSRF is the confirmation form's token: derived from the session's
+// cookie hash, so only the browser holding the session can produce it, and
+// nothing needs storing.
+func logoutCSRF(s *session) string { return secretID("logout-csrf:" + s.cookieID) }
+
+func (p *Provider) renderLogoutConfirmation(w http.ResponseWriter, s *session, lr *logoutRequest) {
+	state := url.Values{}
+	name := ""
+	if lr.client != nil {
+		state.Set("client_id", lr.client.ID)
+		if name = lr.client.Name; name == "" {
+			name = lr.client.ID
+		}
+	}
+	if lr.redirectURI != "" {
+		state.Set("post_logout_redirect_uri", lr.redirectURI)
+	}
+	if lr.state != "" {
+		state.Set("state", lr.state)
+	}
+	p.render(w, p.pages.logout, http.StatusOK, map[string]any{
+		"Action": p.prefix + PathEndSession, "CSRF": logoutCSRF(s), "State": state.Encode(), "ClientName": name, "AssetsURL": p.assetsURL(),
+	})
+}
+
+func (p *Provider) logoutFailed(w http.ResponseWriter, r *http.Request, e *Error) {
+	p.emitError(r, EventEndSessionError, e, "")
+	p.renderError(w, e)
+}
+
+// logout ends the browser session and tells every client of the session
+// that registered a back-channel logout URI.
+func (p *Provider) logout(w http.ResponseWriter, r *http.Request, s *session) {
+	p.destroySession(r, s)
+	http.SetCookie(w, &http.Cookie{Name: p.sessionCookieName(), Value: "", Path: p.cookiePath(""), Domain: p.cfg.Cookies.Domain,
+		MaxAge: -1, HttpOnly: true, Secure: p.secureCookies, SameSite: http.SameSiteLaxMode})
+	p.backchannelLogout(r, s)
+}
+
+const backchannelTimeout = 5 * time.Second
+
+// backchannelLogout posts a logout token (OIDC Back-Channel Logout 1.0 §2.4)
+// to each client of the session, concurrently, waiting at most a few seconds
+// in all: a slow relying party must not hold the user's logout hostage.
+func (p *Provider) backchannelLogout(r *http.Request, s *session) {
+	var targets []*Client
+	for clientID := range s.Grants {
+		if c, err := p.clients.Client(r.Context(), clientID); err == nil && c.BackchannelLogoutURI != "" {
+			targets = append(targets, c)
+		}
+	}
+	if len(targets) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), backchannelTimeout)
+	defer cancel()
+	var wg sync.WaitGroup
+	for _, c := range targets {
+		wg.Go(func() {
+			if err := p.sendLogoutToken(ctx, c, s); err != nil {
+				p.emit(r, Event{Name: EventBackchannelError, ClientID: c.ID, ErrorCode: ErrCodeServerError, ErrorDescription: err.Error()})
+				return
+			}
+			p.emit(r, Event{Name: EventBackchannelSuccess, ClientID: c.ID})
+		})
+	}
+	wg.Wait()
+}
+
+type backchannelError string
+
+func (e backchannelError) Error() string { return string(e) }
+
+func (p *Provider) sendLogoutToken(ctx context.Context, c *Client, s *session) error {
+	now := p.now()
+	claims := map[string]any{
+		"iss": p.cfg.Issuer, "aud": c.ID, "iat": now.Unix(), "exp": now.Add(2 * time.Minute).Unix(), "jti": newHandle(),
+		"sub": s.AccountID, "sid": s.SID,
+		"events": map[string]any{"http://schemas.openid.net/event/backchannel-logout": map[string]any{}},
+	}
+	tok, err := p.cfg.Signer.SignJWT(claims, "logout+jwt")
+	if err != nil {
+		return backchannelError("signing the logout token failed")
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.BackchannelLogoutURI, strings.NewReader(url.Values{"logout_token": {tok}}.Encode()))
+	if err != nil {
+		return backchannelError("the client's backchannel_logout_uri is not usable")
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := p.httpClient().Do(req)
+	if err != nil {
+		return backchannelError("the client's backchannel_logout_uri did not answer")
+	}
+	resp.Body.Close()
+	// §2.8: 200 (or 204) means the client logged the session out.
+	if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusNoContent {
+		return backchannelError("the client's backchannel_logout_uri answered " + resp.Status)
+	}
+	return nil
+}
