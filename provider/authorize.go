@@ -88,8 +88,10 @@ func (p *Provider) resolve(w http.ResponseWriter, r *http.Request, req *authRequ
 			p.authorizationError(w, r, &authError{Error: errServer(err)}, client)
 			return
 		}
-		if !client.SkipConsent {
-			consentedHere := in != nil && in.ConsentDone
+		consentedHere := in != nil && in.ConsentDone
+		// The device flow always asks (RFC 8628 §5.4: an attacker can send
+		// a victim their device's user code).
+		if !client.SkipConsent || req.DeviceCodeID != "" {
 			needConsent = g == nil || !coversScopes(g.Scopes, req.Scopes) || (req.hasPrompt(promptConsent) && !consentedHere)
 		}
 	}
@@ -118,6 +120,13 @@ func (p *Provider) resolve(w http.ResponseWriter, r *http.Request, req *authRequ
 			return
 		}
 	}
+	if req.DeviceCodeID != "" {
+		if in != nil {
+			p.endInteraction(w, r, in, client.ID)
+		}
+		p.settleDevice(w, r, req, client, sess, g, true)
+		return
+	}
 	code := newSecret()
 	ac := authCode{
 		ClientID: client.ID, RedirectURI: req.RedirectURI, AccountID: account.Subject, Scopes: req.Scopes,
@@ -143,7 +152,7 @@ func (p *Provider) authorizationError(w http.ResponseWriter, r *http.Request, ae
 		clientID = client.ID
 	}
 	p.emitError(r, EventAuthorizationError, ae.Error, clientID)
-	if !ae.redirect || ae.req == nil {
+	if !ae.redirect || ae.req == nil || ae.req.RedirectURI == "" {
 		p.renderError(w, ae.Error)
 		return
 	}

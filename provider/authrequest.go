@@ -33,6 +33,10 @@ type authRequest struct {
 	LoginHint           string   `json:"login_hint,omitempty"`
 	CodeChallenge       string   `json:"code_challenge,omitempty"`
 	CodeChallengeMethod string   `json:"code_challenge_method,omitempty"`
+	// DeviceCodeID, when set, makes this the user's side of a device
+	// authorization (RFC 8628): completion approves the device code instead
+	// of redirecting anywhere.
+	DeviceCodeID string `json:"device_code_id,omitempty"`
 }
 
 func (a *authRequest) hasPrompt(v string) bool { return slices.Contains(a.Prompt, v) }

@@ -31,6 +31,9 @@ type Lifetimes struct {
 	// PushedAuthorizationRequest is how long a request_uri from the PAR
 	// endpoint stays usable (RFC 9126 §2.2 suggests 5 to 600 s). Default 60s.
 	PushedAuthorizationRequest time.Duration
+	// DeviceCode is how long a device code and its user code stay usable
+	// (RFC 8628 §3.2 expires_in). Default 10m.
+	DeviceCode time.Duration
 	// RefreshTokenReuseGrace: a rotated refresh token presented again by its
 	// client within this time is refused without revoking the grant, so a
 	// client racing itself (two tabs refreshing at once) keeps its session.
@@ -54,6 +57,7 @@ func (l *Lifetimes) applyDefaults() {
 	def(&l.RefreshToken, 14*24*time.Hour)
 	def(&l.RefreshTokenAbsolute, 30*24*time.Hour)
 	def(&l.PushedAuthorizationRequest, time.Minute)
+	def(&l.DeviceCode, 10*time.Minute)
 	switch {
 	case l.RefreshTokenReuseGrace == 0:
 		l.RefreshTokenReuseGrace = 2 * time.Second
@@ -177,6 +181,8 @@ const (
 	PathRegistration  = "/register" // and /register/{client_id} (RFC 7592)
 	PathPAR           = "/par"
 	PathEndSession    = "/session/end"
+	PathDeviceAuth    = "/device/auth" // RFC 8628 §3.1
+	PathDevice        = "/device"      // the verification URI
 )
 
 // Access token formats.

@@ -19,6 +19,7 @@ type discoveryDocument struct {
 	RegistrationEndpoint                       string   `json:"registration_endpoint,omitempty"`
 	PushedAuthorizationRequestEndpoint         string   `json:"pushed_authorization_request_endpoint"`
 	EndSessionEndpoint                         string   `json:"end_session_endpoint"`
+	DeviceAuthorizationEndpoint                string   `json:"device_authorization_endpoint"`
 	BackchannelLogoutSupported                 bool     `json:"backchannel_logout_supported"`
 	BackchannelLogoutSessionSupported          bool     `json:"backchannel_logout_session_supported"`
 	RequirePushedAuthorizationRequests         bool     `json:"require_pushed_authorization_requests"`
@@ -69,6 +70,7 @@ func (p *Provider) buildDiscovery() ([]byte, error) {
 	}
 	doc.PushedAuthorizationRequestEndpoint = p.cfg.Issuer + PathPAR
 	doc.EndSessionEndpoint = p.cfg.Issuer + PathEndSession
+	doc.DeviceAuthorizationEndpoint = p.cfg.Issuer + PathDeviceAuth
 	doc.BackchannelLogoutSupported, doc.BackchannelLogoutSessionSupported = true, true
 	doc.RequirePushedAuthorizationRequests = p.cfg.RequirePushedAuthorizationRequests
 	if p.cfg.Assertions != nil {

@@ -216,5 +216,9 @@ func (p *Provider) submitConsent(w http.ResponseWriter, r *http.Request, in *int
 // client (OIDC Core §3.1.2.6).
 func (p *Provider) denyInteraction(w http.ResponseWriter, r *http.Request, in *interaction, client *Client, desc string) {
 	p.endInteraction(w, r, in, client.ID)
+	if in.Request.DeviceCodeID != "" {
+		p.settleDevice(w, r, &in.Request, client, nil, nil, false)
+		return
+	}
 	p.authorizationError(w, r, &authError{Error: newError(http.StatusBadRequest, ErrCodeAccessDenied, desc), redirect: true, req: &in.Request}, client)
 }

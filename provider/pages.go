@@ -19,8 +19,8 @@ var builtinTemplates embed.FS
 const PathAssets = "/assets/"
 
 type pages struct {
-	login, consent, errorPage, formPost, logout *template.Template
-	assets                                      map[string][]byte
+	login, consent, errorPage, formPost, logout, device *template.Template
+	assets                                              map[string][]byte
 }
 
 // loadPages parses the built-in templates, replacing each with a file of the
@@ -44,7 +44,7 @@ func loadPages(dir string) (*pages, error) {
 	}
 	pg := &pages{assets: map[string][]byte{}}
 	var err error
-	for name, dst := range map[string]**template.Template{"login.html": &pg.login, "consent.html": &pg.consent, "error.html": &pg.errorPage, "form_post.html": &pg.formPost, "logout.html": &pg.logout} {
+	for name, dst := range map[string]**template.Template{"login.html": &pg.login, "consent.html": &pg.consent, "error.html": &pg.errorPage, "form_post.html": &pg.formPost, "logout.html": &pg.logout, "device.html": &pg.device} {
 		if *dst, err = parse(name); err != nil {
 			return nil, err
 		}

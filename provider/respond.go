@@ -69,6 +69,9 @@ func (p *Provider) emitError(r *http.Request, event EventName, e *Error, clientI
 	if e.Status >= 500 {
 		ev.Name, ev.Cause = EventServerError, e.cause
 	}
+	if ev.Name == "" {
+		return // an endpoint the catalogue has no error event for
+	}
 	p.events.Emit(r.Context(), ev)
 }
 

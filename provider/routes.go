@@ -44,6 +44,8 @@ func (p *Provider) init() error {
 		PathRevocation:    p.serveRevocation,
 		PathPAR:           p.servePAR,
 		PathEndSession:    p.serveEndSession,
+		PathDeviceAuth:    p.serveDeviceAuthorization,
+		PathDevice:        p.serveDeviceVerification,
 	}
 	if p.registrationEnabled() {
 		p.mux[PathRegistration] = p.serveRegistration

@@ -42,6 +42,8 @@ func (p *Provider) serveToken(w http.ResponseWriter, r *http.Request) {
 		resp, grantID, err = p.refresh(r, client, form)
 	case gt == GrantTypeClientCredentials:
 		resp, err = p.clientCredentials(r, client, form)
+	case gt == GrantTypeDeviceCode:
+		resp, grantID, err = p.exchangeDeviceCode(r, client, form)
 	}
 	if err != nil {
 		p.endpointError(w, r, EventGrantError, err, client.ID)
@@ -52,7 +54,7 @@ func (p *Provider) serveToken(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, resp)
 }
 
-var supportedGrantTypes = []string{GrantTypeAuthorizationCode, GrantTypeRefreshToken, GrantTypeClientCredentials}
+var supportedGrantTypes = []string{GrantTypeAuthorizationCode, GrantTypeRefreshToken, GrantTypeClientCredentials, GrantTypeDeviceCode}
 
 // exchangeCode redeems an authorization code (RFC 6749 §4.1.3, OIDC Core
 // §3.1.3). The code is consumed first, atomically, so of two concurrent
