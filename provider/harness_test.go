@@ -44,7 +44,12 @@ func (r *recorder) Emit(_ context.Context, e provider.Event) {
 	r.mu.Lock()
 	r.events = append(r.events, e)
 	r.mu.Unlock()
+	seenEvents.Store(e.Name, true)
 }
+
+// seenEvents collects every event any test made the provider emit, so
+// TestMain can check the whole catalogue is reachable.
+var seenEvents sync.Map
 
 func (r *recorder) count(name provider.EventName) int {
 	r.mu.Lock()
