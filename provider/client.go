@@ -6,6 +6,7 @@ import (
 	"crypto/subtle"
 	"fmt"
 	"slices"
+	"strings"
 )
 
 // Client authentication methods (OIDC Core §9, RFC 7591 §2).
@@ -126,6 +127,11 @@ func (c *Client) Validate() error {
 		}
 	default:
 		return fmt.Errorf("client %q: unsupported token_endpoint_auth_method %q", c.ID, c.TokenEndpointAuthMethod)
+	}
+	for _, gt := range c.GrantTypes {
+		if !slices.Contains(supportedGrantTypes, gt) {
+			return fmt.Errorf("client %q: unsupported grant type %q (supported: %s)", c.ID, gt, strings.Join(supportedGrantTypes, ", "))
+		}
 	}
 	switch c.AccessTokenFormat {
 	case "", TokenFormatOpaque, TokenFormatJWT:

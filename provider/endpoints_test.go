@@ -332,3 +332,28 @@ func TestNewValidatesConfig(t *testing.T) {
 		t.Fatalf("valid config: %v", err)
 	}
 }
+
+func TestClientValidation(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		c    *provider.Client
+	}{
+		{"unknown grant type", &provider.Client{ID: "x", TokenEndpointAuthMethod: provider.AuthMethodNone, GrantTypes: []string{"password"}}},
+		{"code grant without redirect URIs", &provider.Client{ID: "x", TokenEndpointAuthMethod: provider.AuthMethodNone}},
+		{"public client_credentials", &provider.Client{ID: "x", TokenEndpointAuthMethod: provider.AuthMethodNone, GrantTypes: []string{provider.GrantTypeClientCredentials}}},
+		{"basic without secret", &provider.Client{ID: "x", TokenEndpointAuthMethod: provider.AuthMethodClientSecretBasic, RedirectURIs: []string{"https://a.example/cb"}}},
+		{"private_key_jwt without keys", &provider.Client{ID: "x", TokenEndpointAuthMethod: provider.AuthMethodPrivateKeyJWT, RedirectURIs: []string{"https://a.example/cb"}}},
+		{"fragment redirect", &provider.Client{ID: "x", TokenEndpointAuthMethod: provider.AuthMethodNone, RedirectURIs: []string{"https://a.example/cb#x"}}},
+		{"javascript redirect", &provider.Client{ID: "x", TokenEndpointAuthMethod: provider.AuthMethodNone, RedirectURIs: []string{"javascript:alert(1)"}}},
+		{"bad token format", &provider.Client{ID: "x", TokenEndpointAuthMethod: provider.AuthMethodNone, RedirectURIs: []string{"https://a.example/cb"}, AccessTokenFormat: "paseto"}},
+	} {
+		if _, err := provider.NewStaticClients(tc.c); err == nil {
+			t.Errorf("%s: accepted", tc.name)
+		}
+	}
+	short := &provider.Client{ID: "x", TokenEndpointAuthMethod: provider.AuthMethodClientSecretJWT, GrantTypes: []string{provider.GrantTypeClientCredentials}}
+	short.SetSecret("too-short-for-hs256")
+	if _, err := provider.NewStaticClients(short); err == nil {
+		t.Errorf("client_secret_jwt with a short secret: accepted")
+	}
+}
