@@ -60,6 +60,29 @@ func BenchmarkClientCredentials(b *testing.B) {
 			h.store.Put(ctx, provider.Record{Kind: provider.KindAccessToken, ID: "t" + itoa(i), Payload: make([]byte, 60), ExpiresAt: exp}, false)
 		}
 	})
+	// Floor through HTTP: parse the form, check a Basic secret, write one
+	// record, answer JSON: what any handler for this request pays.
+	b.Run("opaque-http-floor", func(b *testing.B) {
+		h := newHarness(b)
+		ctx := context.Background()
+		exp := time.Now().Add(time.Hour)
+		i := 0
+		minimal := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			r.ParseForm()
+			r.BasicAuth()
+			i++
+			h.store.Put(ctx, provider.Record{Kind: provider.KindAccessToken, ID: "t" + itoa(i), Payload: make([]byte, 60), ExpiresAt: exp}, false)
+			w.Header().Set("Content-Type", "application/json")
+			w.Write([]byte(`{"access_token":"abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG","token_type":"Bearer","expires_in":3600,"scope":"read write"}`))
+		})
+		b.ReportAllocs()
+		for b.Loop() {
+			r := httptest.NewRequest(http.MethodPost, "/token", strings.NewReader(body))
+			r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			r.SetBasicAuth("api", apiSecret)
+			minimal.ServeHTTP(httptest.NewRecorder(), r)
+		}
+	})
 	for _, alg := range []string{"RS256", "ES256"} {
 		b.Run("jwt-"+alg, func(b *testing.B) {
 			h := newHarness(b, withSigner(b, alg))

@@ -103,6 +103,28 @@ func BenchmarkUserinfo(b *testing.B) {
 	}
 }
 
+// The least any handler can do for a userinfo request in-process: read the
+// bearer header, one store read, a small JSON body.
+func BenchmarkUserinfoHTTPFloor(b *testing.B) {
+	h := newHarness(b)
+	ctx := context.Background()
+	h.store.Put(ctx, provider.Record{Kind: provider.KindAccessToken, ID: "t", Payload: make([]byte, 150), ExpiresAt: time.Now().Add(time.Hour)}, false)
+	minimal := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_ = r.Header.Get("Authorization")
+		if _, err := h.store.Get(ctx, provider.KindAccessToken, "t"); err != nil {
+			b.Fatal(err)
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"sub":"alice-sub","email":"alice@example.com","email_verified":true}`))
+	})
+	b.ReportAllocs()
+	for b.Loop() {
+		r := httptest.NewRequest(http.MethodGet, "/userinfo", nil)
+		r.Header.Set("Authorization", "Bearer abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG")
+		minimal.ServeHTTP(httptest.NewRecorder(), r)
+	}
+}
+
 // The floor for userinfo: one store read.
 func BenchmarkUserinfoBaseline(b *testing.B) {
 	h := newHarness(b)
