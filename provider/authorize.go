@@ -11,17 +11,7 @@ import (
 // serveAuthorization is the authorization endpoint (OIDC Core §3.1.2). GET and
 // POST are both allowed (§3.1.2.1); POST carries the parameters as a form.
 func (p *Provider) serveAuthorization(w http.ResponseWriter, r *http.Request) {
-	var in params
-	var perr *Error
-	switch r.Method {
-	case http.MethodGet:
-		in, perr = readQuery(r)
-	case http.MethodPost:
-		in, perr = p.readForm(w, r)
-	default:
-		w.Header().Set("Allow", "GET, POST")
-		perr = methodNotAllowed("GET", "POST")
-	}
+	in, perr := p.readGetOrPost(w, r)
 	if perr != nil {
 		p.authorizationError(w, r, &authError{Error: perr}, nil)
 		return

@@ -100,18 +100,7 @@ func TestTokenEndpointErrors(t *testing.T) {
 	b := h.browser()
 	code, verifier := h.codeFor(b, nil)
 	valid := url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {webRedirect}, "code_verifier": {verifier}}
-	with := func(k, v string) url.Values {
-		c := url.Values{}
-		for kk, vv := range valid {
-			c[kk] = vv
-		}
-		if v == "" {
-			c.Del(k)
-		} else {
-			c.Set(k, v)
-		}
-		return c
-	}
+	with := func(k, v string) url.Values { return withParam(valid, k, v) }
 	type req struct {
 		method      string
 		contentType string

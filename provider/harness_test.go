@@ -357,3 +357,17 @@ func decodeSegment(t *testing.T, seg string) string {
 	}
 	return string(b)
 }
+
+// withParam copies v with k set to val, or removed when val is empty.
+func withParam(v url.Values, k, val string) url.Values {
+	c := url.Values{}
+	for kk, vv := range v {
+		c[kk] = vv
+	}
+	if val == "" {
+		c.Del(k)
+	} else {
+		c.Set(k, val)
+	}
+	return c
+}

@@ -24,17 +24,7 @@ type logoutRequest struct {
 // party proves, by an id_token_hint of this very session, that the request
 // is its own: otherwise any site could log users out (§2, §6).
 func (p *Provider) serveEndSession(w http.ResponseWriter, r *http.Request) {
-	var in params
-	var perr *Error
-	switch r.Method {
-	case http.MethodGet:
-		in, perr = readQuery(r)
-	case http.MethodPost:
-		in, perr = p.readForm(w, r)
-	default:
-		w.Header().Set("Allow", "GET, POST")
-		perr = methodNotAllowed("GET", "POST")
-	}
+	in, perr := p.readGetOrPost(w, r)
 	if perr != nil {
 		p.logoutFailed(w, r, perr)
 		return

@@ -74,18 +74,7 @@ func TestPushedAuthorizationRequestErrors(t *testing.T) {
 	h := newHarness(t)
 	_, challenge := pkce("e")
 	valid := url.Values{"redirect_uri": {webRedirect}, "response_type": {"code"}, "scope": {"openid"}, "code_challenge": {challenge}, "code_challenge_method": {"S256"}}
-	with := func(k, v string) url.Values {
-		c := url.Values{}
-		for kk, vv := range valid {
-			c[kk] = vv
-		}
-		if v == "" {
-			c.Del(k)
-		} else {
-			c.Set(k, v)
-		}
-		return c
-	}
+	with := func(k, v string) url.Values { return withParam(valid, k, v) }
 	for _, tc := range []struct {
 		name       string
 		v          url.Values

@@ -100,3 +100,18 @@ func readQuery(r *http.Request) (params, *Error) {
 	}
 	return parseParams(v)
 }
+
+// readGetOrPost reads the parameters of a front-channel endpoint that takes
+// both methods (OIDC Core §3.1.2.1, RP-Initiated Logout §2): the query for
+// GET, the form body for POST.
+func (p *Provider) readGetOrPost(w http.ResponseWriter, r *http.Request) (params, *Error) {
+	switch r.Method {
+	case http.MethodGet:
+		return readQuery(r)
+	case http.MethodPost:
+		return p.readForm(w, r)
+	default:
+		w.Header().Set("Allow", "GET, POST")
+		return nil, methodNotAllowed("GET", "POST")
+	}
+}
