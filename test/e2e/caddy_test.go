@@ -77,6 +77,9 @@ var caddyfileTemplate = template.Must(template.New("Caddyfile").Parse(`{
 }
 
 http://127.0.0.1:{{.SitePort}} {
+	# A site address names the host to match, not the interface: without
+	# bind, Caddy would listen on every interface of the test machine.
+	bind 127.0.0.1
 	oidc_provider {
 		issuer {{.Issuer}}
 		storage {{.StorageDir}}
