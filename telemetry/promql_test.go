@@ -18,6 +18,9 @@ type matcher struct {
 type promqlRefs struct {
 	metrics  []string
 	matchers []matcher
+	// matcherMetric[i] is the metric matchers[i] filters: the name written
+	// right before its selector's braces, or "" when there is none.
+	matcherMetric []string
 }
 
 // Words that are part of the language, not metric names.
@@ -78,6 +81,7 @@ func readString(s string, i int) (string, int, error) {
 func parsePromQL(expr string) (promqlRefs, error) {
 	var refs promqlRefs
 	s := expr
+	lastMetric, lastMetricEnd := "", -1
 	for i := 0; i < len(s); {
 		c := s[i]
 		switch {
@@ -109,12 +113,20 @@ func parsePromQL(expr string) (promqlRefs, error) {
 			if err != nil {
 				return refs, err
 			}
+			selMetric := ""
+			if lastMetricEnd >= 0 && skipSpace(s, lastMetricEnd) == i {
+				selMetric = lastMetric
+			}
 			for _, m := range ms {
 				if m.label == "__name__" && m.op == "=" {
 					refs.metrics = append(refs.metrics, m.value)
+					selMetric = m.value
 				}
 			}
 			refs.matchers = append(refs.matchers, ms...)
+			for range ms {
+				refs.matcherMetric = append(refs.matcherMetric, selMetric)
+			}
 			i = j
 		case c >= '0' && c <= '9' || c == '.':
 			for i < len(s) && (isIdentChar(s[i]) || s[i] == '.') {
@@ -142,6 +154,7 @@ func parsePromQL(expr string) (promqlRefs, error) {
 				// A function call.
 			default:
 				refs.metrics = append(refs.metrics, word)
+				lastMetric, lastMetricEnd = word, j
 			}
 			i = j
 		default:
