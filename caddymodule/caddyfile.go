@@ -1,13 +1,18 @@
 package caddymodule
 
 import (
+	"math"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/dustin/go-humanize"
+
+	"github.com/oidcaddy/oidcaddy/provider"
 )
 
 func init() {
@@ -30,12 +35,16 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		storage <dir>
 //		signing_key <algorithm> [<pem file>]
 //		lifetimes {
-//			authorization_code <duration>
-//			access_token       <duration>
-//			id_token           <duration>
-//			session            <duration>
-//			interaction        <duration>
-//			grant              <duration>
+//			authorization_code           <duration>
+//			access_token                 <duration>
+//			id_token                     <duration>
+//			session                      <duration>
+//			interaction                  <duration>
+//			grant                        <duration>
+//			refresh_token                <duration>
+//			refresh_token_absolute       <duration>
+//			refresh_token_reuse_grace    <duration>   # 0 for none
+//			pushed_authorization_request <duration>
 //		}
 //		client <client_id> {
 //			name <display name>
@@ -43,10 +52,36 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //			redirect_uri <uri...>
 //			post_logout_redirect_uri <uri...>
 //			grant_types <type...>
-//			auth_method client_secret_basic|client_secret_post|none
+//			auth_method client_secret_basic|client_secret_post|client_secret_jwt|private_key_jwt|none
 //			public
 //			skip_consent
+//			access_token_format opaque|jwt
+//			allowed_scopes <scope...>
+//			always_issue_refresh_token
+//			disable_refresh_token_rotation
+//			jwks_file <path>
+//			jwks_uri <https url>
+//			require_par
+//			backchannel_logout_uri <url>
 //		}
+//		resource <identifier uri> {
+//			scopes <scope...>
+//			access_token_format opaque|jwt
+//		}
+//		registration {
+//			policy closed|open|initial_access_token
+//			initial_access_token <token>
+//			rotate_registration_access_token
+//		}
+//		require_par
+//		secret_key_file <path>
+//		login_throttle {
+//			free_attempts <n>
+//			window        <duration>
+//			base_delay    <duration>
+//			max_delay     <duration>
+//		}
+//		max_body_size <size>
 //		user <login> {
 //			password_hash <bcrypt hash>
 //			subject <sub>
@@ -62,10 +97,10 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		log_exporter otlp|console|none
 //	}
 //
-// signing_key, client, user, claim, redirect_uri and
-// post_logout_redirect_uri may be repeated. The issuer is a subdirective, not
-// an argument, because a first argument starting with "/" would be taken as
-// a path matcher.
+// signing_key, client, resource, user, claim, redirect_uri,
+// post_logout_redirect_uri, allowed_scopes, scopes and initial_access_token
+// may be repeated. The issuer is a subdirective, not an argument, because a
+// first argument starting with "/" would be taken as a path matcher.
 func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // the directive name; the dispenser was reset after matcher extraction
 	if d.NextArg() {
@@ -150,8 +185,59 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if h.LogExporter == "" || !slices.Contains(logExporters, h.LogExporter) {
 				return d.Errf("log_exporter must be otlp, console or none, got %q", h.LogExporter)
 			}
+		case "resource":
+			var r ResourceConfig
+			if err := r.unmarshalCaddyfile(d, h.Resources); err != nil {
+				return err
+			}
+			h.Resources = append(h.Resources, r)
+		case "registration":
+			if h.Registration != nil {
+				return d.Err("registration already specified")
+			}
+			h.Registration = new(RegistrationConfig)
+			if err := h.Registration.unmarshalCaddyfile(d); err != nil {
+				return err
+			}
+		case "require_par":
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+			h.RequirePushedAuthorizationRequests = true
+		case "secret_key_file":
+			if h.SecretKeyFile != "" {
+				return d.Err("secret_key_file already specified")
+			}
+			if err := oneArg(d, &h.SecretKeyFile); err != nil {
+				return err
+			}
+		case "login_throttle":
+			if h.LoginThrottle != nil {
+				return d.Err("login_throttle already specified")
+			}
+			h.LoginThrottle = new(LoginThrottleConfig)
+			if err := h.LoginThrottle.unmarshalCaddyfile(d); err != nil {
+				return err
+			}
+		case "max_body_size":
+			if h.MaxBodySize != 0 {
+				return d.Err("max_body_size already specified")
+			}
+			var raw string
+			if err := oneArg(d, &raw); err != nil {
+				return err
+			}
+			size, err := humanize.ParseBytes(raw)
+			if err != nil || size > math.MaxInt64 {
+				return d.Errf("max_body_size: invalid size %q (use e.g. 64KiB or 1MB)", raw)
+			}
+			if size < minMaxBodySize {
+				return d.Errf("max_body_size: %q is less than 1KiB; give a unit, e.g. 64KiB", raw)
+			}
+			h.MaxBodySize = int64(size)
 		default:
-			return d.Errf("unrecognized oidc_provider subdirective %q (expected issuer, storage, signing_key, lifetimes, client, user, users_file, cookie, templates or log_exporter)", sub)
+			return d.Errf("unrecognized oidc_provider subdirective %q (expected issuer, storage, signing_key, lifetimes, client, resource, registration, require_par, "+
+				"secret_key_file, login_throttle, max_body_size, user, users_file, cookie, templates or log_exporter)", sub)
 		}
 	}
 	if h.Issuer == "" {
@@ -165,33 +251,59 @@ func (l *LifetimesConfig) unmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		return d.ArgErr()
 	}
 	fields := map[string]*caddy.Duration{
-		"authorization_code": &l.AuthorizationCode,
-		"access_token":       &l.AccessToken,
-		"id_token":           &l.IDToken,
-		"session":            &l.Session,
-		"interaction":        &l.Interaction,
-		"grant":              &l.Grant,
+		"authorization_code":           &l.AuthorizationCode,
+		"access_token":                 &l.AccessToken,
+		"id_token":                     &l.IDToken,
+		"session":                      &l.Session,
+		"interaction":                  &l.Interaction,
+		"grant":                        &l.Grant,
+		"refresh_token":                &l.RefreshToken,
+		"refresh_token_absolute":       &l.RefreshTokenAbsolute,
+		"pushed_authorization_request": &l.PushedAuthorizationRequest,
 	}
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
 		name := d.Val()
+		if name == "refresh_token_reuse_grace" {
+			// The one lifetime where 0 means something: no grace.
+			dur, err := durationArg(d, "lifetimes "+name, true)
+			if err != nil {
+				return err
+			}
+			l.RefreshTokenReuseGrace = &dur
+			continue
+		}
 		field, ok := fields[name]
 		if !ok {
-			return d.Errf("unrecognized lifetimes subdirective %q (expected authorization_code, access_token, id_token, session, interaction or grant)", name)
+			return d.Errf("unrecognized lifetimes subdirective %q (expected authorization_code, access_token, id_token, session, interaction, grant, "+
+				"refresh_token, refresh_token_absolute, refresh_token_reuse_grace or pushed_authorization_request)", name)
 		}
-		var raw string
-		if err := oneArg(d, &raw); err != nil {
+		dur, err := durationArg(d, "lifetimes "+name, false)
+		if err != nil {
 			return err
 		}
-		dur, err := caddy.ParseDuration(raw)
-		if err != nil {
-			return d.Errf("lifetimes %s: invalid duration %q (use e.g. 90s, 10m, 1h, 14d): %v", name, raw, err)
-		}
-		if dur <= 0 {
-			return d.Errf("lifetimes %s: must be positive, got %q", name, raw)
-		}
-		*field = caddy.Duration(dur)
+		*field = dur
 	}
 	return nil
+}
+
+// durationArg reads one Caddy duration, which must be positive (or, with
+// zeroOK, zero).
+func durationArg(d *caddyfile.Dispenser, what string, zeroOK bool) (caddy.Duration, error) {
+	var raw string
+	if err := oneArg(d, &raw); err != nil {
+		return 0, err
+	}
+	dur, err := caddy.ParseDuration(raw)
+	if err != nil {
+		return 0, d.Errf("%s: invalid duration %q (use e.g. 90s, 10m, 1h, 14d): %v", what, raw, err)
+	}
+	switch {
+	case dur < 0 && zeroOK:
+		return 0, d.Errf("%s: must not be negative, got %q", what, raw)
+	case dur <= 0 && !zeroOK:
+		return 0, d.Errf("%s: must be positive, got %q", what, raw)
+	}
+	return caddy.Duration(dur), nil
 }
 
 func (c *ClientConfig) unmarshalCaddyfile(d *caddyfile.Dispenser) error {
@@ -238,19 +350,201 @@ func (c *ClientConfig) unmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.Errf("client %s: auth_method must be one of %s, got %q", c.ClientID, strings.Join(authMethods, ", "), c.TokenEndpointAuthMethod)
 			}
 		case "public":
-			if d.NextArg() {
-				return d.ArgErr()
+			if err := flagArg(d, &c.Public); err != nil {
+				return err
 			}
-			c.Public = true
 		case "skip_consent":
-			if d.NextArg() {
+			if err := flagArg(d, &c.SkipConsent); err != nil {
+				return err
+			}
+		case "access_token_format":
+			if err := tokenFormatArg(d, &c.AccessTokenFormat, "client "+c.ClientID); err != nil {
+				return err
+			}
+		case "allowed_scopes":
+			scopes := d.RemainingArgs()
+			if len(scopes) == 0 {
 				return d.ArgErr()
 			}
-			c.SkipConsent = true
+			c.AllowedScopes = append(c.AllowedScopes, scopes...)
+		case "always_issue_refresh_token":
+			if err := flagArg(d, &c.AlwaysIssueRefreshToken); err != nil {
+				return err
+			}
+		case "disable_refresh_token_rotation":
+			if err := flagArg(d, &c.DisableRefreshTokenRotation); err != nil {
+				return err
+			}
+		case "jwks_file":
+			if err := oneArg(d, &c.JWKSFile); err != nil {
+				return err
+			}
+			if c.JWKSURI != "" {
+				return d.Errf("client %s: jwks_file and jwks_uri are mutually exclusive", c.ClientID)
+			}
+		case "jwks_uri":
+			if err := oneArg(d, &c.JWKSURI); err != nil {
+				return err
+			}
+			if c.JWKSFile != "" {
+				return d.Errf("client %s: jwks_file and jwks_uri are mutually exclusive", c.ClientID)
+			}
+			if err := checkJWKSURI(c.JWKSURI); err != nil {
+				return d.Errf("client %s: %v", c.ClientID, err)
+			}
+		case "require_par":
+			if err := flagArg(d, &c.RequirePushedAuthorizationRequests); err != nil {
+				return err
+			}
+		case "backchannel_logout_uri":
+			if err := oneArg(d, &c.BackchannelLogoutURI); err != nil {
+				return err
+			}
+			if err := checkBackchannelLogoutURI(c.BackchannelLogoutURI); err != nil {
+				return d.Errf("client %s: %v", c.ClientID, err)
+			}
 		default:
-			return d.Errf("unrecognized client subdirective %q (expected name, secret, redirect_uri, post_logout_redirect_uri, grant_types, auth_method, public or skip_consent)", sub)
+			return d.Errf("unrecognized client subdirective %q (expected name, secret, redirect_uri, post_logout_redirect_uri, grant_types, auth_method, public, "+
+				"skip_consent, access_token_format, allowed_scopes, always_issue_refresh_token, disable_refresh_token_rotation, jwks_file, jwks_uri, "+
+				"require_par or backchannel_logout_uri)", sub)
 		}
 	}
+	return nil
+}
+
+func (r *ResourceConfig) unmarshalCaddyfile(d *caddyfile.Dispenser, defined []ResourceConfig) error {
+	if !d.NextArg() {
+		return d.Err("usage: resource <identifier uri> { ... }")
+	}
+	r.Identifier = d.Val()
+	if err := checkResourceIdentifier(r.Identifier); err != nil {
+		return d.Errf("resource: %v", err)
+	}
+	for _, other := range defined {
+		if other.Identifier == r.Identifier {
+			return d.Errf("resource %s defined twice", r.Identifier)
+		}
+	}
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		switch sub := d.Val(); sub {
+		case "scopes":
+			scopes := d.RemainingArgs()
+			if len(scopes) == 0 {
+				return d.ArgErr()
+			}
+			r.Scopes = append(r.Scopes, scopes...)
+		case "access_token_format":
+			if err := tokenFormatArg(d, &r.AccessTokenFormat, "resource "+r.Identifier); err != nil {
+				return err
+			}
+		default:
+			return d.Errf("unrecognized resource subdirective %q (expected scopes or access_token_format)", sub)
+		}
+	}
+	return nil
+}
+
+func (rc *RegistrationConfig) unmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	tokensLine := 0
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		switch sub := d.Val(); sub {
+		case "policy":
+			if rc.Policy != "" {
+				return d.Err("registration policy already specified")
+			}
+			if err := oneArg(d, &rc.Policy); err != nil {
+				return err
+			}
+			if !slices.Contains(registrationPolicies, rc.Policy) {
+				return d.Errf("registration policy must be one of %s, got %q", strings.Join(registrationPolicies, ", "), rc.Policy)
+			}
+		case "initial_access_token":
+			// The error for a wrong count must not echo the line: it
+			// holds a token.
+			args := d.RemainingArgs()
+			if len(args) != 1 {
+				return d.Err("usage: initial_access_token <token> (one per line; use a placeholder such as {env.REG_TOKEN})")
+			}
+			if tokensLine == 0 {
+				tokensLine = d.Line()
+			}
+			rc.InitialAccessTokens = append(rc.InitialAccessTokens, args[0])
+		case "rotate_registration_access_token":
+			if err := flagArg(d, &rc.RotateRegistrationAccessToken); err != nil {
+				return err
+			}
+		default:
+			return d.Errf("unrecognized registration subdirective %q (expected policy, initial_access_token or rotate_registration_access_token)", sub)
+		}
+	}
+	if len(rc.InitialAccessTokens) > 0 && rc.Policy != provider.RegistrationInitialAccessToken {
+		return d.Errf("registration: initial_access_token (line %d) is only used with policy initial_access_token", tokensLine)
+	}
+	return nil
+}
+
+func (t *LoginThrottleConfig) unmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	durations := map[string]*caddy.Duration{
+		"window":     &t.Window,
+		"base_delay": &t.BaseDelay,
+		"max_delay":  &t.MaxDelay,
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		name := d.Val()
+		if name == "free_attempts" {
+			var raw string
+			if err := oneArg(d, &raw); err != nil {
+				return err
+			}
+			n, err := strconv.Atoi(raw)
+			if err != nil || n < 1 {
+				return d.Errf("login_throttle free_attempts must be a positive whole number, got %q", raw)
+			}
+			t.FreeAttempts = n
+			continue
+		}
+		field, ok := durations[name]
+		if !ok {
+			return d.Errf("unrecognized login_throttle subdirective %q (expected free_attempts, window, base_delay or max_delay)", name)
+		}
+		dur, err := durationArg(d, "login_throttle "+name, false)
+		if err != nil {
+			return err
+		}
+		*field = dur
+	}
+	if t.BaseDelay > 0 && t.MaxDelay > 0 && t.BaseDelay > t.MaxDelay {
+		return d.Err("login_throttle: base_delay must not exceed max_delay")
+	}
+	return nil
+}
+
+// tokenFormatArg reads an access token format.
+func tokenFormatArg(d *caddyfile.Dispenser, dst *string, owner string) error {
+	if err := oneArg(d, dst); err != nil {
+		return err
+	}
+	if !slices.Contains(tokenFormats, *dst) {
+		return d.Errf("%s: access_token_format must be opaque or jwt, got %q", owner, *dst)
+	}
+	return nil
+}
+
+// flagArg reads a subdirective that takes no argument.
+func flagArg(d *caddyfile.Dispenser, dst *bool) error {
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	*dst = true
 	return nil
 }
 

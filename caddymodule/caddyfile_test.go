@@ -12,6 +12,11 @@ import (
 
 func boolPtr(b bool) *bool { return &b }
 
+func durationPtr(d time.Duration) *caddy.Duration {
+	cd := caddy.Duration(d)
+	return &cd
+}
+
 func TestUnmarshalCaddyfile(t *testing.T) {
 	tests := []struct {
 		name  string
@@ -138,6 +143,132 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 			},
 		},
 		{
+			name: "tokens, JWT client authentication, resources, registration, PAR, throttle",
+			input: `oidc_provider {
+				issuer https://auth.example.com
+				lifetimes {
+					refresh_token 14d
+					refresh_token_absolute 30d
+					refresh_token_reuse_grace 2s
+					pushed_authorization_request 90s
+				}
+				client machine {
+					secret {env.MACHINE_SECRET}
+					grant_types client_credentials
+					auth_method client_secret_jwt
+					access_token_format jwt
+					allowed_scopes read write
+					allowed_scopes admin
+				}
+				client rp {
+					auth_method private_key_jwt
+					jwks_file {env.KEYS_DIR}/rp.jwks.json
+					redirect_uri https://rp.example/cb
+					grant_types authorization_code refresh_token
+					access_token_format opaque
+					always_issue_refresh_token
+					disable_refresh_token_rotation
+					require_par
+					backchannel_logout_uri https://rp.example/backchannel
+				}
+				client remote-keys {
+					jwks_uri https://rp.example/jwks.json
+					redirect_uri https://rp.example/cb
+					backchannel_logout_uri http://127.0.0.1:9000/logout
+				}
+				resource https://api.example.com/ {
+					scopes read write
+					scopes admin
+					access_token_format jwt
+				}
+				resource urn:example:billing
+				registration {
+					policy initial_access_token
+					initial_access_token {env.REG_TOKEN}
+					initial_access_token another-token-of-enough-length
+					rotate_registration_access_token
+				}
+				require_par
+				secret_key_file /etc/oidc/secret.key
+				login_throttle {
+					free_attempts 3
+					window 10m
+					base_delay 2s
+					max_delay 5m
+				}
+				max_body_size 128KiB
+			}`,
+			want: Handler{
+				Issuer: "https://auth.example.com",
+				Lifetimes: &LifetimesConfig{
+					RefreshToken:               caddy.Duration(14 * 24 * time.Hour),
+					RefreshTokenAbsolute:       caddy.Duration(30 * 24 * time.Hour),
+					RefreshTokenReuseGrace:     durationPtr(2 * time.Second),
+					PushedAuthorizationRequest: caddy.Duration(90 * time.Second),
+				},
+				Clients: []ClientConfig{
+					{
+						ClientID: "machine", ClientSecret: "{env.MACHINE_SECRET}",
+						GrantTypes:              []string{"client_credentials"},
+						TokenEndpointAuthMethod: "client_secret_jwt",
+						AccessTokenFormat:       "jwt",
+						AllowedScopes:           []string{"read", "write", "admin"},
+					},
+					{
+						ClientID:                           "rp",
+						TokenEndpointAuthMethod:            "private_key_jwt",
+						JWKSFile:                           "{env.KEYS_DIR}/rp.jwks.json",
+						RedirectURIs:                       []string{"https://rp.example/cb"},
+						GrantTypes:                         []string{"authorization_code", "refresh_token"},
+						AccessTokenFormat:                  "opaque",
+						AlwaysIssueRefreshToken:            true,
+						DisableRefreshTokenRotation:        true,
+						RequirePushedAuthorizationRequests: true,
+						BackchannelLogoutURI:               "https://rp.example/backchannel",
+					},
+					{
+						ClientID:             "remote-keys",
+						JWKSURI:              "https://rp.example/jwks.json",
+						RedirectURIs:         []string{"https://rp.example/cb"},
+						BackchannelLogoutURI: "http://127.0.0.1:9000/logout",
+					},
+				},
+				Resources: []ResourceConfig{
+					{Identifier: "https://api.example.com/", Scopes: []string{"read", "write", "admin"}, AccessTokenFormat: "jwt"},
+					{Identifier: "urn:example:billing"},
+				},
+				Registration: &RegistrationConfig{
+					Policy:                        "initial_access_token",
+					InitialAccessTokens:           []string{"{env.REG_TOKEN}", "another-token-of-enough-length"},
+					RotateRegistrationAccessToken: true,
+				},
+				RequirePushedAuthorizationRequests: true,
+				SecretKeyFile:                      "/etc/oidc/secret.key",
+				LoginThrottle: &LoginThrottleConfig{
+					FreeAttempts: 3,
+					Window:       caddy.Duration(10 * time.Minute),
+					BaseDelay:    caddy.Duration(2 * time.Second),
+					MaxDelay:     caddy.Duration(5 * time.Minute),
+				},
+				MaxBodySize: 128 << 10,
+			},
+		},
+		{
+			name:  "no refresh token reuse grace",
+			input: "oidc_provider {\n issuer https://a.example\n lifetimes {\n  refresh_token_reuse_grace 0\n }\n}",
+			want:  Handler{Issuer: "https://a.example", Lifetimes: &LifetimesConfig{RefreshTokenReuseGrace: durationPtr(0)}},
+		},
+		{
+			name:  "no refresh token reuse grace, with unit",
+			input: "oidc_provider {\n issuer https://a.example\n lifetimes {\n  refresh_token_reuse_grace 0s\n }\n}",
+			want:  Handler{Issuer: "https://a.example", Lifetimes: &LifetimesConfig{RefreshTokenReuseGrace: durationPtr(0)}},
+		},
+		{
+			name:  "open registration, decimal body size",
+			input: "oidc_provider {\n issuer https://a.example\n registration {\n  policy open\n }\n max_body_size 1MB\n}",
+			want:  Handler{Issuer: "https://a.example", Registration: &RegistrationConfig{Policy: "open"}, MaxBodySize: 1000000},
+		},
+		{
 			name: "cookie secure on",
 			input: `oidc_provider {
 				issuer https://a.example
@@ -225,8 +356,23 @@ func TestUnmarshalCaddyfileErrors(t *testing.T) {
 		},
 		{
 			name:  "unknown lifetime",
-			input: "oidc_provider {\n issuer https://a.example\n lifetimes {\n  refresh_token 1h\n }\n}",
-			want:  []string{"Testfile:4", `unrecognized lifetimes subdirective "refresh_token"`},
+			input: "oidc_provider {\n issuer https://a.example\n lifetimes {\n  refresh 1h\n }\n}",
+			want:  []string{"Testfile:4", `unrecognized lifetimes subdirective "refresh"`, "refresh_token_reuse_grace"},
+		},
+		{
+			name:  "zero refresh token lifetime",
+			input: "oidc_provider {\n issuer https://a.example\n lifetimes {\n  refresh_token 0\n }\n}",
+			want:  []string{"Testfile:4", "lifetimes refresh_token: must be positive"},
+		},
+		{
+			name:  "negative reuse grace",
+			input: "oidc_provider {\n issuer https://a.example\n lifetimes {\n  refresh_token_reuse_grace -1s\n }\n}",
+			want:  []string{"Testfile:4", "refresh_token_reuse_grace: must not be negative"},
+		},
+		{
+			name:  "bad PAR lifetime",
+			input: "oidc_provider {\n issuer https://a.example\n lifetimes {\n  pushed_authorization_request soon\n }\n}",
+			want:  []string{"Testfile:4", "lifetimes pushed_authorization_request: invalid duration"},
 		},
 		{
 			name:  "client without id",
@@ -245,8 +391,143 @@ func TestUnmarshalCaddyfileErrors(t *testing.T) {
 		},
 		{
 			name:  "client bad auth method",
-			input: "oidc_provider {\n issuer https://a.example\n client app {\n  auth_method private_key_jwt\n }\n}",
-			want:  []string{"Testfile:4", "auth_method must be one of"},
+			input: "oidc_provider {\n issuer https://a.example\n client app {\n  auth_method tls_client_auth\n }\n}",
+			want:  []string{"Testfile:4", "auth_method must be one of", "private_key_jwt", `"tls_client_auth"`},
+		},
+		{
+			name:  "client bad access token format",
+			input: "oidc_provider {\n issuer https://a.example\n client app {\n  access_token_format paseto\n }\n}",
+			want:  []string{"Testfile:4", "client app: access_token_format must be opaque or jwt", `"paseto"`},
+		},
+		{
+			name:  "client allowed_scopes without value",
+			input: "oidc_provider {\n issuer https://a.example\n client app {\n  allowed_scopes\n }\n}",
+			want:  []string{"Testfile:4", "wrong argument count"},
+		},
+		{
+			name:  "client flag with argument",
+			input: "oidc_provider {\n issuer https://a.example\n client app {\n  always_issue_refresh_token yes\n }\n}",
+			want:  []string{"Testfile:4", "wrong argument count"},
+		},
+		{
+			name:  "client jwks_uri over http",
+			input: "oidc_provider {\n issuer https://a.example\n client app {\n  jwks_uri http://rp.example/jwks\n }\n}",
+			want:  []string{"Testfile:4", "jwks_uri must be an absolute https URL"},
+		},
+		{
+			name:  "client jwks_uri relative",
+			input: "oidc_provider {\n issuer https://a.example\n client app {\n  jwks_uri /jwks.json\n }\n}",
+			want:  []string{"Testfile:4", "jwks_uri must be an absolute https URL"},
+		},
+		{
+			name:  "client jwks_file and jwks_uri",
+			input: "oidc_provider {\n issuer https://a.example\n client app {\n  jwks_file /k.json\n  jwks_uri https://rp.example/jwks\n }\n}",
+			want:  []string{"Testfile:5", "jwks_file and jwks_uri are mutually exclusive"},
+		},
+		{
+			name:  "client jwks_file without path",
+			input: "oidc_provider {\n issuer https://a.example\n client app {\n  jwks_file\n }\n}",
+			want:  []string{"Testfile:4", "wrong argument count"},
+		},
+		{
+			name:  "client backchannel logout over http to a remote host",
+			input: "oidc_provider {\n issuer https://a.example\n client app {\n  backchannel_logout_uri http://rp.example/logout\n }\n}",
+			want:  []string{"Testfile:4", "backchannel_logout_uri must be an absolute https URL"},
+		},
+		{
+			name:  "client backchannel logout with fragment",
+			input: "oidc_provider {\n issuer https://a.example\n client app {\n  backchannel_logout_uri https://rp.example/logout#x\n }\n}",
+			want:  []string{"Testfile:4", "without fragment"},
+		},
+		{
+			name:  "resource without identifier",
+			input: "oidc_provider {\n issuer https://a.example\n resource {\n  scopes read\n }\n}",
+			want:  []string{"Testfile:3", "usage: resource <identifier uri>"},
+		},
+		{
+			name:  "resource identifier not absolute",
+			input: "oidc_provider {\n issuer https://a.example\n resource api.example.com\n}",
+			want:  []string{"Testfile:3", "identifier must be an absolute URI"},
+		},
+		{
+			name:  "resource identifier with fragment",
+			input: "oidc_provider {\n issuer https://a.example\n resource https://api.example.com/#v1\n}",
+			want:  []string{"Testfile:3", "without fragment"},
+		},
+		{
+			name:  "resource twice",
+			input: "oidc_provider {\n issuer https://a.example\n resource https://api.example.com/\n resource https://api.example.com/ {\n  scopes read\n }\n}",
+			want:  []string{"Testfile:4", "resource https://api.example.com/ defined twice"},
+		},
+		{
+			name:  "resource unknown subdirective",
+			input: "oidc_provider {\n issuer https://a.example\n resource https://api.example.com/ {\n  scope read\n }\n}",
+			want:  []string{"Testfile:4", `unrecognized resource subdirective "scope"`},
+		},
+		{
+			name:  "resource bad access token format",
+			input: "oidc_provider {\n issuer https://a.example\n resource https://api.example.com/ {\n  access_token_format JWT\n }\n}",
+			want:  []string{"Testfile:4", "access_token_format must be opaque or jwt"},
+		},
+		{
+			name:  "registration bad policy",
+			input: "oidc_provider {\n issuer https://a.example\n registration {\n  policy anyone\n }\n}",
+			want:  []string{"Testfile:4", "registration policy must be one of closed, open, initial_access_token", `"anyone"`},
+		},
+		{
+			name:  "registration unknown subdirective",
+			input: "oidc_provider {\n issuer https://a.example\n registration {\n  initial_access_tokens x\n }\n}",
+			want:  []string{"Testfile:4", `unrecognized registration subdirective "initial_access_tokens"`},
+		},
+		{
+			name:  "registration token without policy",
+			input: "oidc_provider {\n issuer https://a.example\n registration {\n  policy open\n  initial_access_token {env.T}\n }\n}",
+			want:  []string{"Testfile:6", "(line 5) is only used with policy initial_access_token"},
+		},
+		{
+			name:  "registration twice",
+			input: "oidc_provider {\n issuer https://a.example\n registration {\n  policy open\n }\n registration {\n  policy closed\n }\n}",
+			want:  []string{"Testfile:6", "registration already specified"},
+		},
+		{
+			name:  "require_par with argument",
+			input: "oidc_provider {\n issuer https://a.example\n require_par on\n}",
+			want:  []string{"Testfile:3", "wrong argument count"},
+		},
+		{
+			name:  "login_throttle unknown subdirective",
+			input: "oidc_provider {\n issuer https://a.example\n login_throttle {\n  attempts 3\n }\n}",
+			want:  []string{"Testfile:4", `unrecognized login_throttle subdirective "attempts"`},
+		},
+		{
+			name:  "login_throttle bad count",
+			input: "oidc_provider {\n issuer https://a.example\n login_throttle {\n  free_attempts 0\n }\n}",
+			want:  []string{"Testfile:4", "free_attempts must be a positive whole number"},
+		},
+		{
+			name:  "login_throttle bad duration",
+			input: "oidc_provider {\n issuer https://a.example\n login_throttle {\n  window forever\n }\n}",
+			want:  []string{"Testfile:4", "login_throttle window: invalid duration"},
+		},
+		{
+			name:  "login_throttle base above max",
+			input: "oidc_provider {\n issuer https://a.example\n login_throttle {\n  base_delay 1m\n  max_delay 10s\n }\n}",
+			want:  []string{"Testfile:6", "base_delay must not exceed max_delay"},
+		},
+		{
+			name:  "max_body_size without unit",
+			input: "oidc_provider {\n issuer https://a.example\n max_body_size 64\n}",
+			want:  []string{"Testfile:3", "less than 1KiB; give a unit"},
+		},
+		{
+			name:  "max_body_size not a size",
+			input: "oidc_provider {\n issuer https://a.example\n max_body_size lots\n}",
+			want:  []string{"Testfile:3", `max_body_size: invalid size "lots"`},
+		},
+		{
+			name:  "secret_key_file twice",
+			input: "oidc_provider {\n issuer https://a.example\n secret_key_file /a\n secret_key_file /b\n}",
+			want:  []string{"Testfile:4", "secret_key_file already specified"},
 		},
 		{
 			name:  "client public with argument",
@@ -299,13 +580,21 @@ func TestUnmarshalCaddyfileErrors(t *testing.T) {
 // holding it is wrong.
 func TestUnmarshalCaddyfileKeepsSecretOutOfErrors(t *testing.T) {
 	const secret = "s3cr3t-literal-value"
-	var h Handler
-	err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser(
-		"oidc_provider {\n issuer https://a.example\n client app {\n  secret " + secret + " extra\n }\n}"))
-	if err == nil {
-		t.Fatal("expected an error")
-	}
-	if strings.Contains(err.Error(), secret) {
-		t.Fatalf("error leaks the secret: %v", err)
+	for name, input := range map[string]string{
+		"client secret":                 "client app {\n  secret " + secret + " extra\n }",
+		"initial access token":          "registration {\n  policy initial_access_token\n  initial_access_token " + secret + " extra\n }",
+		"initial access token, policy":  "registration {\n  initial_access_token " + secret + "\n  policy open\n }",
+		"initial access token, trailer": "registration {\n  policy initial_access_token\n  initial_access_token x " + secret + "\n }",
+	} {
+		t.Run(name, func(t *testing.T) {
+			var h Handler
+			err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser("oidc_provider {\n issuer https://a.example\n " + input + "\n}"))
+			if err == nil {
+				t.Fatal("expected an error")
+			}
+			if strings.Contains(err.Error(), secret) {
+				t.Fatalf("error leaks the secret: %v", err)
+			}
+		})
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
+	"net/url"
 	"os"
 	"slices"
 	"strings"
@@ -12,6 +14,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 
+	"github.com/oidcaddy/oidcaddy/internal/jose"
 	"github.com/oidcaddy/oidcaddy/provider"
 )
 
@@ -51,6 +54,20 @@ type LifetimesConfig struct {
 	Interaction caddy.Duration `json:"interaction,omitempty"`
 	// Consents: how long a user's approval of a client is remembered (14d).
 	Grant caddy.Duration `json:"grant,omitempty"`
+	// Refresh tokens, idle: a refresh token unused for this long expires
+	// (14d).
+	RefreshToken caddy.Duration `json:"refresh_token,omitempty"`
+	// Refresh tokens, absolute: a chain of rotated refresh tokens ends this
+	// long after the login that started it (30d).
+	RefreshTokenAbsolute caddy.Duration `json:"refresh_token_absolute,omitempty"`
+	// How long a rotated refresh token presented again by its client is
+	// refused without revoking the grant, so that a client racing itself
+	// (two tabs refreshing at once) keeps its session; later reuse revokes
+	// the grant (2s). Set 0 for no grace at all: every reuse revokes.
+	RefreshTokenReuseGrace *caddy.Duration `json:"refresh_token_reuse_grace,omitempty"`
+	// Pushed authorization requests: how long a request_uri from the PAR
+	// endpoint stays usable (60s; RFC 9126 suggests 5 to 600 seconds).
+	PushedAuthorizationRequest caddy.Duration `json:"pushed_authorization_request,omitempty"`
 }
 
 func (l *LifetimesConfig) toProvider() provider.Lifetimes {
@@ -61,6 +78,25 @@ func (l *LifetimesConfig) toProvider() provider.Lifetimes {
 		Session:           time.Duration(l.Session),
 		Interaction:       time.Duration(l.Interaction),
 		Grant:             time.Duration(l.Grant),
+
+		RefreshToken:               time.Duration(l.RefreshToken),
+		RefreshTokenAbsolute:       time.Duration(l.RefreshTokenAbsolute),
+		RefreshTokenReuseGrace:     reuseGrace(l.RefreshTokenReuseGrace),
+		PushedAuthorizationRequest: time.Duration(l.PushedAuthorizationRequest),
+	}
+}
+
+// reuseGrace maps the configured grace to the provider's convention, where
+// 0 means "the default" and a negative value means "none": unset keeps the
+// default, an explicit 0 disables the grace.
+func reuseGrace(d *caddy.Duration) time.Duration {
+	switch {
+	case d == nil:
+		return 0
+	case *d == 0:
+		return -1
+	default:
+		return time.Duration(*d)
 	}
 }
 
@@ -89,9 +125,13 @@ type ClientConfig struct {
 	// refresh_token, client_credentials.
 	GrantTypes []string `json:"grant_types,omitempty"`
 
-	// How the client authenticates at the token endpoint:
-	// client_secret_basic, client_secret_post or none. Default:
-	// client_secret_basic when a secret is set, none for public clients.
+	// How the client authenticates at the token, introspection, revocation
+	// and PAR endpoints: client_secret_basic, client_secret_post,
+	// client_secret_jwt (an HMAC-signed assertion; the secret must be at
+	// least 32 bytes), private_key_jwt (an assertion signed with a key from
+	// `jwks_file` or `jwks_uri`) or none. Default: client_secret_basic when
+	// a secret is set, private_key_jwt when keys are set, none for public
+	// clients.
 	TokenEndpointAuthMethod string `json:"token_endpoint_auth_method,omitempty"`
 
 	// A public client (single-page or native app) has no secret and must
@@ -101,6 +141,111 @@ type ClientConfig struct {
 	// Skip the consent page for this client: for first-party applications
 	// whose access the operator approves on the users' behalf.
 	SkipConsent bool `json:"skip_consent,omitempty"`
+
+	// Format of the access tokens issued to this client: "opaque" (the
+	// default; random strings checked by introspection) or "jwt" (signed
+	// JWTs per RFC 9068 that APIs verify with the JWKS). A resource's own
+	// format takes precedence for tokens requested for it.
+	AccessTokenFormat string `json:"access_token_format,omitempty"`
+
+	// Scopes the client may request with the client_credentials grant; a
+	// request without a scope parameter gets all of them.
+	AllowedScopes []string `json:"allowed_scopes,omitempty"`
+
+	// Issue refresh tokens on every code exchange, even when the user did
+	// not consent to offline_access. The client must also have the
+	// refresh_token grant type.
+	AlwaysIssueRefreshToken bool `json:"always_issue_refresh_token,omitempty"`
+
+	// Keep one refresh token for the life of the grant instead of replacing
+	// it on every use. Rotation (the default) detects a stolen token when
+	// both its holders use it (RFC 9700 §4.14.2); disable it only for
+	// clients that cannot store a new token reliably.
+	DisableRefreshTokenRotation bool `json:"disable_refresh_token_rotation,omitempty"`
+
+	// A file holding the client's public JWK Set (RFC 7517 §5) for
+	// private_key_jwt. It is read when the config loads and must hold public
+	// keys only: RSA (2048 to 8192 bits), EC P-256 or P-384, or Ed25519.
+	// Placeholders in the path are resolved. Not together with `jwks_uri`.
+	JWKSFile string `json:"jwks_file,omitempty"`
+
+	// An https URL where the client publishes its public JWK Set for
+	// private_key_jwt; fetched when needed and cached for a few minutes, so
+	// the client can rotate keys without a config change.
+	JWKSURI string `json:"jwks_uri,omitempty"`
+
+	// Accept authorization requests from this client only through the
+	// pushed authorization request endpoint (RFC 9126 §6).
+	RequirePushedAuthorizationRequests bool `json:"require_pushed_authorization_requests,omitempty"`
+
+	// Where the provider POSTs a logout token when one of the client's
+	// users logs out (OpenID Connect Back-Channel Logout). https, or http
+	// on a loopback host.
+	BackchannelLogoutURI string `json:"backchannel_logout_uri,omitempty"`
+}
+
+// ResourceConfig is an API (an RFC 8707 resource) that accepts the
+// provider's access tokens. A client that sends `resource=<identifier>` gets
+// a token whose audience is the identifier.
+type ResourceConfig struct {
+	// The absolute URI clients send as the resource parameter, e.g.
+	// `https://api.example.com/`. Required; no fragment.
+	Identifier string `json:"identifier,omitempty"`
+
+	// Scopes the resource understands; tokens for it carry only those.
+	// Empty means any scope the client may have.
+	Scopes []string `json:"scopes,omitempty"`
+
+	// Format of access tokens for this resource: "opaque" or "jwt". Empty
+	// means the client's format.
+	AccessTokenFormat string `json:"access_token_format,omitempty"`
+}
+
+// RegistrationConfig configures dynamic client registration (RFC 7591) and
+// client management (RFC 7592) at the `/register` endpoint.
+type RegistrationConfig struct {
+	// Who may register clients: "closed" (the default; no registration
+	// endpoint), "open" (anyone), or "initial_access_token" (only requests
+	// with a Bearer initial access token, configured below or minted by the
+	// operator with `caddy oidc-initial-access-token`).
+	Policy string `json:"policy,omitempty"`
+
+	// Initial access tokens accepted for registration, each usable any
+	// number of times until removed from the config. Use placeholders such
+	// as `{env.REG_TOKEN}` to keep them out of the configuration; they are
+	// resolved when the config loads, kept in memory only as hashes and
+	// never logged. At least 16 characters; only with policy
+	// initial_access_token.
+	InitialAccessTokens []string `json:"initial_access_tokens,omitempty"`
+
+	// Issue a new registration access token on every update of a client's
+	// registration (RFC 7592 §2.2), invalidating the previous one.
+	RotateRegistrationAccessToken bool `json:"rotate_registration_access_token,omitempty"`
+}
+
+// LoginThrottleConfig bounds password guessing. After `free_attempts`
+// failures within `window` for one account (or one client address), each
+// further attempt waits for a delay that doubles with every failure, from
+// `base_delay` up to `max_delay`. Unset values take the defaults in
+// parentheses.
+type LoginThrottleConfig struct {
+	// Failures allowed before delays start (5).
+	FreeAttempts int `json:"free_attempts,omitempty"`
+	// How long failures are remembered (15m).
+	Window caddy.Duration `json:"window,omitempty"`
+	// The first delay (1s).
+	BaseDelay caddy.Duration `json:"base_delay,omitempty"`
+	// The longest delay (15m).
+	MaxDelay caddy.Duration `json:"max_delay,omitempty"`
+}
+
+func (t *LoginThrottleConfig) toProvider() provider.LoginThrottle {
+	return provider.LoginThrottle{
+		FreeAttempts: t.FreeAttempts,
+		Window:       time.Duration(t.Window),
+		BaseDelay:    time.Duration(t.BaseDelay),
+		MaxDelay:     time.Duration(t.MaxDelay),
+	}
 }
 
 // UserConfig is one end-user. The same form is used in `users_file`.
@@ -137,9 +282,18 @@ type CookieConfig struct {
 
 var (
 	signingAlgorithms = []string{"RS256", "PS256", "ES256", "ES384", "EdDSA"}
-	authMethods       = []string{provider.AuthMethodClientSecretBasic, provider.AuthMethodClientSecretPost, provider.AuthMethodNone}
-	logExporters      = []string{"", "otlp", "console", "none"}
+	authMethods       = []string{
+		provider.AuthMethodClientSecretBasic, provider.AuthMethodClientSecretPost, provider.AuthMethodClientSecretJWT,
+		provider.AuthMethodPrivateKeyJWT, provider.AuthMethodNone,
+	}
+	tokenFormats         = []string{provider.TokenFormatOpaque, provider.TokenFormatJWT}
+	registrationPolicies = []string{provider.RegistrationClosed, provider.RegistrationOpen, provider.RegistrationInitialAccessToken}
+	logExporters         = []string{"", "otlp", "console", "none"}
 )
+
+// minMaxBodySize keeps a unitless "max_body_size 64" (64 bytes, which no
+// login form fits in) from passing for 64 KiB.
+const minMaxBodySize = 1 << 10
 
 const defaultSigningAlgorithm = "RS256"
 
@@ -166,10 +320,16 @@ func (h *Handler) checkStatic() error {
 		}
 	}
 	if l := h.Lifetimes; l != nil {
-		for name, d := range map[string]caddy.Duration{
+		durations := map[string]caddy.Duration{
 			"authorization_code": l.AuthorizationCode, "access_token": l.AccessToken, "id_token": l.IDToken,
 			"session": l.Session, "interaction": l.Interaction, "grant": l.Grant,
-		} {
+			"refresh_token": l.RefreshToken, "refresh_token_absolute": l.RefreshTokenAbsolute,
+			"pushed_authorization_request": l.PushedAuthorizationRequest,
+		}
+		if l.RefreshTokenReuseGrace != nil {
+			durations["refresh_token_reuse_grace"] = *l.RefreshTokenReuseGrace
+		}
+		for name, d := range durations {
 			if d < 0 {
 				return fmt.Errorf("lifetimes: %s must not be negative", name)
 			}
@@ -195,6 +355,62 @@ func (h *Handler) checkStatic() error {
 				return fmt.Errorf("client %q: a public client authenticates with method none, not %s", c.ClientID, m)
 			}
 		}
+		if f := c.AccessTokenFormat; f != "" && !slices.Contains(tokenFormats, f) {
+			return fmt.Errorf("client %q: access_token_format must be opaque or jwt, got %q", c.ClientID, f)
+		}
+		if c.JWKSFile != "" && c.JWKSURI != "" {
+			return fmt.Errorf("client %q: jwks_file and jwks_uri are mutually exclusive", c.ClientID)
+		}
+		if c.JWKSURI != "" {
+			if err := checkJWKSURI(c.JWKSURI); err != nil {
+				return fmt.Errorf("client %q: %w", c.ClientID, err)
+			}
+		}
+		if c.BackchannelLogoutURI != "" {
+			if err := checkBackchannelLogoutURI(c.BackchannelLogoutURI); err != nil {
+				return fmt.Errorf("client %q: %w", c.ClientID, err)
+			}
+		}
+	}
+	resources := map[string]bool{}
+	for i, r := range h.Resources {
+		if err := checkResourceIdentifier(r.Identifier); err != nil {
+			return fmt.Errorf("resource %d: %w", i+1, err)
+		}
+		if resources[r.Identifier] {
+			return fmt.Errorf("resource %q defined twice", r.Identifier)
+		}
+		resources[r.Identifier] = true
+		if f := r.AccessTokenFormat; f != "" && !slices.Contains(tokenFormats, f) {
+			return fmt.Errorf("resource %q: access_token_format must be opaque or jwt, got %q", r.Identifier, f)
+		}
+	}
+	if reg := h.Registration; reg != nil {
+		if reg.Policy != "" && !slices.Contains(registrationPolicies, reg.Policy) {
+			return fmt.Errorf("registration: policy must be one of %s, got %q", strings.Join(registrationPolicies, ", "), reg.Policy)
+		}
+		if len(reg.InitialAccessTokens) > 0 && reg.Policy != provider.RegistrationInitialAccessToken {
+			return errors.New("registration: initial_access_tokens are only used with policy initial_access_token")
+		}
+		for i, t := range reg.InitialAccessTokens {
+			if t == "" {
+				return fmt.Errorf("registration: initial access token %d is empty", i+1)
+			}
+		}
+	}
+	if t := h.LoginThrottle; t != nil {
+		if t.FreeAttempts < 0 {
+			return errors.New("login_throttle: free_attempts must not be negative")
+		}
+		if t.Window < 0 || t.BaseDelay < 0 || t.MaxDelay < 0 {
+			return errors.New("login_throttle: durations must not be negative")
+		}
+		if t.BaseDelay > 0 && t.MaxDelay > 0 && t.BaseDelay > t.MaxDelay {
+			return errors.New("login_throttle: base_delay must not exceed max_delay")
+		}
+	}
+	if h.MaxBodySize < 0 || h.MaxBodySize > 0 && h.MaxBodySize < minMaxBodySize {
+		return fmt.Errorf("max_body_size must be at least %d bytes, got %d", minMaxBodySize, h.MaxBodySize)
 	}
 	for i, u := range h.Users {
 		if u.Login == "" {
@@ -211,19 +427,26 @@ func (k SigningKeyConfig) algorithm() string {
 	return k.Algorithm
 }
 
-// buildClients resolves secrets and turns the configuration into the
-// provider's client registry, which validates each client.
+// buildClients resolves secrets, reads key sets and turns the configuration
+// into the provider's client registry, which validates each client.
 func buildClients(repl *caddy.Replacer, cfgs []ClientConfig) (provider.StaticClients, error) {
 	clients := make([]*provider.Client, 0, len(cfgs))
 	for _, cc := range cfgs {
 		c := &provider.Client{
-			ID:                      cc.ClientID,
-			Name:                    cc.ClientName,
-			RedirectURIs:            cc.RedirectURIs,
-			PostLogoutRedirectURIs:  cc.PostLogoutRedirectURIs,
-			GrantTypes:              cc.GrantTypes,
-			TokenEndpointAuthMethod: cc.TokenEndpointAuthMethod,
-			SkipConsent:             cc.SkipConsent,
+			ID:                                 cc.ClientID,
+			Name:                               cc.ClientName,
+			RedirectURIs:                       cc.RedirectURIs,
+			PostLogoutRedirectURIs:             cc.PostLogoutRedirectURIs,
+			GrantTypes:                         cc.GrantTypes,
+			TokenEndpointAuthMethod:            cc.TokenEndpointAuthMethod,
+			SkipConsent:                        cc.SkipConsent,
+			AccessTokenFormat:                  cc.AccessTokenFormat,
+			AllowedScopes:                      cc.AllowedScopes,
+			AlwaysIssueRefreshToken:            cc.AlwaysIssueRefreshToken,
+			DisableRefreshTokenRotation:        cc.DisableRefreshTokenRotation,
+			JWKSURI:                            cc.JWKSURI,
+			RequirePushedAuthorizationRequests: cc.RequirePushedAuthorizationRequests,
+			BackchannelLogoutURI:               cc.BackchannelLogoutURI,
 		}
 		if cc.ClientSecret != "" {
 			secret, err := resolveSecret(repl, cc.ClientSecret)
@@ -232,19 +455,142 @@ func buildClients(repl *caddy.Replacer, cfgs []ClientConfig) (provider.StaticCli
 			}
 			c.SetSecret(secret)
 		}
+		if cc.JWKSFile != "" {
+			jwks, err := readClientJWKS(repl.ReplaceKnown(cc.JWKSFile, ""))
+			if err != nil {
+				return nil, fmt.Errorf("client %q: %w", cc.ClientID, err)
+			}
+			c.JWKS = jwks
+		}
 		if c.TokenEndpointAuthMethod == "" {
 			switch {
 			case cc.Public:
 				c.TokenEndpointAuthMethod = provider.AuthMethodNone
 			case c.HasSecret():
 				c.TokenEndpointAuthMethod = provider.AuthMethodClientSecretBasic
+			case len(c.JWKS) > 0 || c.JWKSURI != "":
+				c.TokenEndpointAuthMethod = provider.AuthMethodPrivateKeyJWT
 			default:
-				return nil, fmt.Errorf("client %q: set a client_secret, or mark the client public", cc.ClientID)
+				return nil, fmt.Errorf("client %q: set a client_secret, a jwks_file or jwks_uri, or mark the client public", cc.ClientID)
 			}
 		}
 		clients = append(clients, c)
 	}
 	return provider.NewStaticClients(clients...)
+}
+
+// readClientJWKS reads a client's key set and checks it as the provider will
+// use it: a public JWK Set. A private key found here is refused rather than
+// stripped, since it means the client's private key has been handed out.
+func readClientJWKS(path string) ([]byte, error) {
+	if path == "" {
+		return nil, errors.New("jwks_file: the path is empty")
+	}
+	doc, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("jwks_file: %w", err)
+	}
+	// ParseClientJWKS never quotes key material in its errors.
+	if _, err := jose.ParseClientJWKS(doc); err != nil {
+		return nil, fmt.Errorf("jwks_file %s: %w", path, err)
+	}
+	return doc, nil
+}
+
+func buildResources(cfgs []ResourceConfig) []provider.Resource {
+	if len(cfgs) == 0 {
+		return nil
+	}
+	out := make([]provider.Resource, 0, len(cfgs))
+	for _, r := range cfgs {
+		out = append(out, provider.Resource{
+			Identifier:        r.Identifier,
+			Scopes:            r.Scopes,
+			AccessTokenFormat: r.AccessTokenFormat,
+		})
+	}
+	return out
+}
+
+// minInitialAccessTokenLen is the provider's lower bound, checked here too
+// so the error names the directive.
+const minInitialAccessTokenLen = 16
+
+// buildRegistration resolves the initial access tokens. Errors never carry a
+// token: they name its position.
+func buildRegistration(repl *caddy.Replacer, rc *RegistrationConfig) (provider.RegistrationConfig, error) {
+	if rc == nil {
+		return provider.RegistrationConfig{Policy: provider.RegistrationClosed}, nil
+	}
+	reg := provider.RegistrationConfig{
+		Policy:                        rc.Policy,
+		RotateRegistrationAccessToken: rc.RotateRegistrationAccessToken,
+	}
+	if reg.Policy == "" {
+		reg.Policy = provider.RegistrationClosed
+	}
+	for i, raw := range rc.InitialAccessTokens {
+		tok, err := resolveSecret(repl, raw)
+		if err != nil {
+			return provider.RegistrationConfig{}, fmt.Errorf("registration: initial access token %d: %w", i+1, err)
+		}
+		if len(tok) < minInitialAccessTokenLen {
+			return provider.RegistrationConfig{}, fmt.Errorf("registration: initial access token %d is shorter than %d characters", i+1, minInitialAccessTokenLen)
+		}
+		reg.InitialAccessTokens = append(reg.InitialAccessTokens, tok)
+	}
+	return reg, nil
+}
+
+// checkJWKSURI: keys decide who the client is, so they are fetched over
+// https only.
+func checkJWKSURI(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme != "https" || u.Host == "" || u.Fragment != "" || strings.Contains(raw, "#") {
+		return fmt.Errorf("jwks_uri must be an absolute https URL without fragment, got %q", raw)
+	}
+	return nil
+}
+
+// checkBackchannelLogoutURI applies the rule the provider applies to
+// registered clients: https, or http on a loopback host, without fragment.
+func checkBackchannelLogoutURI(raw string) error {
+	u, err := url.Parse(raw)
+	bad := err != nil || u.Host == "" || u.Fragment != "" || strings.Contains(raw, "#")
+	if !bad {
+		switch u.Scheme {
+		case "https":
+		case "http":
+			bad = !isLoopbackHost(u.Hostname())
+		default:
+			bad = true
+		}
+	}
+	if bad {
+		return fmt.Errorf("backchannel_logout_uri must be an absolute https URL (http only on a loopback host) without fragment, got %q", raw)
+	}
+	return nil
+}
+
+func isLoopbackHost(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// checkResourceIdentifier: RFC 8707 §2 asks for an absolute URI without a
+// fragment.
+func checkResourceIdentifier(raw string) error {
+	if raw == "" {
+		return errors.New("identifier is required")
+	}
+	u, err := url.Parse(raw)
+	if err != nil || !u.IsAbs() || u.Fragment != "" || strings.Contains(raw, "#") {
+		return fmt.Errorf("identifier must be an absolute URI without fragment, got %q", raw)
+	}
+	return nil
 }
 
 // resolveSecret resolves placeholders in a secret without ever putting the

@@ -13,6 +13,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
 
+	"github.com/oidcaddy/oidcaddy/internal/jose"
 	"github.com/oidcaddy/oidcaddy/provider"
 	"github.com/oidcaddy/oidcaddy/telemetry"
 )
@@ -54,6 +55,19 @@ type Handler struct {
 	// The OAuth clients (relying parties) allowed to use the provider.
 	Clients []ClientConfig `json:"clients,omitempty"`
 
+	// APIs that accept the provider's access tokens (RFC 8707 resource
+	// indicators). A token requested for one has it as audience, only the
+	// scopes it understands, and its token format.
+	Resources []ResourceConfig `json:"resources,omitempty"`
+
+	// Dynamic client registration (RFC 7591, RFC 7592). Closed when unset.
+	Registration *RegistrationConfig `json:"registration,omitempty"`
+
+	// Accept authorization requests from every client only through the
+	// pushed authorization request endpoint (RFC 9126 §5). Clients can
+	// also require it one by one.
+	RequirePushedAuthorizationRequests bool `json:"require_pushed_authorization_requests,omitempty"`
+
 	// End-users who can log in.
 	Users []UserConfig `json:"users,omitempty"`
 
@@ -64,6 +78,24 @@ type Handler struct {
 
 	// Attributes of the provider's cookies.
 	Cookies *CookieConfig `json:"cookies,omitempty"`
+
+	// Limits on password guessing at the login page. Unset values take the
+	// defaults.
+	LoginThrottle *LoginThrottleConfig `json:"login_throttle,omitempty"`
+
+	// The largest request body, in bytes, the provider reads from a form
+	// or JSON request (token, registration, PAR, login ...). Default 65536;
+	// at least 1024.
+	MaxBodySize int64 `json:"max_body_size,omitempty"`
+
+	// A file holding the 32-byte key that encrypts the secrets of
+	// dynamically registered client_secret_jwt clients (whose HMAC needs
+	// the secret itself; other secrets are stored only as hashes). The file
+	// holds the 32 bytes raw, or encoded in hex or base64. If it does not
+	// exist, a random key is generated and written to it (mode 0600).
+	// Losing or replacing it breaks those clients. Default:
+	// `<storage dir>/keys/secret.key`. Placeholders are resolved.
+	SecretKeyFile string `json:"secret_key_file,omitempty"`
 
 	// A directory whose login.html, consent.html and error.html replace the
 	// built-in page templates. Placeholders are resolved.
@@ -118,6 +150,10 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return err
 	}
+	registration, err := buildRegistration(repl, h.Registration)
+	if err != nil {
+		return err
+	}
 
 	dir, err := h.storageDir(repl, issuerURL)
 	if err != nil {
@@ -130,6 +166,10 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	h.storeKey = dir
 
 	signer, err := h.loadSigner(repl, dir)
+	if err != nil {
+		return err
+	}
+	secretKey, err := h.loadSecretKey(repl, dir)
 	if err != nil {
 		return err
 	}
@@ -155,9 +195,20 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		},
 		TemplatesDir: repl.ReplaceKnown(h.TemplatesDir, ""),
 		ClientIP:     clientIP,
+		// One per handler: it caches parsed client key sets, which a
+		// reload then starts afresh.
+		Assertions:                         &jose.Assertions{},
+		SecretKey:                          secretKey,
+		Registration:                       registration,
+		Resources:                          buildResources(h.Resources),
+		RequirePushedAuthorizationRequests: h.RequirePushedAuthorizationRequests,
+		MaxBodyBytes:                       h.MaxBodySize,
 	}
 	if h.Lifetimes != nil {
 		cfg.Lifetimes = h.Lifetimes.toProvider()
+	}
+	if h.LoginThrottle != nil {
+		cfg.Throttle = h.LoginThrottle.toProvider()
 	}
 	if h.Cookies != nil {
 		cfg.Cookies = provider.CookieConfig{
@@ -174,7 +225,8 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		zap.String("issuer", issuer),
 		zap.String("storage", dir),
 		zap.Int("clients", len(clients)),
-		zap.Int("users", len(users)))
+		zap.Int("users", len(users)),
+		zap.String("registration", registration.Policy))
 	return nil
 }
 

@@ -223,6 +223,13 @@ func TestProvisionLockedByAnotherOpener(t *testing.T) {
 }
 
 func TestProvisionRejectsInconsistentConfig(t *testing.T) {
+	files := t.TempDir()
+	key, _ := testClientKey(t)
+	privateJWKSFile := filepath.Join(files, "private.jwks.json")
+	writeFile(t, privateJWKSFile, privateJWKS(t, key))
+	notJWKSFile := filepath.Join(files, "key.pem")
+	writeFile(t, notJWKSFile, []byte("-----BEGIN PUBLIC KEY-----\n"))
+
 	tests := []struct {
 		name   string
 		modify func(h *Handler)
@@ -232,7 +239,7 @@ func TestProvisionRejectsInconsistentConfig(t *testing.T) {
 		{"missing issuer", func(h *Handler) { h.Issuer = "" }, "issuer is required"},
 		{"issuer not a URL", func(h *Handler) { h.Issuer = "auth.example.com" }, "issuer must be an absolute"},
 		{"public client with secret", func(h *Handler) { h.Clients[0].Public = true }, "public client must not have a secret"},
-		{"client neither public nor with secret", func(h *Handler) { h.Clients[0].ClientSecret = "" }, "set a client_secret, or mark the client public"},
+		{"client neither public nor with secret", func(h *Handler) { h.Clients[0].ClientSecret = "" }, "set a client_secret, a jwks_file or jwks_uri, or mark the client public"},
 		{"duplicate client", func(h *Handler) { h.Clients = append(h.Clients, h.Clients[0]) }, `client "app" defined twice`},
 		{"unset secret variable", func(h *Handler) { h.Clients[0].ClientSecret = "{env.OIDCADDY_TEST_UNSET}" }, "{env.OIDCADDY_TEST_UNSET} is empty"},
 		{"user without bcrypt hash", func(h *Handler) { h.Users[0].PasswordHash = "plain" }, "not a bcrypt hash"},
@@ -241,6 +248,50 @@ func TestProvisionRejectsInconsistentConfig(t *testing.T) {
 		}, "give it a file"},
 		{"bad log exporter", func(h *Handler) { h.LogExporter = "jaeger" }, "log_exporter"},
 		{"missing users file", func(h *Handler) { h.UsersFile = "/nonexistent/users.json" }, "users_file"},
+		{"jwks_file with a private key", func(h *Handler) {
+			h.Clients[0].ClientSecret, h.Clients[0].JWKSFile = "", privateJWKSFile
+		}, `has private member "d"; register public keys only`},
+		{"missing jwks_file", func(h *Handler) { h.Clients[0].JWKSFile = "/nonexistent/keys.json" }, "jwks_file"},
+		{"jwks_file not a key set", func(h *Handler) { h.Clients[0].JWKSFile = notJWKSFile }, "not a JSON object"},
+		{"private_key_jwt without keys", func(h *Handler) {
+			h.Clients[0].TokenEndpointAuthMethod, h.Clients[0].ClientSecret = "private_key_jwt", ""
+		}, "private_key_jwt needs jwks or jwks_uri"},
+		{"jwks_uri over http", func(h *Handler) { h.Clients[0].JWKSURI = "http://rp.example/jwks" }, "jwks_uri must be an absolute https URL"},
+		{"jwks_file and jwks_uri", func(h *Handler) {
+			h.Clients[0].JWKSFile, h.Clients[0].JWKSURI = "/k.json", "https://rp.example/jwks"
+		}, "mutually exclusive"},
+		{"client_secret_jwt with a short secret", func(h *Handler) { h.Clients[0].TokenEndpointAuthMethod = "client_secret_jwt" }, "at least 32 bytes"},
+		{"bad client token format", func(h *Handler) { h.Clients[0].AccessTokenFormat = "paseto" }, "access_token_format must be opaque or jwt"},
+		{"bad backchannel logout URI", func(h *Handler) { h.Clients[0].BackchannelLogoutURI = "ftp://rp.example/x" }, "backchannel_logout_uri"},
+		{"relative resource", func(h *Handler) { h.Resources = []ResourceConfig{{Identifier: "/api"}} }, "identifier must be an absolute URI"},
+		{"resource without identifier", func(h *Handler) { h.Resources = []ResourceConfig{{Scopes: []string{"read"}}} }, "identifier is required"},
+		{"duplicate resource", func(h *Handler) {
+			h.Resources = []ResourceConfig{{Identifier: "https://api.example/"}, {Identifier: "https://api.example/"}}
+		}, "defined twice"},
+		{"bad resource token format", func(h *Handler) {
+			h.Resources = []ResourceConfig{{Identifier: "https://api.example/", AccessTokenFormat: "JWT"}}
+		}, "access_token_format must be opaque or jwt"},
+		{"bad registration policy", func(h *Handler) { h.Registration = &RegistrationConfig{Policy: "anyone"} }, "registration: policy must be one of"},
+		{"initial access tokens with open registration", func(h *Handler) {
+			h.Registration = &RegistrationConfig{Policy: "open", InitialAccessTokens: []string{"0123456789abcdef"}}
+		}, "only used with policy initial_access_token"},
+		{"short initial access token", func(h *Handler) {
+			h.Registration = &RegistrationConfig{Policy: "initial_access_token", InitialAccessTokens: []string{"short-token"}}
+		}, "initial access token 1 is shorter than 16 characters"},
+		{"unset initial access token variable", func(h *Handler) {
+			h.Registration = &RegistrationConfig{Policy: "initial_access_token", InitialAccessTokens: []string{"{env.OIDCADDY_TEST_UNSET}"}}
+		}, "{env.OIDCADDY_TEST_UNSET} is empty"},
+		{"negative reuse grace", func(h *Handler) {
+			h.Lifetimes = &LifetimesConfig{RefreshTokenReuseGrace: durationPtr(-time.Second)}
+		}, "refresh_token_reuse_grace must not be negative"},
+		{"negative refresh token lifetime", func(h *Handler) {
+			h.Lifetimes = &LifetimesConfig{RefreshToken: caddy.Duration(-time.Hour)}
+		}, "refresh_token must not be negative"},
+		{"negative throttle count", func(h *Handler) { h.LoginThrottle = &LoginThrottleConfig{FreeAttempts: -1} }, "free_attempts"},
+		{"throttle base above max", func(h *Handler) {
+			h.LoginThrottle = &LoginThrottleConfig{BaseDelay: caddy.Duration(time.Minute), MaxDelay: caddy.Duration(time.Second)}
+		}, "base_delay must not exceed max_delay"},
+		{"tiny max body size", func(h *Handler) { h.MaxBodySize = 64 }, "max_body_size must be at least 1024 bytes"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
