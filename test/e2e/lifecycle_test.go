@@ -149,6 +149,7 @@ func TestClientCredentialsIntrospectionRevocation(t *testing.T) {
 			name "Machine"
 			secret {env.DEMO_CLIENT_SECRET}
 			grant_types client_credentials
+			allowed_scopes read write
 		}`
 	srv := startCaddy(t, cfg)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -165,10 +166,27 @@ func TestClientCredentialsIntrospectionRevocation(t *testing.T) {
 	if tok.AccessToken == "" || tok.RefreshToken != "" || !tok.Valid() {
 		t.Fatalf("client_credentials token: %+v (no refresh token allowed, RFC 6749 §4.4.3)", tok)
 	}
+	// No scope asked: all of allowed_scopes.
+	if tok.Extra("scope") != "read write" {
+		t.Errorf("client_credentials without scope: scope %v, want read write", tok.Extra("scope"))
+	}
 	got := introspect(t, m, machine, tok.AccessToken)
 	wantActive(t, "machine token, asked by its owner", got, true, machine.ID)
-	if got["sub"] != machine.ID || got["iss"] != srv.cfg.Issuer() || got["token_type"] != "Bearer" {
+	if got["sub"] != machine.ID || got["iss"] != srv.cfg.Issuer() || got["token_type"] != "Bearer" || got["scope"] != "read write" {
 		t.Errorf("introspection of a client_credentials token: %v (sub should be the client)", got)
+	}
+	// A narrower scope is granted; one outside allowed_scopes is not.
+	narrow := cc
+	narrow.Scopes = []string{"read"}
+	if ntok, err := narrow.Token(ctx); err != nil {
+		t.Errorf("client_credentials with scope read: %v", err)
+	} else if ntok.Extra("scope") != "read" {
+		t.Errorf("client_credentials with scope read: scope %v", ntok.Extra("scope"))
+	}
+	wide := cc
+	wide.Scopes = []string{"read", "delete"}
+	if _, err := wide.Token(ctx); oauthErrorCode(err) != "invalid_scope" {
+		t.Errorf("client_credentials beyond allowed_scopes: err = %v, want invalid_scope", err)
 	}
 	wantActive(t, "machine token, asked by a resource server", introspect(t, m, demoApp, tok.AccessToken), true, machine.ID)
 
@@ -194,11 +212,105 @@ func TestClientCredentialsIntrospectionRevocation(t *testing.T) {
 
 	after := srv.metrics()
 	wantIncreased(t, before, after, map[string]float64{
-		"client_credentials.saved":     1,
+		"client_credentials.saved":     2,
 		"client_credentials.destroyed": 1,
 		"grant.success":                1,
 		"introspection.error":          2,
 		"revocation.error":             1,
 	})
 	wantUnchanged(t, before, after, "access_token.saved", "refresh_token.saved")
+}
+
+// TestRefreshTokenSettings exercises the per-client and lifetime settings
+// of refresh tokens as an operator writes them in the Caddyfile:
+// always_issue_refresh_token (no offline_access needed),
+// refresh_token_reuse_grace 0s (the first reuse revokes the grant) and
+// disable_refresh_token_rotation (one refresh token, used again and again).
+func TestRefreshTokenSettings(t *testing.T) {
+	always := clientSpec{ID: "always-app", Secret: demoClientSecret, RedirectURI: "http://localhost:5567/callback"}
+	sticky := clientSpec{ID: "sticky-app", Secret: demoClientSecret, RedirectURI: "http://localhost:5568/callback"}
+	cfg := newSiteConfig(t)
+	cfg.ExtraClients = `
+		lifetimes {
+			refresh_token 1h
+			refresh_token_absolute 2h
+			refresh_token_reuse_grace 0s
+		}
+		client always-app {
+			secret {env.DEMO_CLIENT_SECRET}
+			redirect_uri http://localhost:5567/callback
+			grant_types authorization_code refresh_token
+			always_issue_refresh_token
+		}
+		client sticky-app {
+			secret {env.DEMO_CLIENT_SECRET}
+			redirect_uri http://localhost:5568/callback
+			grant_types authorization_code refresh_token
+			disable_refresh_token_rotation
+		}`
+	srv := startCaddy(t, cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	m := discover(ctx, t, srv.cfg.Issuer())
+	b := newBrowser(t)
+	login := func(spec clientSpec, extraScopes ...string) (*relyingParty, *oauth2.Token) {
+		t.Helper()
+		rp := newRelyingParty(ctx, t, srv.cfg.Issuer(), spec)
+		rp.conf.Scopes = append(rp.conf.Scopes, extraScopes...)
+		req := rp.newAuthRequest()
+		res := b.authorize(ctx, req.URL, spec.RedirectURI, demoUser)
+		if res.Code == "" {
+			t.Fatalf("login with %s: %+v", spec.ID, res)
+		}
+		tok, err := rp.conf.Exchange(ctx, res.Code, oauth2.VerifierOption(req.Verifier))
+		if err != nil {
+			t.Fatalf("code exchange for %s: %v", spec.ID, err)
+		}
+		if tok.RefreshToken == "" {
+			t.Fatalf("%s got no refresh token (scope %v)", spec.ID, tok.Extra("scope"))
+		}
+		return rp, tok
+	}
+	refresh := func(rp *relyingParty, rt string) (*oauth2.Token, error) {
+		return rp.conf.TokenSource(ctx, &oauth2.Token{RefreshToken: rt, Expiry: time.Now().Add(-time.Minute)}).Token()
+	}
+
+	// always_issue_refresh_token: a refresh token without offline_access,
+	// whose idle lifetime is the configured hour.
+	rp, tok1 := login(always)
+	if got := introspect(t, m, demoApp, tok1.RefreshToken); got["active"] != true {
+		t.Errorf("refresh token: %v", got)
+	} else if exp, _ := got["exp"].(float64); time.Until(time.Unix(int64(exp), 0)) > time.Hour+time.Minute {
+		t.Errorf("refresh token expires at %v, beyond lifetimes refresh_token 1h", time.Unix(int64(exp), 0))
+	}
+	tok2, err := refresh(rp, tok1.RefreshToken)
+	if err != nil || tok2.RefreshToken == tok1.RefreshToken {
+		t.Fatalf("refresh: %v (rotated: %v)", err, tok2 != nil && tok2.RefreshToken != tok1.RefreshToken)
+	}
+	// No grace: the very next reuse revokes the grant.
+	before := srv.metrics()
+	if _, err := refresh(rp, tok1.RefreshToken); oauthErrorCode(err) != "invalid_grant" {
+		t.Fatalf("immediate reuse: err = %v, want invalid_grant", err)
+	}
+	wantActive(t, "access token after an immediate reuse without grace", introspect(t, m, demoApp, tok2.AccessToken), false, "")
+	if got := srv.metrics()["grant.revoked"] - before["grant.revoked"]; got != 1 {
+		t.Errorf("grant.revoked increased by %v on an immediate reuse with refresh_token_reuse_grace 0s, want 1", got)
+	}
+
+	// disable_refresh_token_rotation: the same refresh token keeps working.
+	rp, tok := login(sticky, "offline_access")
+	before = srv.metrics()
+	for i := range 2 {
+		next, err := refresh(rp, tok.RefreshToken)
+		if err != nil {
+			t.Fatalf("refresh %d without rotation: %v", i+1, err)
+		}
+		if next.RefreshToken != tok.RefreshToken {
+			t.Errorf("refresh %d: the refresh token changed although rotation is disabled", i+1)
+		}
+		wantActive(t, "access token from a non-rotating refresh", introspect(t, m, demoApp, next.AccessToken), true, sticky.ID)
+	}
+	after := srv.metrics()
+	wantUnchanged(t, before, after, "refresh_token.consumed", "refresh_token.saved", "grant.revoked")
+	wantIncreased(t, before, after, map[string]float64{"grant.success": 2})
 }

@@ -177,6 +177,37 @@ func sendJSON(t *testing.T, method, endpoint, bearer string, body any) apiRespon
 	return doRequest(t, req)
 }
 
+// registeredClient is the client information response (RFC 7591 §3.2.1).
+type registeredClient struct {
+	ClientID, ClientSecret, RegistrationAccessToken, RegistrationClientURI string
+	Info                                                                   map[string]any
+}
+
+// register posts client metadata to the registration endpoint with an
+// initial access token (or none) and returns the answer.
+func register(t *testing.T, m providerMetadata, iat string, metadata map[string]any) apiResponse {
+	t.Helper()
+	return sendJSON(t, http.MethodPost, m.RegistrationEndpoint, iat, metadata)
+}
+
+func registered(t *testing.T, r apiResponse) registeredClient {
+	t.Helper()
+	if r.Status != http.StatusCreated {
+		t.Fatalf("registration: %d %s, want 201", r.Status, r.Body)
+	}
+	if r.Header.Get("Cache-Control") != "no-store" {
+		t.Errorf("client information Cache-Control = %q, want no-store", r.Header.Get("Cache-Control"))
+	}
+	info := r.JSON(t)
+	str := func(k string) string { s, _ := info[k].(string); return s }
+	c := registeredClient{ClientID: str("client_id"), ClientSecret: str("client_secret"), RegistrationAccessToken: str("registration_access_token"),
+		RegistrationClientURI: str("registration_client_uri"), Info: info}
+	if c.ClientID == "" || c.RegistrationAccessToken == "" || c.RegistrationClientURI == "" {
+		t.Fatalf("client information lacks client_id, registration_access_token or registration_client_uri: %v", info)
+	}
+	return c
+}
+
 // introspect asks the introspection endpoint (RFC 7662) about token as the
 // confidential client c and returns the JSON answer.
 func introspect(t *testing.T, m providerMetadata, c clientCreds, token string) map[string]any {

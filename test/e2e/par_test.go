@@ -120,3 +120,46 @@ func TestPushedAuthorizationRequest(t *testing.T) {
 	}
 	wantIncreased(t, before, after, map[string]float64{"authorization.error": 2})
 }
+
+// TestPARRequiredPerClient: a client configured with require_par cannot use
+// the front channel alone (RFC 9126 §5); through a pushed request, with the
+// configured request_uri lifetime, it logs in.
+func TestPARRequiredPerClient(t *testing.T) {
+	app := clientSpec{ID: "par-only", Secret: demoClientSecret, RedirectURI: "http://localhost:5566/callback"}
+	cfg := newSiteConfig(t)
+	cfg.ExtraClients = `
+		lifetimes {
+			pushed_authorization_request 30s
+		}
+		client par-only {
+			secret {env.DEMO_CLIENT_SECRET}
+			redirect_uri http://localhost:5566/callback
+			require_par
+		}`
+	srv := startCaddy(t, cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	m := discover(ctx, t, srv.cfg.Issuer())
+	rp := newRelyingParty(ctx, t, srv.cfg.Issuer(), app)
+	b := newBrowser(t)
+
+	if res := b.authorize(ctx, rp.newAuthRequest().URL, app.RedirectURI, demoUser); res.Error != "invalid_request" || res.Code != "" || len(res.Pages) != 0 {
+		t.Errorf("front-channel request of a require_par client: %+v, want error invalid_request before any page", res)
+	}
+
+	creds := clientCreds{ID: app.ID, Secret: app.Secret}
+	r := postForm(t, m.PAREndpoint, url.Values{"response_type": {"code"}, "redirect_uri": {app.RedirectURI}, "scope": {"openid"},
+		"code_challenge": {oauth2.S256ChallengeFromVerifier(oauth2.GenerateVerifier())}, "code_challenge_method": {"S256"}}, creds)
+	if r.Status != http.StatusCreated || r.JSON(t)["expires_in"] != float64(30) {
+		t.Errorf("PAR with lifetimes pushed_authorization_request 30s: %d %s, want 201 and expires_in 30", r.Status, r.Body)
+	}
+
+	_, req := pushAuthorizationRequest(t, m, rp, creds)
+	res := b.authorize(ctx, req.URL, app.RedirectURI, demoUser)
+	if res.Code == "" || res.State != req.State {
+		t.Fatalf("pushed request of a require_par client: %+v", res)
+	}
+	if _, err := rp.conf.Exchange(ctx, res.Code, oauth2.VerifierOption(req.Verifier)); err != nil {
+		t.Fatalf("code exchange: %v", err)
+	}
+}
