@@ -111,6 +111,7 @@ type Handler struct {
 	prov        *provider.Provider
 	storeKey    string // pool key of the acquired store; "" when none is held
 	releaseLogs func(context.Context) error
+	live        *liveProvider // registered for the admin API; nil when not
 }
 
 // CaddyModule returns the Caddy module information.
@@ -221,6 +222,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return err
 	}
+	h.live = providers.add(issuer, h.prov, registration.Policy)
 	h.logger.Info("OpenID Connect provider ready",
 		zap.String("issuer", issuer),
 		zap.String("storage", dir),
@@ -245,6 +247,12 @@ func (h *Handler) Validate() error {
 // configuration has started on a reload.
 func (h *Handler) Cleanup() error {
 	var errs []error
+	if h.live != nil {
+		// First, so that the admin API stops handing out this provider
+		// (and waits for a request using it) before its store may close.
+		providers.remove(h.live)
+		h.live = nil
+	}
 	if h.releaseLogs != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		errs = append(errs, h.releaseLogs(ctx))
