@@ -7,11 +7,35 @@ import (
 	"time"
 
 	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/clientcredentials"
 )
 
 // staticInitialAccessToken is the initial access token configured in the
 // Caddyfile of the registration test; a test value.
 const staticInitialAccessToken = "e2e-static-initial-access-token"
+
+// mintInitialAccessToken asks Caddy's admin API for an initial access token
+// with a lifetime of ttl.
+func mintInitialAccessToken(t *testing.T, srv *caddyServer, ttl time.Duration, singleUse bool) string {
+	t.Helper()
+	r := sendJSON(t, http.MethodPost, srv.cfg.Admin()+"/oidc_provider/initial_access_tokens", "",
+		map[string]any{"issuer": srv.cfg.Issuer(), "ttl": ttl.String(), "single_use": singleUse})
+	if r.Status != http.StatusCreated {
+		t.Fatalf("admin: minting an initial access token: %d %s, want 201", r.Status, r.Body)
+	}
+	if r.Header.Get("Cache-Control") != "no-store" {
+		t.Errorf("admin: initial access token response Cache-Control = %q, want no-store", r.Header.Get("Cache-Control"))
+	}
+	body := r.JSON(t)
+	tok, _ := body["initial_access_token"].(string)
+	if tok == "" {
+		t.Fatalf("admin: no initial_access_token in %s", r.Body)
+	}
+	if body["expires_in"] != ttl.Seconds() {
+		t.Errorf("admin: expires_in = %v, want %v", body["expires_in"], ttl.Seconds())
+	}
+	return tok
+}
 
 // TestDynamicClientRegistration registers a client over HTTP with an initial
 // access token (RFC 7591), reads and updates it with its registration access
@@ -152,4 +176,57 @@ func mustGet(t *testing.T, u string) *http.Request {
 		t.Fatal(err)
 	}
 	return req
+}
+
+// TestInitialAccessTokenFromAdminAPI mints a single-use initial access token
+// on Caddy's admin API: it registers one client, which then gets tokens,
+// and no second one.
+func TestInitialAccessTokenFromAdminAPI(t *testing.T) {
+	cfg := newSiteConfig(t)
+	cfg.ExtraClients = `
+		registration {
+			policy initial_access_token
+		}`
+	srv := startCaddy(t, cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	m := discover(ctx, t, srv.cfg.Issuer())
+	before := srv.metrics()
+
+	iat := mintInitialAccessToken(t, srv, 10*time.Minute, true)
+	machineMeta := map[string]any{"client_name": "Registered Machine", "grant_types": []string{"client_credentials"}, "scope": "read", "token_endpoint_auth_method": "client_secret_post"}
+	mc := registered(t, register(t, m, iat, machineMeta))
+	if r := register(t, m, iat, machineMeta); r.Status != http.StatusUnauthorized {
+		t.Errorf("a second registration with a single-use initial access token: %d %s, want 401", r.Status, r.Body)
+	}
+	cc := clientcredentials.Config{ClientID: mc.ClientID, ClientSecret: mc.ClientSecret, TokenURL: m.TokenEndpoint, AuthStyle: oauth2.AuthStyleInParams}
+	mtok, err := cc.Token(ctx)
+	if err != nil {
+		t.Fatalf("client_credentials for the registered machine: %v", err)
+	}
+	if mtok.Extra("scope") != "read" {
+		t.Errorf("registered machine's scope = %v, want read", mtok.Extra("scope"))
+	}
+	// A reusable token registers any number of clients until it expires.
+	multi := mintInitialAccessToken(t, srv, time.Minute, false)
+	for range 2 {
+		registered(t, register(t, m, multi, machineMeta))
+	}
+	// Only a running provider's issuer can be named.
+	if r := sendJSON(t, http.MethodPost, srv.cfg.Admin()+"/oidc_provider/initial_access_tokens", "", map[string]any{"issuer": "https://elsewhere.example", "ttl": "1m"}); r.Status != http.StatusNotFound {
+		t.Errorf("minting for an unknown issuer: %d %s, want 404", r.Status, r.Body)
+	}
+
+	after := srv.metrics()
+	for event, want := range map[string]float64{
+		"initial_access_token.saved":     2,
+		"initial_access_token.destroyed": 1, // the single-use one, spent
+		"registration_create.success":    3,
+		"registration_create.error":      1,
+		"client_credentials.saved":       1,
+	} {
+		if got := after[event] - before[event]; got != want {
+			t.Errorf("%s increased by %v, want %v", event, got, want)
+		}
+	}
 }
