@@ -104,8 +104,25 @@ func TestDiscoveryAndJWKS(t *testing.T) {
 	if r.status != 200 || doc["issuer"] != h.issuer || doc["token_endpoint"] != h.issuer+"/token" || doc["jwks_uri"] != h.issuer+"/jwks" {
 		t.Fatalf("discovery: %d %v", r.status, doc)
 	}
+	// Every advertised endpoint URL must be one the provider serves.
+	for field, v := range doc {
+		if u, ok := v.(string); ok && strings.HasSuffix(field, "_endpoint") || field == "jwks_uri" {
+			if u == "" || !h.p.Handles(strings.TrimPrefix(u, h.issuer)) {
+				t.Errorf("%s = %q is not served", field, u)
+			}
+		}
+	}
 	for field, want := range map[string]string{"code_challenge_methods_supported": `["S256"]`, "response_types_supported": `["code"]`,
-		"id_token_signing_alg_values_supported": `["ES256"]`, "request_uri_parameter_supported": "false", "subject_types_supported": `["public"]`} {
+		"id_token_signing_alg_values_supported": `["ES256"]`, "request_uri_parameter_supported": "false", "subject_types_supported": `["public"]`,
+		"grant_types_supported":                          `["authorization_code","refresh_token","client_credentials","urn:ietf:params:oauth:grant-type:device_code"]`,
+		"introspection_endpoint":                         `"` + h.issuer + `/token/introspection"`,
+		"revocation_endpoint":                            `"` + h.issuer + `/token/revocation"`,
+		"pushed_authorization_request_endpoint":          `"` + h.issuer + `/par"`,
+		"end_session_endpoint":                           `"` + h.issuer + `/session/end"`,
+		"device_authorization_endpoint":                  `"` + h.issuer + `/device/auth"`,
+		"introspection_endpoint_auth_methods_supported":  `["client_secret_basic","client_secret_post"]`,
+		"authorization_response_iss_parameter_supported": "true",
+		"backchannel_logout_supported":                   "true"} {
 		got, _ := json.Marshal(doc[field])
 		if string(got) != want {
 			t.Errorf("%s = %s, want %s", field, got, want)
