@@ -268,6 +268,11 @@ func (s *caddyServer) load(cfg siteConfig) {
 	if resp.StatusCode != http.StatusOK {
 		s.t.Fatalf("admin /load: %s: %s", resp.Status, body)
 	}
+	// The reload shuts the old server down, closing its idle keep-alive
+	// connections; a POST (a code exchange) sent on one of them gets a reset
+	// that net/http does not retry, since POST is not idempotent. Clients
+	// here, like any client across a server restart, start fresh.
+	http.DefaultTransport.(*http.Transport).CloseIdleConnections()
 	s.cfg = cfg
 }
 
