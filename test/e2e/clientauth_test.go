@@ -109,6 +109,8 @@ func TestPrivateKeyJWT(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	m := discover(ctx, t, srv.cfg.Issuer())
+	wantListed(t, m.TokenEndpointAuthMethodsSupported, "token_endpoint_auth_methods_supported", "private_key_jwt")
+	wantListed(t, m.IntrospectionEndpointAuthMethodsSupported, "introspection_endpoint_auth_methods_supported", "private_key_jwt")
 	before := srv.metrics()
 
 	dynKey := newClientKey(t, "dyn-key-1")

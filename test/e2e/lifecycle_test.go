@@ -42,6 +42,7 @@ func TestRefreshTokenRotationAndReuse(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	m := discover(ctx, t, srv.cfg.Issuer())
+	wantListed(t, m.GrantTypesSupported, "grant_types_supported", "refresh_token")
 	before := srv.metrics()
 
 	rp := newRelyingParty(ctx, t, srv.cfg.Issuer(), offlineApp)
@@ -155,6 +156,7 @@ func TestClientCredentialsIntrospectionRevocation(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	m := discover(ctx, t, srv.cfg.Issuer())
+	wantListed(t, m.GrantTypesSupported, "grant_types_supported", "client_credentials")
 	before := srv.metrics()
 
 	machine := clientCreds{ID: "machine", Secret: demoClientSecret}

@@ -7,13 +7,12 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
-
-	"github.com/oidcaddy/oidcaddy/provider"
 )
 
 // Helpers shared by the token lifecycle, client and logout tests: plain
@@ -32,6 +31,18 @@ type providerMetadata struct {
 	RegistrationEndpoint  string `json:"registration_endpoint"`
 	PAREndpoint           string `json:"pushed_authorization_request_endpoint"`
 	EndSessionEndpoint    string `json:"end_session_endpoint"`
+
+	GrantTypesSupported                       []string `json:"grant_types_supported"`
+	TokenEndpointAuthMethodsSupported         []string `json:"token_endpoint_auth_methods_supported"`
+	IntrospectionEndpointAuthMethodsSupported []string `json:"introspection_endpoint_auth_methods_supported"`
+}
+
+// wantListed checks that a discovery list names value.
+func wantListed(t *testing.T, list []string, member, value string) {
+	t.Helper()
+	if !slices.Contains(list, value) {
+		t.Errorf("discovery: %s = %v, does not name %s", member, list, value)
+	}
 }
 
 // discover reads the provider's metadata through go-oidc, which also checks
@@ -45,21 +56,6 @@ func discover(ctx context.Context, t *testing.T, issuer string) providerMetadata
 	var m providerMetadata
 	if err := p.Claims(&m); err != nil {
 		t.Fatalf("discovery claims: %v", err)
-	}
-	// The provider serves introspection and revocation but its discovery
-	// document does not name them yet; until it does, use the documented
-	// paths, and say so in the test log.
-	for name, f := range map[string]struct {
-		field *string
-		path  string
-	}{
-		"introspection_endpoint": {&m.IntrospectionEndpoint, provider.PathIntrospection},
-		"revocation_endpoint":    {&m.RevocationEndpoint, provider.PathRevocation},
-	} {
-		if *f.field == "" {
-			t.Logf("discovery: no %s; using %s", name, issuer+f.path)
-			*f.field = issuer + f.path
-		}
 	}
 	for name, v := range map[string]string{"introspection_endpoint": m.IntrospectionEndpoint, "revocation_endpoint": m.RevocationEndpoint,
 		"pushed_authorization_request_endpoint": m.PAREndpoint, "end_session_endpoint": m.EndSessionEndpoint, "jwks_uri": m.JWKSURI} {
