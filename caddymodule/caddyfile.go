@@ -45,6 +45,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //			refresh_token_absolute       <duration>
 //			refresh_token_reuse_grace    <duration>   # 0 for none
 //			pushed_authorization_request <duration>
+//			device_code                  <duration>
 //		}
 //		client <client_id> {
 //			name <display name>
@@ -260,6 +261,7 @@ func (l *LifetimesConfig) unmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		"refresh_token":                &l.RefreshToken,
 		"refresh_token_absolute":       &l.RefreshTokenAbsolute,
 		"pushed_authorization_request": &l.PushedAuthorizationRequest,
+		"device_code":                  &l.DeviceCode,
 	}
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
 		name := d.Val()
@@ -275,7 +277,7 @@ func (l *LifetimesConfig) unmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		field, ok := fields[name]
 		if !ok {
 			return d.Errf("unrecognized lifetimes subdirective %q (expected authorization_code, access_token, id_token, session, interaction, grant, "+
-				"refresh_token, refresh_token_absolute, refresh_token_reuse_grace or pushed_authorization_request)", name)
+				"refresh_token, refresh_token_absolute, refresh_token_reuse_grace, pushed_authorization_request or device_code)", name)
 		}
 		dur, err := durationArg(d, "lifetimes "+name, false)
 		if err != nil {

@@ -68,6 +68,9 @@ type LifetimesConfig struct {
 	// Pushed authorization requests: how long a request_uri from the PAR
 	// endpoint stays usable (60s; RFC 9126 suggests 5 to 600 seconds).
 	PushedAuthorizationRequest caddy.Duration `json:"pushed_authorization_request,omitempty"`
+	// Device authorization (RFC 8628): how long a device code and its user
+	// code stay usable (10m).
+	DeviceCode caddy.Duration `json:"device_code,omitempty"`
 }
 
 func (l *LifetimesConfig) toProvider() provider.Lifetimes {
@@ -83,6 +86,7 @@ func (l *LifetimesConfig) toProvider() provider.Lifetimes {
 		RefreshTokenAbsolute:       time.Duration(l.RefreshTokenAbsolute),
 		RefreshTokenReuseGrace:     reuseGrace(l.RefreshTokenReuseGrace),
 		PushedAuthorizationRequest: time.Duration(l.PushedAuthorizationRequest),
+		DeviceCode:                 time.Duration(l.DeviceCode),
 	}
 }
 
@@ -122,7 +126,9 @@ type ClientConfig struct {
 	PostLogoutRedirectURIs []string `json:"post_logout_redirect_uris,omitempty"`
 
 	// Grant types the client may use: authorization_code (default),
-	// refresh_token, client_credentials.
+	// refresh_token, client_credentials, and
+	// urn:ietf:params:oauth:grant-type:device_code (RFC 8628; "device_code"
+	// is accepted as a short form).
 	GrantTypes []string `json:"grant_types,omitempty"`
 
 	// How the client authenticates at the token, introspection, revocation
@@ -324,7 +330,7 @@ func (h *Handler) checkStatic() error {
 			"authorization_code": l.AuthorizationCode, "access_token": l.AccessToken, "id_token": l.IDToken,
 			"session": l.Session, "interaction": l.Interaction, "grant": l.Grant,
 			"refresh_token": l.RefreshToken, "refresh_token_absolute": l.RefreshTokenAbsolute,
-			"pushed_authorization_request": l.PushedAuthorizationRequest,
+			"pushed_authorization_request": l.PushedAuthorizationRequest, "device_code": l.DeviceCode,
 		}
 		if l.RefreshTokenReuseGrace != nil {
 			durations["refresh_token_reuse_grace"] = *l.RefreshTokenReuseGrace
@@ -437,7 +443,7 @@ func buildClients(repl *caddy.Replacer, cfgs []ClientConfig) (provider.StaticCli
 			Name:                               cc.ClientName,
 			RedirectURIs:                       cc.RedirectURIs,
 			PostLogoutRedirectURIs:             cc.PostLogoutRedirectURIs,
-			GrantTypes:                         cc.GrantTypes,
+			GrantTypes:                         expandGrantTypes(cc.GrantTypes),
 			TokenEndpointAuthMethod:            cc.TokenEndpointAuthMethod,
 			SkipConsent:                        cc.SkipConsent,
 			AccessTokenFormat:                  cc.AccessTokenFormat,
@@ -654,4 +660,17 @@ func readUsersFile(path string) ([]UserConfig, error) {
 		}
 	}
 	return users, nil
+}
+
+// expandGrantTypes accepts "device_code" for the device grant's URN, which
+// nobody types correctly twice.
+func expandGrantTypes(in []string) []string {
+	out := make([]string, len(in))
+	for i, gt := range in {
+		if gt == "device_code" {
+			gt = provider.GrantTypeDeviceCode
+		}
+		out[i] = gt
+	}
+	return out
 }
