@@ -117,7 +117,7 @@ func countHandlers(t *testing.T, handlers []json.RawMessage) int {
 		if err := dec.Decode(&withName); err != nil {
 			t.Fatalf("oidc_provider JSON does not decode into Handler: %v", err)
 		}
-		if withName.Issuer == "" || len(withName.Clients) != 5 || len(withName.Users) != 1 || len(withName.Resources) != 1 ||
+		if withName.Issuer == "" || len(withName.Clients) != 6 || len(withName.Users) != 1 || len(withName.Resources) != 1 ||
 			withName.Registration == nil || withName.LoginThrottle == nil || withName.Lifetimes.RefreshTokenReuseGrace == nil {
 			t.Fatalf("decoded handler lost fields: %+v", withName.Handler)
 		}
