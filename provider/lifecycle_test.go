@@ -325,6 +325,20 @@ func TestJWTAccessTokens(t *testing.T) {
 	if got := h.introspect(user["access_token"].(string), ""); got["active"] != true || got["sub"] != "alice-sub" || got["jti"] == nil {
 		t.Fatalf("introspection of a JWT: %v", got)
 	}
+	userinfo := func(tok string) response {
+		req, _ := http.NewRequest(http.MethodGet, h.issuer+"/userinfo", nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		return h.browser().do(req)
+	}
+	if r := userinfo(user["access_token"].(string)); r.status != 200 || jsonBody(t, r)["email"] != "alice@example.com" {
+		t.Fatalf("userinfo with a JWT access token: %d %s", r.status, r.body)
+	}
+	if r := userinfo(user["refresh_token"].(string)); r.status != 401 {
+		t.Fatalf("userinfo with a refresh token: %d %s", r.status, r.body)
+	}
+	if r := userinfo(user["id_token"].(string)); r.status != 401 {
+		t.Fatalf("userinfo with an ID token: %d %s", r.status, r.body)
+	}
 	// Revoked by jti; still valid by signature, inactive at introspection.
 	if r := h.revoke(tok, "api", apiSecret); r.status != 200 {
 		t.Fatalf("revoke JWT: %d %s", r.status, r.body)
@@ -338,6 +352,9 @@ func TestJWTAccessTokens(t *testing.T) {
 	}
 	if got := h.introspect(user["access_token"].(string), ""); got["active"] != false {
 		t.Fatalf("JWT of a revoked grant: %v", got)
+	}
+	if r := userinfo(user["access_token"].(string)); r.status != 401 {
+		t.Fatalf("userinfo with a JWT of a revoked grant: %d %s", r.status, r.body)
 	}
 	// An ID token is not an access token.
 	if got := h.introspect(user["id_token"].(string), ""); got["active"] != false {

@@ -52,6 +52,30 @@ func (p *Provider) lookupToken(ctx context.Context, token, hint string) (*tokenI
 	return info, nil
 }
 
+// lookupAccessToken is lookupToken for resource endpoints (userinfo): only
+// access tokens, opaque or JWT, and never a refresh token.
+func (p *Provider) lookupAccessToken(ctx context.Context, token string) (*tokenInfo, error) {
+	if token == "" || len(token) > maxTokenLen {
+		return nil, nil
+	}
+	var info *tokenInfo
+	var err error
+	if strings.Count(token, ".") == 2 {
+		info, err = p.lookupJWT(ctx, token)
+	} else {
+		info, err = p.lookupStored(ctx, secretID(token), false)
+	}
+	if info == nil || err != nil {
+		return info, err
+	}
+	if _, err := p.clients.Client(ctx, info.clientID); errors.Is(err, ErrNotFound) {
+		return nil, nil
+	} else if err != nil {
+		return nil, err
+	}
+	return info, nil
+}
+
 func (p *Provider) findToken(ctx context.Context, token, hint string) (*tokenInfo, error) {
 	if token == "" || len(token) > maxTokenLen {
 		return nil, nil

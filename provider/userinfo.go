@@ -32,38 +32,30 @@ func (p *Provider) serveUserinfo(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusUnauthorized, errorBody{Error: ErrCodeInvalidRequest, ErrorDescription: "an access token is required"})
 		return
 	}
-	var at accessToken
-	_, err := p.load(r.Context(), KindAccessToken, secretID(token), &at)
-	if errors.Is(err, ErrNotFound) || (err == nil && at.ExpiresAt <= p.now().Unix()) {
-		p.bearerError(w, r, newError(http.StatusUnauthorized, ErrCodeInvalidToken, "the access token is invalid or expired"), "")
-		return
-	}
+	info, err := p.lookupAccessToken(r.Context(), token)
 	if err != nil {
 		p.bearerError(w, r, errServer(err), "")
 		return
 	}
-	if _, err := p.clients.Client(r.Context(), at.ClientID); errors.Is(err, ErrNotFound) {
+	if info == nil || info.expiresAt <= p.now().Unix() {
 		p.bearerError(w, r, newError(http.StatusUnauthorized, ErrCodeInvalidToken, "the access token is invalid or expired"), "")
 		return
-	} else if err != nil {
-		p.bearerError(w, r, errServer(err), "")
+	}
+	if !slices.Contains(info.scopes, scopeOpenID) || info.accountID == "" {
+		p.bearerError(w, r, newError(http.StatusForbidden, ErrCodeInsufficientScope, "the access token lacks the openid scope"), info.clientID)
 		return
 	}
-	if !slices.Contains(at.Scopes, scopeOpenID) || at.AccountID == "" {
-		p.bearerError(w, r, newError(http.StatusForbidden, ErrCodeInsufficientScope, "the access token lacks the openid scope"), at.ClientID)
-		return
-	}
-	acc, err := p.cfg.Accounts.Account(r.Context(), at.AccountID)
+	acc, err := p.cfg.Accounts.Account(r.Context(), info.accountID)
 	if errors.Is(err, ErrNotFound) {
-		p.bearerError(w, r, newError(http.StatusUnauthorized, ErrCodeInvalidToken, "the access token's user no longer exists"), at.ClientID)
+		p.bearerError(w, r, newError(http.StatusUnauthorized, ErrCodeInvalidToken, "the access token's user no longer exists"), info.clientID)
 		return
 	}
 	if err != nil {
-		p.bearerError(w, r, errServer(err), at.ClientID)
+		p.bearerError(w, r, errServer(err), info.clientID)
 		return
 	}
 	noStore(w.Header())
-	writeJSON(w, http.StatusOK, claimsForScopes(acc, at.Scopes))
+	writeJSON(w, http.StatusOK, claimsForScopes(acc, info.scopes))
 }
 
 // bearerToken extracts the token from exactly one place (RFC 6750 §2: a client
