@@ -182,11 +182,18 @@ func TestJWTAccessTokens(t *testing.T) {
 	if got["sub"] != "demo-subject" {
 		t.Errorf("introspection sub = %v", got["sub"])
 	}
+	// A relying party with JWT access tokens calls userinfo like any other.
+	if info, err := rp.provider.UserInfo(ctx, oauth2.StaticTokenSource(utok)); err != nil || info.Subject != "demo-subject" {
+		t.Errorf("go-oidc UserInfo with a JWT access token: %v %+v", err, info)
+	}
 	if utok.RefreshToken == "" {
 		t.Fatal("no refresh token for offline_access")
 	}
 	revoke(t, m, clientCreds{ID: jwtApp.ID, Secret: jwtApp.Secret}, utok.RefreshToken)
 	wantActive(t, "user JWT after its grant was revoked", introspect(t, m, demoApp, utok.AccessToken), false, "")
+	if _, err := rp.provider.UserInfo(ctx, oauth2.StaticTokenSource(utok)); err == nil {
+		t.Error("userinfo accepted a JWT access token of a revoked grant")
+	}
 
 	after := srv.metrics()
 	wantIncreased(t, before, after, map[string]float64{
