@@ -131,14 +131,14 @@ func (p *Provider) verifyWithClientKeys(ctx context.Context, client *Client, ass
 	if len(client.JWKS) > 0 {
 		return p.cfg.Assertions.VerifyWithClientJWKS(assertion, client.JWKS)
 	}
-	doc, fresh, err := p.jwksCache.get(ctx, p.httpClient(), client.JWKSURI, false)
+	doc, fresh, err := p.jwksCache.get(ctx, p.outboundClient(client), client.JWKSURI, false)
 	if err != nil {
 		return nil, err
 	}
 	claims, err := p.cfg.Assertions.VerifyWithClientJWKS(assertion, doc)
 	if err != nil && !fresh {
 		// The client may have rotated its keys: fetch once more.
-		if doc, _, ferr := p.jwksCache.get(ctx, p.httpClient(), client.JWKSURI, true); ferr == nil {
+		if doc, _, ferr := p.jwksCache.get(ctx, p.outboundClient(client), client.JWKSURI, true); ferr == nil {
 			return p.cfg.Assertions.VerifyWithClientJWKS(assertion, doc)
 		}
 	}

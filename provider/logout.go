@@ -224,7 +224,7 @@ func (p *Provider) sendLogoutToken(ctx context.Context, c *Client, s *session) e
 		return backchannelError("the client's backchannel_logout_uri is not usable")
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	resp, err := p.httpClient().Do(req)
+	resp, err := p.outboundClient(c).Do(req)
 	if err != nil {
 		return backchannelError("the client's backchannel_logout_uri did not answer")
 	}
