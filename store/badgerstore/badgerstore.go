@@ -436,11 +436,22 @@ func deleteUIDIfOwned(txn *badger.Txn, kind provider.Kind, uid, id string) error
 
 // Put implements provider.Store.
 func (s *Store) Put(ctx context.Context, rec provider.Record, durable bool) error {
+	return s.write(ctx, "put", rec, durable, false)
+}
+
+// Create implements provider.Store: Put, but only where no live record is.
+func (s *Store) Create(ctx context.Context, rec provider.Record, durable bool) error {
+	return s.write(ctx, "create", rec, durable, true)
+}
+
+// write stores rec, replacing the record under its key; with onlyIfAbsent a
+// live record there makes it fail with ErrAlreadyExists instead.
+func (s *Store) write(ctx context.Context, op string, rec provider.Record, durable, onlyIfAbsent bool) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	if rec.Kind == "" || rec.ID == "" {
-		return errors.New("badgerstore: put: empty kind or id")
+		return errors.New("badgerstore: " + op + ": empty kind or id")
 	}
 	st := s.lock(rec.ID)
 	err := s.update(func(txn *badger.Txn) error {
@@ -449,6 +460,8 @@ func (s *Store) Put(ctx context.Context, rec provider.Record, durable bool) erro
 		now := time.Now()
 		old, err := getRecord(txn, rec.Kind, rec.ID)
 		switch {
+		case err == nil && onlyIfAbsent && live(&old, now):
+			return provider.ErrAlreadyExists
 		case err == nil:
 			return s.writeRecord(txn, &rec, &old, now)
 		case err == provider.ErrNotFound, errors.Is(err, errCorruptRecord):
@@ -461,47 +474,14 @@ func (s *Store) Put(ctx context.Context, rec provider.Record, durable bool) erro
 		}
 	})
 	st.Unlock()
-	if err != nil {
-		return opError("put", rec.Kind, err)
-	}
-	if durable {
-		return s.sync("put", rec.Kind)
-	}
-	return nil
-}
-
-// Create implements provider.Store: Put, but only where no live record is.
-func (s *Store) Create(ctx context.Context, rec provider.Record, durable bool) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if rec.Kind == "" || rec.ID == "" {
-		return errors.New("badgerstore: create: empty kind or id")
-	}
-	st := s.lock(rec.ID)
-	err := s.update(func(txn *badger.Txn) error {
-		now := time.Now()
-		old, err := getRecord(txn, rec.Kind, rec.ID)
-		switch {
-		case err == nil && live(&old, now):
-			return provider.ErrAlreadyExists
-		case err == nil:
-			return s.writeRecord(txn, &rec, &old, now)
-		case err == provider.ErrNotFound, errors.Is(err, errCorruptRecord):
-			return s.writeRecord(txn, &rec, nil, now)
-		default:
-			return err
-		}
-	})
-	st.Unlock()
 	if errors.Is(err, provider.ErrAlreadyExists) {
 		return provider.ErrAlreadyExists
 	}
 	if err != nil {
-		return opError("create", rec.Kind, err)
+		return opError(op, rec.Kind, err)
 	}
 	if durable {
-		return s.sync("create", rec.Kind)
+		return s.sync(op, rec.Kind)
 	}
 	return nil
 }
