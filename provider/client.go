@@ -66,6 +66,11 @@ type Client struct {
 	RequirePushedAuthorizationRequests bool
 	// BackchannelLogoutURI receives logout tokens.
 	BackchannelLogoutURI string
+	// Resources lists the resource identifiers (Config.Resources) the client
+	// may ask tokens for with the resource parameter (RFC 8707). For a
+	// configured client, empty means every configured resource; a client
+	// that registered itself may use none unless the operator lists them.
+	Resources []string
 
 	dynamic bool // registered over RFC 7591, stored in the Store
 }
