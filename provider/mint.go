@@ -140,16 +140,33 @@ func wantsRefreshToken(c *Client, scopes []string) bool {
 	return c.AlwaysIssueRefreshToken || slices.Contains(scopes, scopeOfflineAccess)
 }
 
-// resolveResource looks the RFC 8707 resource parameter up.
-func (p *Provider) resolveResource(form params) (*Resource, *Error) {
+// resolveResource looks the RFC 8707 resource parameter up and checks the
+// client may ask for it: a configured client with no Resources list may use
+// every configured resource, any other client only those it lists (so a
+// client that registered itself gets none unless the operator says so).
+func (p *Provider) resolveResource(client *Client, form params) (*Resource, *Error) {
 	id := form.get("resource")
 	if id == "" {
 		return nil, nil
 	}
 	for i := range p.cfg.Resources {
-		if p.cfg.Resources[i].Identifier == id {
+		if p.cfg.Resources[i].Identifier != id {
+			continue
+		}
+		if slices.Contains(client.Resources, id) || (len(client.Resources) == 0 && !client.dynamic) {
 			return &p.cfg.Resources[i], nil
 		}
+		return nil, newError(http.StatusBadRequest, ErrCodeInvalidTarget, "the client may not ask tokens for this resource")
 	}
 	return nil, newError(http.StatusBadRequest, ErrCodeInvalidTarget, "unknown resource")
+}
+
+// scopesForResource narrows a user token's scopes to what the resource
+// understands; OIDC scopes that only make sense at this provider (openid,
+// profile, …) are dropped too, since the token is for the resource.
+func scopesForResource(scopes []string, res *Resource) []string {
+	if res == nil || len(res.Scopes) == 0 {
+		return scopes
+	}
+	return slices.DeleteFunc(slices.Clone(scopes), func(s string) bool { return !slices.Contains(res.Scopes, s) })
 }

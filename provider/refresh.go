@@ -13,6 +13,7 @@ var (
 	errRefreshRace    = errors.New("refresh token rotated moments ago")
 	errRefreshForeign = errors.New("refresh token of another client")
 	errRefreshScope   = newError(http.StatusBadRequest, ErrCodeInvalidScope, "the requested scope exceeds the scope of the refresh token")
+	errRefreshTarget  = newError(http.StatusBadRequest, ErrCodeInvalidTarget, "the refresh token is bound to another resource")
 )
 
 // refresh is the refresh_token grant (RFC 6749 §6). With rotation (the
@@ -32,7 +33,7 @@ func (p *Provider) refresh(r *http.Request, client *Client, form params) (*token
 	if s := form.get("scope"); s != "" {
 		asked = strings.Fields(s)
 	}
-	resource, rerr := p.resolveResource(form)
+	resource, rerr := p.resolveResource(client, form)
 	if rerr != nil {
 		return nil, "", rerr
 	}
@@ -56,6 +57,10 @@ func (p *Provider) refresh(r *http.Request, client *Client, form params) (*token
 			return errRefreshReused
 		case asked != nil && !coversScopes(rt.Scopes, asked):
 			return errRefreshScope
+		case resource != nil && rt.Resource != "" && resource.Identifier != rt.Resource:
+			// RFC 8707 §2.2: a refresh token bound to one resource does not
+			// become a token for another.
+			return errRefreshTarget
 		}
 		if rotate {
 			rec.ConsumedAt = now
@@ -69,6 +74,8 @@ func (p *Provider) refresh(r *http.Request, client *Client, form params) (*token
 		return nil, "", errInvalidGrant("the refresh token was issued to another client")
 	case errors.Is(err, errRefreshScope):
 		return nil, "", errRefreshScope
+	case errors.Is(err, errRefreshTarget):
+		return nil, "", errRefreshTarget
 	case errors.Is(err, errRefreshRace):
 		return nil, "", errInvalidGrant("the refresh token has just been used")
 	case errors.Is(err, errRefreshReused):
@@ -95,8 +102,18 @@ func (p *Provider) refresh(r *http.Request, client *Client, form params) (*token
 		return nil, "", errServer(err)
 	}
 	if resource == nil && rt.Resource != "" {
-		resource, _ = p.resolveResource(params{"resource": rt.Resource})
+		resource, _ = p.resolveResource(client, params{"resource": rt.Resource})
 	}
+	if !rotate {
+		// Nothing below re-reads the grant (rotation does, when it writes the
+		// successor): a grant revoked meanwhile must end the chain here.
+		if _, err := p.cfg.Store.Get(ctx, KindGrant, rt.GrantID); errors.Is(err, ErrNotFound) {
+			return nil, "", errInvalidGrant("the grant has been revoked")
+		} else if err != nil {
+			return nil, "", errServer(err)
+		}
+	}
+	scopes = scopesForResource(scopes, resource)
 	subj := &tokenSubject{client: client, accountID: acc.Subject, scopes: scopes, grantID: rt.GrantID, authTime: rt.AuthTime, resource: resource}
 	token, _, err := p.mintAccessToken(r, subj)
 	if err != nil {
@@ -135,7 +152,7 @@ func (p *Provider) clientCredentials(r *http.Request, client *Client, form param
 	if client.Public() {
 		return nil, newError(http.StatusBadRequest, ErrCodeUnauthorizedClient, "a public client cannot use client_credentials")
 	}
-	resource, rerr := p.resolveResource(form)
+	resource, rerr := p.resolveResource(client, form)
 	if rerr != nil {
 		return nil, rerr
 	}

@@ -118,7 +118,7 @@ func (p *Provider) exchangeCode(r *http.Request, client *Client, form params) (*
 	if err != nil {
 		return nil, "", errServer(err)
 	}
-	resource, rerr := p.resolveResource(form)
+	resource, rerr := p.resolveResource(client, form)
 	if rerr != nil {
 		return nil, "", rerr
 	}
@@ -151,12 +151,13 @@ func (p *Provider) destroyCode(r *http.Request, codeID, grantID, clientID string
 // issueTokens answers a code exchange: an access token, a refresh token when
 // wanted, and for openid requests the ID token.
 func (p *Provider) issueTokens(r *http.Request, client *Client, acc *Account, ac authCode, resource *Resource) (*tokenResponse, error) {
-	subj := &tokenSubject{client: client, accountID: acc.Subject, scopes: ac.Scopes, grantID: ac.GrantID, authTime: ac.AuthTime, resource: resource}
+	atScopes := scopesForResource(ac.Scopes, resource)
+	subj := &tokenSubject{client: client, accountID: acc.Subject, scopes: atScopes, grantID: ac.GrantID, authTime: ac.AuthTime, resource: resource}
 	token, _, err := p.mintAccessToken(r, subj)
 	if err != nil {
 		return nil, err
 	}
-	resp := &tokenResponse{AccessToken: token, TokenType: "Bearer", ExpiresIn: int64(p.cfg.Lifetimes.AccessToken.Seconds()), Scope: strings.Join(ac.Scopes, " ")}
+	resp := &tokenResponse{AccessToken: token, TokenType: "Bearer", ExpiresIn: int64(p.cfg.Lifetimes.AccessToken.Seconds()), Scope: strings.Join(atScopes, " ")}
 	if wantsRefreshToken(client, ac.Scopes) {
 		abs := unixTime(ac.AuthTime).Add(p.cfg.Lifetimes.RefreshTokenAbsolute)
 		rt := refreshToken{ClientID: client.ID, AccountID: acc.Subject, Scopes: ac.Scopes, GrantID: ac.GrantID, SID: ac.SID, AuthTime: ac.AuthTime, AbsoluteExpiry: abs.Unix()}

@@ -133,6 +133,16 @@ func (p *Provider) lookupStored(ctx context.Context, id string, refresh bool) (*
 	if err := decodeInto(rec.Payload, &at); err != nil {
 		return nil, err
 	}
+	// A user token minted while its grant was being revoked can escape the
+	// cascade (DeleteByGrant is not atomic with concurrent writers); it must
+	// not outlive its grant. Client tokens hang on the client instead.
+	if at.AccountID != "" && at.GrantID != "" {
+		if _, err := p.cfg.Store.Get(ctx, KindGrant, at.GrantID); errors.Is(err, ErrNotFound) {
+			return nil, nil
+		} else if err != nil {
+			return nil, err
+		}
+	}
 	info.clientID, info.accountID, info.scopes, info.audience = at.ClientID, at.AccountID, at.Scopes, at.Audience
 	info.issuedAt, info.expiresAt = at.IssuedAt, at.ExpiresAt
 	return info, nil
