@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coreos/go-oidc/v3/oidc"
 	"github.com/lestrrat-go/jwx/v3/jwk"
 	"github.com/lestrrat-go/jwx/v3/jwt"
 
@@ -318,6 +319,19 @@ func TestJWTAccessTokens(t *testing.T) {
 	if h.events.count(provider.EventAccessTokenIssued) != 1 {
 		t.Errorf("access_token.issued = %d", h.events.count(provider.EventAccessTokenIssued))
 	}
+	// The access token cannot pass for an ID token: go-oidc, configured as
+	// the client, refuses it (its audience is the userinfo endpoint).
+	ctx := oidc.ClientContext(context.Background(), h.srv.Client())
+	rp, err := oidc.NewProvider(ctx, h.issuer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rp.Verifier(&oidc.Config{ClientID: "web-jwt", Now: h.clock.now}).Verify(ctx, user["access_token"].(string)); err == nil {
+		t.Errorf("a JWT access token verified as an ID token (RFC 9068 §5 confusion)")
+	}
+	if aud, _ := ut.Audience(); len(aud) != 1 || aud[0] != h.issuer+"/userinfo" {
+		t.Errorf("user JWT aud = %v", aud)
+	}
 	// typ header is at+jwt (RFC 9068 §2.1).
 	if hdr := strings.Split(user["access_token"].(string), ".")[0]; !strings.Contains(decodeSegment(t, hdr), `"typ":"at+jwt"`) {
 		t.Errorf("header = %s", decodeSegment(t, hdr))
@@ -360,7 +374,6 @@ func TestJWTAccessTokens(t *testing.T) {
 	if got := h.introspect(user["id_token"].(string), ""); got["active"] != false {
 		t.Errorf("ID token introspected as active: %v", got)
 	}
-	_ = context.Background
 }
 
 func TestIntrospectionErrorsAndHints(t *testing.T) {
@@ -370,7 +383,7 @@ func TestIntrospectionErrorsAndHints(t *testing.T) {
 	if got := h.introspect(rt, "access_token"); got["active"] != true || got["token_type"] != "refresh_token" {
 		t.Errorf("refresh token with a wrong hint: %v", got)
 	}
-	if got := h.introspect(at, "refresh_token"); got["active"] != true || got["token_type"] != "Bearer" || got["exp"] == nil || got["iat"] == nil || got["iss"] != h.issuer || got["aud"] != "web" {
+	if got := h.introspect(at, "refresh_token"); got["active"] != true || got["token_type"] != "Bearer" || got["exp"] == nil || got["iat"] == nil || got["iss"] != h.issuer || got["aud"] != h.issuer+"/userinfo" {
 		t.Errorf("access token with a wrong hint: %v", got)
 	}
 	for _, garbage := range []string{"garbage", "a.b.c", strings.Repeat("x", 9000), "eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0."} {

@@ -29,11 +29,19 @@ func (s *tokenSubject) format() string {
 	return TokenFormatOpaque
 }
 
-func (s *tokenSubject) audience() string {
-	if s.resource != nil {
+// audience of a token without a resource indicator: the resource server
+// that accepts it, this provider — its userinfo endpoint for a user's token,
+// the issuer for a client's own. Never the client id, which is an ID token's
+// audience: a JWT access token must not pass for an ID token (RFC 9068 §5).
+func (s *tokenSubject) audience(issuer string) string {
+	switch {
+	case s.resource != nil:
 		return s.resource.Identifier
+	case s.accountID != "":
+		return issuer + PathUserinfo
+	default:
+		return issuer
 	}
-	return s.client.ID
 }
 
 // mintAccessToken issues an opaque token (stored by hash: access_token.saved
@@ -49,7 +57,7 @@ func (p *Provider) mintAccessToken(r *http.Request, s *tokenSubject) (string, ti
 			sub = s.client.ID // RFC 9068 §2.2: sub is the client when no user is involved
 		}
 		claims := map[string]any{
-			"iss": p.cfg.Issuer, "sub": sub, "aud": s.audience(), "client_id": s.client.ID,
+			"iss": p.cfg.Issuer, "sub": sub, "aud": s.audience(p.cfg.Issuer), "client_id": s.client.ID,
 			"iat": now.Unix(), "exp": exp.Unix(), "jti": newHandle(),
 		}
 		if len(s.scopes) > 0 {
@@ -77,7 +85,7 @@ func (p *Provider) mintAccessToken(r *http.Request, s *tokenSubject) (string, ti
 	if cc && s.client.dynamic {
 		storeGrant = clientGrantID(s.client.ID) // deleting the client removes it
 	}
-	at := accessToken{ClientID: s.client.ID, AccountID: s.accountID, Scopes: s.scopes, GrantID: storeGrant, Audience: s.audience(), IssuedAt: now.Unix(), ExpiresAt: exp.Unix()}
+	at := accessToken{ClientID: s.client.ID, AccountID: s.accountID, Scopes: s.scopes, GrantID: storeGrant, Audience: s.audience(p.cfg.Issuer), IssuedAt: now.Unix(), ExpiresAt: exp.Unix()}
 	// Not durable: a token lost in a crash only makes the client ask again,
 	// and an fsync per token would cap the whole machine's token rate.
 	if err := p.put(r.Context(), KindAccessToken, secretID(token), "", storeGrant, at, exp, false); err != nil {

@@ -99,7 +99,9 @@ func TestJWTAccessTokens(t *testing.T) {
 	if err != nil {
 		t.Fatalf("client_credentials for jwt-machine: %v", err)
 	}
-	at := verifyAccessTokenJWT(t, keys, tok.AccessToken, issuer, machine.ID)
+	// No resource: the audience is the issuer, never the client id an ID
+	// token would carry (RFC 9068 §5).
+	at := verifyAccessTokenJWT(t, keys, tok.AccessToken, issuer, issuer)
 	if sub := claimString(t, at, "sub"); sub != machine.ID {
 		t.Errorf("sub = %q, want the client (no user is involved)", sub)
 	}
@@ -127,7 +129,7 @@ func TestJWTAccessTokens(t *testing.T) {
 	revoke(t, m, machine, tok.AccessToken)
 	wantActive(t, "revoked JWT access token", introspect(t, m, demoApp, tok.AccessToken), false, "")
 	// The signature cannot know: a resource server must introspect.
-	verifyAccessTokenJWT(t, keys, tok.AccessToken, issuer, machine.ID)
+	verifyAccessTokenJWT(t, keys, tok.AccessToken, issuer, issuer)
 
 	// 2. An opaque-token client asking for a JWT resource (RFC 8707).
 	caller := clientCreds{ID: "api-caller", Secret: demoClientSecret}
@@ -170,7 +172,7 @@ func TestJWTAccessTokens(t *testing.T) {
 	if _, err := rp.verifier.Verify(ctx, utok.Extra("id_token").(string)); err != nil {
 		t.Errorf("go-oidc rejects the ID token: %v", err)
 	}
-	uat := verifyAccessTokenJWT(t, keys, utok.AccessToken, issuer, jwtApp.ID)
+	uat := verifyAccessTokenJWT(t, keys, utok.AccessToken, issuer, issuer+"/userinfo")
 	if sub := claimString(t, uat, "sub"); sub != "demo-subject" {
 		t.Errorf("user JWT sub = %q, want demo-subject", sub)
 	}
