@@ -75,6 +75,12 @@ func TestResourceAuthorization(t *testing.T) {
 	if got["aud"] != apiResource || got["scope"] != nil {
 		t.Errorf("introspection: %v", got)
 	}
+	// A token for the API is not a token for userinfo.
+	req, _ := http.NewRequest(http.MethodGet, h.issuer+"/userinfo", nil)
+	req.Header.Set("Authorization", "Bearer "+tok["access_token"].(string))
+	if r := h.browser().do(req); r.status != 401 {
+		t.Errorf("userinfo with a token for another resource: %d %s", r.status, r.body)
+	}
 	// Its refresh token stays bound to that resource.
 	if r := h.refresh(tok["refresh_token"].(string), "web-jwt", webSecret, url.Values{"resource": {other}}); jsonBody(t, r)["error"] != "invalid_target" {
 		t.Errorf("refresh switching resources: %d %s", r.status, r.body)

@@ -41,6 +41,12 @@ func (p *Provider) serveUserinfo(w http.ResponseWriter, r *http.Request) {
 		p.bearerError(w, r, newError(http.StatusUnauthorized, ErrCodeInvalidToken, "the access token is invalid or expired"), "")
 		return
 	}
+	if info.audience != p.cfg.Issuer+PathUserinfo {
+		// A token for another resource server is not for this one (RFC 9068
+		// §4, RFC 8707): the audience check every resource server makes.
+		p.bearerError(w, r, newError(http.StatusUnauthorized, ErrCodeInvalidToken, "the access token is not meant for the userinfo endpoint"), info.clientID)
+		return
+	}
 	if !slices.Contains(info.scopes, scopeOpenID) || info.accountID == "" {
 		p.bearerError(w, r, newError(http.StatusForbidden, ErrCodeInsufficientScope, "the access token lacks the openid scope"), info.clientID)
 		return
