@@ -295,3 +295,28 @@ func assertNoInlineScript(t *testing.T, r response) {
 }
 
 var scriptTag = regexp.MustCompile(`(?is)<script\b([^>]*)>`)
+
+// form_post to a native app's private-use scheme keeps the scheme.
+func TestFormPostToPrivateUseScheme(t *testing.T) {
+	h := newHarness(t, func(c *provider.Config) {
+		cs := testClients(t)
+		cs["native"] = &provider.Client{ID: "native", RedirectURIs: []string{"com.example.app:/oauth2redirect"}, TokenEndpointAuthMethod: provider.AuthMethodNone, SkipConsent: true}
+		c.Clients = cs
+	})
+	b := h.browser()
+	_, challenge := pkce("n")
+	over := map[string]string{"client_id": "native", "redirect_uri": "com.example.app:/oauth2redirect", "response_mode": "form_post", "code_challenge": challenge, "code_challenge_method": "S256"}
+	r := b.get(h.authorizeURL(over))
+	pg := b.get(h.abs(r.header.Get("Location")))
+	action, csrf := page(t, pg)
+	r = b.postForm(h.abs(action), url.Values{"csrf_token": {csrf}, "login": {"alice"}, "password": {alicePassword}})
+	if r.status != 200 || !strings.Contains(r.body, `action="com.example.app:/oauth2redirect"`) {
+		t.Fatalf("form_post to a private-use scheme: %d %s", r.status, r.body)
+	}
+	// Configured clients cannot register script-running schemes either.
+	for _, bad := range []string{"JavaScript:alert(1)", "about:blank", "blob:https://x"} {
+		if _, err := provider.NewStaticClients(&provider.Client{ID: "x", RedirectURIs: []string{bad}, TokenEndpointAuthMethod: provider.AuthMethodNone}); err == nil {
+			t.Errorf("redirect URI %q accepted", bad)
+		}
+	}
+}

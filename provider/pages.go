@@ -123,7 +123,11 @@ func (p *Provider) renderFormPost(w http.ResponseWriter, redirectURI string, v u
 	for k := range v {
 		fields[k] = v.Get(k)
 	}
-	p.render(w, p.pages.formPost, http.StatusOK, map[string]any{"Action": redirectURI, "Fields": fields, "AssetsURL": p.assetsURL()})
+	// The redirect URI matched a registered one exactly, and registration and
+	// configuration refuse schemes that run code (javascript:, data:, …), so
+	// it is trusted here; html/template would otherwise replace a native
+	// app's private-use scheme (com.example.app:/cb) and break the flow.
+	p.render(w, p.pages.formPost, http.StatusOK, map[string]any{"Action": template.URL(redirectURI), "Fields": fields, "AssetsURL": p.assetsURL()})
 }
 
 func (p *Provider) serveAsset(w http.ResponseWriter, r *http.Request) {

@@ -3,6 +3,7 @@ package provider
 import (
 	"fmt"
 	"net/url"
+	"strings"
 )
 
 // validateRedirectURI checks a registered redirect URI: absolute, no fragment
@@ -18,8 +19,8 @@ func validateRedirectURI(raw string) error {
 	if u.Fragment != "" || u.RawFragment != "" || containsByte(raw, '#') {
 		return fmt.Errorf("redirect URI %q must not contain a fragment", raw)
 	}
-	switch u.Scheme {
-	case "javascript", "data", "vbscript", "file":
+	switch strings.ToLower(u.Scheme) {
+	case "javascript", "data", "vbscript", "file", "about", "blob", "filesystem":
 		return fmt.Errorf("redirect URI %q uses a forbidden scheme", raw)
 	case "http", "https":
 		if u.Host == "" {
