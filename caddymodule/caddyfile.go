@@ -73,6 +73,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //			policy closed|open|initial_access_token
 //			initial_access_token <token>
 //			rotate_registration_access_token
+//			allowed_scopes <scope...>
 //		}
 //		require_par
 //		secret_key_file <path>
@@ -99,8 +100,8 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	}
 //
 // signing_key, client, resource, user, claim, redirect_uri,
-// post_logout_redirect_uri, allowed_scopes, scopes and initial_access_token
-// may be repeated. The issuer is a subdirective, not an argument, because a
+// post_logout_redirect_uri, allowed_scopes (of a client or of registration),
+// scopes and initial_access_token may be repeated. The issuer is a subdirective, not an argument, because a
 // first argument starting with "/" would be taken as a path matcher.
 func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // the directive name; the dispenser was reset after matcher extraction
@@ -481,8 +482,14 @@ func (rc *RegistrationConfig) unmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if err := flagArg(d, &rc.RotateRegistrationAccessToken); err != nil {
 				return err
 			}
+		case "allowed_scopes":
+			scopes := d.RemainingArgs()
+			if len(scopes) == 0 {
+				return d.ArgErr()
+			}
+			rc.AllowedScopes = append(rc.AllowedScopes, scopes...)
 		default:
-			return d.Errf("unrecognized registration subdirective %q (expected policy, initial_access_token or rotate_registration_access_token)", sub)
+			return d.Errf("unrecognized registration subdirective %q (expected policy, initial_access_token, rotate_registration_access_token or allowed_scopes)", sub)
 		}
 	}
 	if len(rc.InitialAccessTokens) > 0 && rc.Policy != provider.RegistrationInitialAccessToken {

@@ -187,6 +187,8 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 					initial_access_token {env.REG_TOKEN}
 					initial_access_token another-token-of-enough-length
 					rotate_registration_access_token
+					allowed_scopes read write
+					allowed_scopes billing
 				}
 				require_par
 				secret_key_file /etc/oidc/secret.key
@@ -241,6 +243,7 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 					Policy:                        "initial_access_token",
 					InitialAccessTokens:           []string{"{env.REG_TOKEN}", "another-token-of-enough-length"},
 					RotateRegistrationAccessToken: true,
+					AllowedScopes:                 []string{"read", "write", "billing"},
 				},
 				RequirePushedAuthorizationRequests: true,
 				SecretKeyFile:                      "/etc/oidc/secret.key",
@@ -483,6 +486,11 @@ func TestUnmarshalCaddyfileErrors(t *testing.T) {
 			name:  "registration token without policy",
 			input: "oidc_provider {\n issuer https://a.example\n registration {\n  policy open\n  initial_access_token {env.T}\n }\n}",
 			want:  []string{"Testfile:6", "(line 5) is only used with policy initial_access_token"},
+		},
+		{
+			name:  "registration allowed_scopes without scopes",
+			input: "oidc_provider {\n issuer https://a.example\n registration {\n  policy open\n  allowed_scopes\n }\n}",
+			want:  []string{"Testfile:5", "wrong argument count"},
 		},
 		{
 			name:  "registration twice",

@@ -227,6 +227,12 @@ type RegistrationConfig struct {
 	// Issue a new registration access token on every update of a client's
 	// registration (RFC 7592 §2.2), invalidating the previous one.
 	RotateRegistrationAccessToken bool `json:"rotate_registration_access_token,omitempty"`
+
+	// The only scopes a registered client may hold (for the
+	// client_credentials grant). A registration or update whose `scope`
+	// names any other is refused; narrowing this list later narrows the
+	// clients already registered. Empty: registered clients hold no scope.
+	AllowedScopes []string `json:"allowed_scopes,omitempty"`
 }
 
 // LoginThrottleConfig bounds password guessing. After `free_attempts`
@@ -403,6 +409,11 @@ func (h *Handler) checkStatic() error {
 				return fmt.Errorf("registration: initial access token %d is empty", i+1)
 			}
 		}
+		for _, s := range reg.AllowedScopes {
+			if s == "" || strings.ContainsAny(s, " \t\r\n") {
+				return fmt.Errorf("registration: allowed_scopes must be single non-empty scope tokens, got %q", s)
+			}
+		}
 	}
 	if t := h.LoginThrottle; t != nil {
 		if t.FreeAttempts < 0 {
@@ -531,6 +542,7 @@ func buildRegistration(repl *caddy.Replacer, rc *RegistrationConfig) (provider.R
 	reg := provider.RegistrationConfig{
 		Policy:                        rc.Policy,
 		RotateRegistrationAccessToken: rc.RotateRegistrationAccessToken,
+		AllowedScopes:                 slices.Clone(rc.AllowedScopes),
 	}
 	if reg.Policy == "" {
 		reg.Policy = provider.RegistrationClosed

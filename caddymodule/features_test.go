@@ -123,7 +123,7 @@ func TestProvisionRegistrationResourceAndPrivateKeyJWT(t *testing.T) {
 		// No auth_method: keys without a secret mean private_key_jwt.
 	})
 	h.Resources = []ResourceConfig{{Identifier: "https://api.example.com/", Scopes: []string{"read"}, AccessTokenFormat: "jwt"}}
-	h.Registration = &RegistrationConfig{Policy: "open"}
+	h.Registration = &RegistrationConfig{Policy: "open", AllowedScopes: []string{"read"}}
 	h.Lifetimes = &LifetimesConfig{RefreshTokenReuseGrace: durationPtr(0)}
 	h.LoginThrottle = &LoginThrottleConfig{FreeAttempts: 3}
 	h.MaxBodySize = 32 << 10
@@ -211,6 +211,15 @@ func TestProvisionRegistrationResourceAndPrivateKeyJWT(t *testing.T) {
 	rec = serve(t, h, req)
 	if rec.Code != http.StatusCreated || !strings.Contains(rec.Body.String(), `"client_id"`) {
 		t.Fatalf("register: %d %s", rec.Code, rec.Body)
+	}
+	// registration.allowed_scopes reaches the provider: a registered client
+	// may hold read, and nothing else.
+	for scope, want := range map[string]int{"read": http.StatusCreated, "read write": http.StatusBadRequest} {
+		req := httptest.NewRequest(http.MethodPost, "/register", strings.NewReader(`{"grant_types":["client_credentials"],"scope":"`+scope+`"}`))
+		req.Header.Set("Content-Type", "application/json")
+		if rec := serve(t, h, req); rec.Code != want {
+			t.Errorf("register with scope %q: %d %s, want %d", scope, rec.Code, rec.Body, want)
+		}
 	}
 
 	// max_body_size reaches the provider.

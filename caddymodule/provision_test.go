@@ -272,6 +272,12 @@ func TestProvisionRejectsInconsistentConfig(t *testing.T) {
 			h.Resources = []ResourceConfig{{Identifier: "https://api.example/", AccessTokenFormat: "JWT"}}
 		}, "access_token_format must be opaque or jwt"},
 		{"bad registration policy", func(h *Handler) { h.Registration = &RegistrationConfig{Policy: "anyone"} }, "registration: policy must be one of"},
+		{"empty registration allowed scope", func(h *Handler) {
+			h.Registration = &RegistrationConfig{Policy: "open", AllowedScopes: []string{"read", ""}}
+		}, "registration: allowed_scopes"},
+		{"registration allowed scope with a space", func(h *Handler) {
+			h.Registration = &RegistrationConfig{Policy: "open", AllowedScopes: []string{"read write"}}
+		}, "registration: allowed_scopes"},
 		{"initial access tokens with open registration", func(h *Handler) {
 			h.Registration = &RegistrationConfig{Policy: "open", InitialAccessTokens: []string{"0123456789abcdef"}}
 		}, "only used with policy initial_access_token"},

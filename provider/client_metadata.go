@@ -205,6 +205,14 @@ func (p *Provider) validateClientMetadata(m *clientMetadata) *Error {
 	if len(m.Scope) > maxScopeLen {
 		return errInvalidClientMetadata("scope is too long")
 	}
+	// A registered client holds only scopes the operator lets registered
+	// clients hold: anyone able to register must not mint tokens with
+	// scopes of their choosing (the value is not echoed).
+	for _, s := range strings.Fields(m.Scope) {
+		if !slices.Contains(p.cfg.Registration.AllowedScopes, s) {
+			return errInvalidClientMetadata("scope names a scope registered clients may not hold")
+		}
+	}
 	if m.SubjectType != "" && m.SubjectType != "public" {
 		return errInvalidClientMetadata("only the public subject type is supported")
 	}

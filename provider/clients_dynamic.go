@@ -76,8 +76,13 @@ func (p *Provider) clientFromStored(sc *storedClient) (*Client, error) {
 		RequirePushedAuthorizationRequests: m.RequirePushedAuthorizationRequests, BackchannelLogoutURI: m.BackchannelLogoutURI,
 		secretHash: sc.SecretHash, dynamic: true,
 	}
-	if m.Scope != "" {
-		c.AllowedScopes = strings.Fields(m.Scope)
+	// The stored scope was checked against the allow-list when it was
+	// registered; the operator may have narrowed the list since. Resources
+	// stay empty: a registered client gets none unless the operator says so.
+	for _, s := range strings.Fields(m.Scope) {
+		if slices.Contains(p.cfg.Registration.AllowedScopes, s) && !slices.Contains(c.AllowedScopes, s) {
+			c.AllowedScopes = append(c.AllowedScopes, s)
+		}
 	}
 	if len(sc.SealedSecret) > 0 {
 		key, err := p.unseal(sc.SealedSecret, sc.ID)

@@ -166,6 +166,12 @@ type RegistrationConfig struct {
 	// RotateRegistrationAccessToken issues a new registration access token on
 	// every update (RFC 7592 §2.2 allows it).
 	RotateRegistrationAccessToken bool
+	// AllowedScopes are the only scopes a registered client may hold (for
+	// the client_credentials grant). A registration or update whose scope
+	// metadata names any other is refused, and a client registered under a
+	// wider list holds only what the current list still allows. Empty: a
+	// registered client holds no scope and may not register one.
+	AllowedScopes []string
 }
 
 // Endpoint paths, relative to the issuer's path.

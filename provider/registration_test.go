@@ -125,10 +125,13 @@ func TestRegistrationLifecycle(t *testing.T) {
 }
 
 func TestRegistrationPersistsAcrossProviders(t *testing.T) {
-	h := newHarness(t, openRegistration)
+	h := newHarness(t, registrationAllowing("read"))
 	info := jsonBody(t, h.register(`{"grant_types":["client_credentials"],"scope":"read"}`, ""))
 	// A second provider on the same store (a config reload) knows the client.
-	cfgCopy := func(c *provider.Config) { c.Store = h.store; c.Registration.Policy = provider.RegistrationOpen }
+	cfgCopy := func(c *provider.Config) {
+		c.Store = h.store
+		c.Registration = provider.RegistrationConfig{Policy: provider.RegistrationOpen, AllowedScopes: []string{"read"}}
+	}
 	h2 := newHarness(t, cfgCopy)
 	r := h2.token(url.Values{"grant_type": {"client_credentials"}}, info["client_id"].(string), info["client_secret"].(string))
 	if r.status != 200 || jsonBody(t, r)["scope"] != "read" {

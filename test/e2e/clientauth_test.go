@@ -104,6 +104,7 @@ func TestPrivateKeyJWT(t *testing.T) {
 		}
 		registration {
 			policy open
+			allowed_scopes read
 		}`
 	srv := startCaddy(t, cfg)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)

@@ -186,6 +186,7 @@ func TestInitialAccessTokenFromAdminAPI(t *testing.T) {
 	cfg.ExtraClients = `
 		registration {
 			policy initial_access_token
+			allowed_scopes read
 		}`
 	srv := startCaddy(t, cfg)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
