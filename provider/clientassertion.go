@@ -131,14 +131,14 @@ func (p *Provider) verifyWithClientKeys(ctx context.Context, client *Client, ass
 	if len(client.JWKS) > 0 {
 		return p.cfg.Assertions.VerifyWithClientJWKS(assertion, client.JWKS)
 	}
-	doc, fresh, err := p.jwksCache.get(ctx, p.outboundClient(client), client.JWKSURI, false)
+	doc, fresh, err := p.jwksCache.get(ctx, p.outboundClient(client), client.JWKSURI, false, p.now)
 	if err != nil {
 		return nil, err
 	}
 	claims, err := p.cfg.Assertions.VerifyWithClientJWKS(assertion, doc)
 	if err != nil && !fresh {
 		// The client may have rotated its keys: fetch once more.
-		if doc, _, ferr := p.jwksCache.get(ctx, p.outboundClient(client), client.JWKSURI, true); ferr == nil {
+		if doc, _, ferr := p.jwksCache.get(ctx, p.outboundClient(client), client.JWKSURI, true, p.now); ferr == nil {
 			return p.cfg.Assertions.VerifyWithClientJWKS(assertion, doc)
 		}
 	}
@@ -159,55 +159,164 @@ var defaultHTTPClient = &http.Client{
 	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 }
 
-// jwksCache keeps fetched client key sets for a few minutes; a forced
-// refetch is allowed at most every 30 seconds per URI, so a client sending
-// bad assertions cannot make the provider hammer its jwks_uri.
+// jwksCache keeps fetched client key sets for jwksCacheTTL. Anyone can send
+// an assertion naming a client, so the cache also shields the client's
+// jwks_uri and the provider from them: a URI is fetched at most once every
+// jwksMinRefetch, whether the fetch succeeded or failed (a failure is
+// remembered and returned at once), concurrent callers share the fetch in
+// flight, and at most maxJWKSCacheEntries URIs are kept.
 type jwksCache struct {
 	mu sync.Mutex
-	m  map[string]cachedJWKS
+	m  map[string]*jwksEntry
 }
 
-type cachedJWKS struct {
-	doc     []byte
-	fetched time.Time
+type jwksEntry struct {
+	doc   []byte    // the last document fetched, nil if none
+	docAt time.Time // when doc was fetched
+	err   error     // the last fetch's error, nil if it succeeded
+	tried time.Time // when the last fetch ended
+	// loading is closed when the fetch in flight ends; nil when none is.
+	loading chan struct{}
 }
 
 const (
-	jwksCacheTTL     = 5 * time.Minute
-	jwksMinRefetch   = 30 * time.Second
-	maxRemoteJWKSLen = 64 << 10
+	jwksCacheTTL        = 5 * time.Minute
+	jwksMinRefetch      = 30 * time.Second
+	jwksFetchTimeout    = 10 * time.Second // on top of the HTTP client's own
+	maxJWKSCacheEntries = 1024
+	maxRemoteJWKSLen    = 64 << 10
 )
 
-func (c *jwksCache) get(ctx context.Context, hc *http.Client, uri string, force bool) (doc []byte, fresh bool, err error) {
+var errJWKSCacheBusy = errors.New("too many client key sets are being fetched")
+
+// within reports whether at lies less than d before now.
+func within(now, at time.Time, d time.Duration) bool {
+	age := now.Sub(at)
+	return age >= 0 && age < d
+}
+
+// get returns the key set at uri; fresh reports that it was fetched for this
+// call (so a verification failure is not worth a forced refetch). force asks
+// for a refetch of a cached document, granted at most every jwksMinRefetch.
+func (c *jwksCache) get(ctx context.Context, hc *http.Client, uri string, force bool, now func() time.Time) (doc []byte, fresh bool, err error) {
 	c.mu.Lock()
-	e, ok := c.m[uri]
-	c.mu.Unlock()
-	age := time.Since(e.fetched)
-	if ok && (age < jwksCacheTTL && !force || age < jwksMinRefetch) {
-		return e.doc, false, nil
+	t := now()
+	e := c.m[uri]
+	if e != nil {
+		docOK := e.doc != nil && within(t, e.docAt, jwksCacheTTL)
+		if docOK && !force {
+			c.mu.Unlock()
+			return e.doc, false, nil
+		}
+		if e.loading == nil && within(t, e.tried, jwksMinRefetch) {
+			doc, err := e.doc, e.err
+			c.mu.Unlock()
+			switch {
+			case docOK:
+				return doc, false, nil
+			case err == nil:
+				err = errors.New("the client's key set has expired")
+			}
+			return nil, false, err
+		}
+	} else {
+		if !c.makeRoom(t) {
+			c.mu.Unlock()
+			return nil, false, errJWKSCacheBusy
+		}
+		if c.m == nil {
+			c.m = make(map[string]*jwksEntry)
+		}
+		e = &jwksEntry{}
+		c.m[uri] = e
 	}
+	if e.loading == nil {
+		e.loading = make(chan struct{})
+		// The fetch is not tied to this request: a caller that gives up
+		// (or disconnects on purpose) must not make it fail, and so have
+		// a failure remembered for everyone.
+		go c.fetch(context.WithoutCancel(ctx), hc, uri, e, now)
+	}
+	loading := e.loading
+	c.mu.Unlock()
+	select {
+	case <-loading:
+	case <-ctx.Done():
+		return nil, false, ctx.Err()
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e.err != nil {
+		return nil, false, e.err
+	}
+	return e.doc, true, nil
+}
+
+// fetch runs one fetch for e and wakes those waiting for it.
+func (c *jwksCache) fetch(ctx context.Context, hc *http.Client, uri string, e *jwksEntry, now func() time.Time) {
+	ctx, cancel := context.WithTimeout(ctx, jwksFetchTimeout)
+	defer cancel()
+	doc, err := fetchJWKS(ctx, hc, uri)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t := now()
+	e.tried, e.err = t, err
+	if err == nil {
+		e.doc, e.docAt = doc, t
+	}
+	close(e.loading)
+	e.loading = nil
+}
+
+// makeRoom frees a place for a new URI when the cache is full: preferably
+// one whose entry no longer serves (its document expired and its last
+// fetch is old enough to be repeated), else any not being fetched. It
+// reports false when every entry is being fetched.
+func (c *jwksCache) makeRoom(t time.Time) bool {
+	if len(c.m) < maxJWKSCacheEntries {
+		return true
+	}
+	victim := ""
+	for uri, e := range c.m {
+		if e.loading != nil {
+			continue
+		}
+		victim = uri
+		if !within(t, e.docAt, jwksCacheTTL) && !within(t, e.tried, jwksMinRefetch) {
+			break
+		}
+	}
+	if victim == "" {
+		return false
+	}
+	delete(c.m, victim)
+	return true
+}
+
+// evict forgets uri (its client was deleted or now names another).
+func (c *jwksCache) evict(uri string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.m, uri)
+}
+
+func fetchJWKS(ctx context.Context, hc *http.Client, uri string) ([]byte, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, uri, nil)
 	if err != nil {
-		return nil, false, err
+		return nil, err
 	}
 	req.Header.Set("Accept", "application/jwk-set+json, application/json")
 	resp, err := hc.Do(req)
 	if err != nil {
-		return nil, false, errors.New("fetching the client's jwks_uri failed")
+		return nil, errors.New("fetching the client's jwks_uri failed")
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return nil, false, errors.New("the client's jwks_uri did not answer 200")
+		return nil, errors.New("the client's jwks_uri did not answer 200")
 	}
-	doc, err = io.ReadAll(io.LimitReader(resp.Body, maxRemoteJWKSLen+1))
+	doc, err := io.ReadAll(io.LimitReader(resp.Body, maxRemoteJWKSLen+1))
 	if err != nil || len(doc) > maxRemoteJWKSLen {
-		return nil, false, errors.New("the client's jwks_uri document is unreadable or too large")
+		return nil, errors.New("the client's jwks_uri document is unreadable or too large")
 	}
-	c.mu.Lock()
-	if c.m == nil {
-		c.m = map[string]cachedJWKS{}
-	}
-	c.m[uri] = cachedJWKS{doc: doc, fetched: time.Now()}
-	c.mu.Unlock()
-	return doc, true, nil
+	return doc, nil
 }
