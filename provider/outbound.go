@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"net/netip"
 	"syscall"
 	"time"
 )
@@ -43,11 +44,37 @@ var publicOnlyClient = &http.Client{
 	},
 }
 
+// nonPublicPrefixes are the special-purpose ranges (IANA registries, RFC
+// 6890) that net.IP's predicates do not cover but that must not be reached
+// for a registered client.
+var nonPublicPrefixes = []netip.Prefix{
+	netip.MustParsePrefix("0.0.0.0/8"),      // "this network"; 0.x.y.z can reach the local host
+	netip.MustParsePrefix("100.64.0.0/10"),  // carrier-grade NAT, shared address space
+	netip.MustParsePrefix("192.0.0.0/24"),   // IETF protocol assignments
+	netip.MustParsePrefix("198.18.0.0/15"),  // benchmarking; often internal in practice
+	netip.MustParsePrefix("240.0.0.0/4"),    // reserved, and 255.255.255.255 broadcast
+	netip.MustParsePrefix("64:ff9b::/96"),   // NAT64: the gateway reaches the embedded IPv4, private or not
+	netip.MustParsePrefix("64:ff9b:1::/48"), // local-use NAT64
+	netip.MustParsePrefix("2002::/16"),      // 6to4: embeds an arbitrary IPv4 address
+	netip.MustParsePrefix("fec0::/10"),      // deprecated site-local, still routed inside some networks
+}
+
 func isPublicIP(ip net.IP) bool {
-	return !(ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() ||
-		ip.IsUnspecified() || ip.IsMulticast() || ip.IsInterfaceLocalMulticast() ||
-		// 100.64.0.0/10 (carrier-grade NAT) is not covered by IsPrivate.
-		(ip.To4() != nil && ip.To4()[0] == 100 && ip.To4()[1]&0xc0 == 64))
+	if ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() ||
+		ip.IsUnspecified() || ip.IsMulticast() || ip.IsInterfaceLocalMulticast() {
+		return false
+	}
+	a, ok := netip.AddrFromSlice(ip)
+	if !ok {
+		return false
+	}
+	a = a.Unmap() // ::ffff:a.b.c.d is a.b.c.d
+	for _, p := range nonPublicPrefixes {
+		if p.Contains(a) {
+			return false
+		}
+	}
+	return true
 }
 
 // outboundClient picks the HTTP client for requests to a client's URLs.
