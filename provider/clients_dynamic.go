@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 )
 
 // storedClient is a dynamically registered client as kept in the Store. The
@@ -20,14 +21,39 @@ type storedClient struct {
 	// Grants lists the grant ids issued to the client, so that deleting the
 	// client (RFC 7592 §2.3) revokes them all.
 	Grants []string `json:"grants,omitempty"`
+	// Deleted marks a client being deleted: no grant may be added to it
+	// once its list of grants has been taken for revocation, and it is
+	// not found any more.
+	Deleted bool `json:"deleted,omitempty"`
 }
 
+const (
+	// clientCacheTTL bounds how long a cached registration is trusted.
+	// Updates and deletes evict it at once from the cache of the instance
+	// that made them; other instances sharing the store (a Caddy reload
+	// overlap) see the change when their copy expires.
+	clientCacheTTL = 30 * time.Second
+	// maxCachedClients bounds the cache: registration may be open to anyone.
+	maxCachedClients = 4096
+)
+
 // clientRegistry answers client lookups: the configured clients first, then
-// the registered ones, cached in memory. Badger is opened by one process, so
-// invalidating the cache on update and delete keeps it coherent.
+// the registered ones, cached in memory for clientCacheTTL.
+//
+// gen counts evictions (forget). A lookup notes it before reading the
+// store and caches what it read only if no eviction happened meanwhile:
+// otherwise a read that started before an update or delete could put the
+// old registration back after the eviction.
 type clientRegistry struct {
-	p     *Provider
-	cache sync.Map // client_id -> *Client
+	p   *Provider
+	mu  sync.Mutex
+	gen uint64
+	m   map[string]cachedClient
+}
+
+type cachedClient struct {
+	c  *Client
+	at time.Time // when it was read from the store
 }
 
 // Client implements ClientStore.
@@ -36,27 +62,76 @@ func (cr *clientRegistry) Client(ctx context.Context, id string) (*Client, error
 	if err == nil || !errors.Is(err, ErrNotFound) {
 		return c, err
 	}
-	if v, ok := cr.cache.Load(id); ok {
-		return v.(*Client), nil
+	for retried := false; ; retried = true {
+		c, gen, ok := cr.cached(id)
+		if ok {
+			return c, nil
+		}
+		sc, err := cr.p.loadStoredClient(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		if c, err = cr.p.clientFromStored(sc); err != nil {
+			return nil, err
+		}
+		// After an eviction during the read, read once more: that read
+		// starts after the change was stored. It is answered but not
+		// cached if yet another eviction overlaps it.
+		if cr.remember(id, c, gen) || retried {
+			return c, nil
+		}
 	}
-	sc, err := cr.p.loadStoredClient(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	c, err = cr.p.clientFromStored(sc)
-	if err != nil {
-		return nil, err
-	}
-	cr.cache.Store(id, c)
-	return c, nil
 }
 
-func (cr *clientRegistry) forget(id string) { cr.cache.Delete(id) }
+// cached returns the live cache entry for id, and the eviction count to
+// hand to remember after reading the store.
+func (cr *clientRegistry) cached(id string) (*Client, uint64, bool) {
+	cr.mu.Lock()
+	defer cr.mu.Unlock()
+	if e, ok := cr.m[id]; ok {
+		if age := cr.p.now().Sub(e.at); age >= 0 && age < clientCacheTTL {
+			return e.c, cr.gen, true
+		}
+		delete(cr.m, id)
+	}
+	return nil, cr.gen, false
+}
+
+// remember caches c unless an eviction happened since gen was read.
+func (cr *clientRegistry) remember(id string, c *Client, gen uint64) bool {
+	cr.mu.Lock()
+	defer cr.mu.Unlock()
+	if cr.gen != gen {
+		return false
+	}
+	if cr.m == nil {
+		cr.m = make(map[string]cachedClient)
+	}
+	if _, ok := cr.m[id]; !ok && len(cr.m) >= maxCachedClients {
+		for k := range cr.m { // an arbitrary victim (map order is random)
+			delete(cr.m, k)
+			break
+		}
+	}
+	cr.m[id] = cachedClient{c: c, at: cr.p.now()}
+	return true
+}
+
+// forget evicts a registration after it was changed or deleted in the store.
+func (cr *clientRegistry) forget(id string) {
+	cr.mu.Lock()
+	defer cr.mu.Unlock()
+	cr.gen++
+	delete(cr.m, id)
+}
 
 func (p *Provider) loadStoredClient(ctx context.Context, id string) (*storedClient, error) {
 	var sc storedClient
 	if _, err := p.load(ctx, KindClient, id, &sc); err != nil {
 		return nil, err
+	}
+	if sc.Deleted {
+		return nil, ErrNotFound
 	}
 	return &sc, nil
 }
@@ -104,6 +179,9 @@ func (p *Provider) rememberGrant(ctx context.Context, c *Client, grantID string)
 		var sc storedClient
 		if err := json.Unmarshal(rec.Payload, &sc); err != nil {
 			return err
+		}
+		if sc.Deleted {
+			return ErrNotFound
 		}
 		if slices.Contains(sc.Grants, grantID) {
 			return nil

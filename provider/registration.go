@@ -8,6 +8,7 @@ import (
 	"errors"
 	"mime"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 )
@@ -260,14 +261,19 @@ func (p *Provider) authorizeRegistration(r *http.Request, clientID string) (*sto
 	if subtle.ConstantTimeCompare([]byte(rat.ClientID), []byte(clientID)) != 1 {
 		return nil, "", invalid
 	}
-	sc, err := p.loadStoredClient(r.Context(), clientID)
+	var sc storedClient
+	_, err := p.load(r.Context(), KindClient, clientID, &sc)
 	if errors.Is(err, ErrNotFound) {
 		return nil, "", invalid
 	}
 	if err != nil {
 		return nil, "", errServer(err)
 	}
-	return sc, ratID, nil
+	// A client whose deletion did not complete can only be deleted again.
+	if sc.Deleted && r.Method != http.MethodDelete {
+		return nil, "", invalid
+	}
+	return &sc, ratID, nil
 }
 
 // updateClient is RFC 7592 §2.2: the request carries the full metadata,
@@ -310,26 +316,58 @@ func (p *Provider) updateClient(w http.ResponseWriter, r *http.Request, sc *stor
 		p.endpointError(w, r, ev, e, sc.ID)
 		return
 	}
-	oldMethod := sc.Metadata.TokenEndpointAuthMethod
-	sc.Metadata = *m
-	var secret string
 	// A change of authentication method that needs a new kind of secret gets
-	// a fresh one (RFC 7592 §2.2 lets the server issue a new secret).
-	if m.TokenEndpointAuthMethod != oldMethod && (sc.SecretHash == nil || m.TokenEndpointAuthMethod == AuthMethodClientSecretJWT || m.TokenEndpointAuthMethod == AuthMethodNone || m.TokenEndpointAuthMethod == AuthMethodPrivateKeyJWT) {
-		var err error
-		if secret, err = p.issueClientSecret(sc); err != nil {
-			p.endpointError(w, r, ev, errServer(err), sc.ID)
-			return
-		}
+	// a fresh one (RFC 7592 §2.2 lets the server issue a new secret). It is
+	// made here because the store may run the update function more than once.
+	fresh := storedClient{ID: sc.ID, Metadata: *m}
+	freshSecret, err := p.issueClientSecret(&fresh)
+	if err != nil {
+		p.endpointError(w, r, ev, errServer(err), sc.ID)
+		return
 	}
-	if err := p.saveStoredClient(r.Context(), sc); err != nil {
+	// Read-modify-write: what the store holds now, not what was read when
+	// the request was authorized, so grants recorded on the client meanwhile
+	// (rememberGrant) are kept.
+	var updated storedClient
+	var secret, oldJWKSURI string
+	_, err = p.cfg.Store.Update(r.Context(), KindClient, sc.ID, func(rec *Record) error {
+		var cur storedClient
+		if err := decodeInto(rec.Payload, &cur); err != nil {
+			return err
+		}
+		if cur.Deleted {
+			return ErrNotFound
+		}
+		oldMethod := cur.Metadata.TokenEndpointAuthMethod
+		oldJWKSURI, secret = cur.Metadata.JWKSURI, ""
+		if m.TokenEndpointAuthMethod != oldMethod && (cur.SecretHash == nil || m.TokenEndpointAuthMethod == AuthMethodClientSecretJWT || m.TokenEndpointAuthMethod == AuthMethodNone || m.TokenEndpointAuthMethod == AuthMethodPrivateKeyJWT) {
+			cur.SecretHash, cur.SealedSecret, secret = fresh.SecretHash, fresh.SealedSecret, freshSecret
+		}
+		cur.Metadata = *m
+		b, err := encodePayload(&cur)
+		if err != nil {
+			return err
+		}
+		rec.Payload, updated = b, cur
+		return nil
+	})
+	if errors.Is(err, ErrNotFound) {
+		// Deleted since the request was authorized.
+		w.Header().Set("WWW-Authenticate", `Bearer realm="`+p.cfg.Issuer+`", error="invalid_token"`)
+		p.endpointError(w, r, ev, newError(http.StatusUnauthorized, ErrCodeInvalidToken, "the registration access token is invalid"), sc.ID)
+		return
+	}
+	if err != nil {
 		p.endpointError(w, r, ev, errServer(err), sc.ID)
 		return
 	}
 	p.clients.forget(sc.ID)
+	if oldJWKSURI != "" && oldJWKSURI != m.JWKSURI {
+		p.jwksCache.evict(oldJWKSURI)
+	}
+	sc = &updated
 	var rat string
 	if p.cfg.Registration.RotateRegistrationAccessToken {
-		var err error
 		if rat, err = p.newRegistrationAccessToken(r, sc.ID); err != nil {
 			p.endpointError(w, r, ev, errServer(err), sc.ID)
 			return
@@ -346,14 +384,34 @@ func (p *Provider) updateClient(w http.ResponseWriter, r *http.Request, sc *stor
 // grant it holds (with their codes and tokens) and its own tokens.
 func (p *Provider) deleteClient(r *http.Request, sc *storedClient, ratID string) error {
 	ctx := r.Context()
+	// Mark the client deleted and take its grants in one step: a grant
+	// recorded after this fails (rememberGrant), one recorded before is in
+	// the list, so none escapes revocation.
+	grants := sc.Grants
+	_, err := p.cfg.Store.Update(ctx, KindClient, sc.ID, func(rec *Record) error {
+		var cur storedClient
+		if err := decodeInto(rec.Payload, &cur); err != nil {
+			return err
+		}
+		cur.Deleted, grants = true, cur.Grants
+		b, err := encodePayload(&cur)
+		rec.Payload = b
+		return err
+	})
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return err
+	}
 	if err := p.cfg.Store.Delete(ctx, KindClient, sc.ID); err != nil && !errors.Is(err, ErrNotFound) {
 		return err
 	}
 	p.clients.forget(sc.ID)
+	if sc.Metadata.JWKSURI != "" {
+		p.jwksCache.evict(sc.Metadata.JWKSURI)
+	}
 	if err := p.cfg.Store.Delete(ctx, KindRegistrationAccessToken, ratID); err == nil {
 		p.emit(r, Event{Name: EventRegistrationAccessTokenDestroyed, ClientID: sc.ID})
 	}
-	for _, g := range append(sc.Grants, clientGrantID(sc.ID)) {
+	for _, g := range append(slices.Clone(grants), clientGrantID(sc.ID)) {
 		if err := p.revokeGrant(r, g, sc.ID); err != nil {
 			return err
 		}
