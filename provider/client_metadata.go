@@ -207,9 +207,11 @@ func (p *Provider) validateClientMetadata(m *clientMetadata) *Error {
 	}
 	// A registered client holds only scopes the operator lets registered
 	// clients hold: anyone able to register must not mint tokens with
-	// scopes of their choosing (the value is not echoed).
+	// scopes of their choosing (the value is not echoed). The OpenID scopes
+	// are the exception: they only say what the client will ask users for,
+	// and each user's consent decides; relying parties routinely send them.
 	for _, s := range strings.Fields(m.Scope) {
-		if !slices.Contains(p.cfg.Registration.AllowedScopes, s) {
+		if !slices.Contains(supportedScopes, s) && !slices.Contains(p.cfg.Registration.AllowedScopes, s) {
 			return errInvalidClientMetadata("scope names a scope registered clients may not hold")
 		}
 	}

@@ -39,7 +39,7 @@ func TestRegisteredClientScopesBoundedByAllowList(t *testing.T) {
 	})
 
 	h := newHarness(t, registrationAllowing("read", "write"), wideResource)
-	for _, scope := range []string{"admin", "read admin", "read  write openid"} {
+	for _, scope := range []string{"admin", "read admin", "read  write delete"} {
 		r := h.register(`{"grant_types":["client_credentials"],"scope":"`+scope+`"}`, "")
 		if r.status != 400 || jsonBody(t, r)["error"] != "invalid_client_metadata" {
 			t.Errorf("registration with scope %q: %d %s, want 400 invalid_client_metadata", scope, r.status, r.body)
@@ -98,5 +98,19 @@ func TestRegisteredClientScopesNarrowedByOperator(t *testing.T) {
 	h3 := newHarness(t, openRegistration, func(c *provider.Config) { c.Store = h.store })
 	if r := h3.token(url.Values{"grant_type": {"client_credentials"}, "scope": {"read"}}, id, secret); r.status != 400 {
 		t.Fatalf("scope read with an empty allow-list: %d %s, want 400", r.status, r.body)
+	}
+}
+
+// The OpenID scopes are always registrable: they grant nothing by themselves
+// (each user consents), and relying parties routinely send them.
+func TestRegisteredClientMayNameOpenIDScopes(t *testing.T) {
+	h := newHarness(t, openRegistration)
+	r := h.register(`{"redirect_uris":["https://app.example/cb"],"scope":"openid profile email offline_access"}`, "")
+	if r.status != 201 {
+		t.Fatalf("registration naming OpenID scopes: %d %s", r.status, r.body)
+	}
+	// They do not open the door to other scopes.
+	if r := h.register(`{"grant_types":["client_credentials"],"scope":"openid admin"}`, ""); r.status != 400 {
+		t.Fatalf("an API scope outside the allow-list: %d %s", r.status, r.body)
 	}
 }
