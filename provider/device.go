@@ -151,7 +151,7 @@ func (p *Provider) submitUserCode(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ip := p.clientIP(r)
-	if wait := p.throttle.blocked("", "device:"+ip, p.now()); wait > 0 {
+	if wait := p.throttle.deviceBlocked(ip, p.now()); wait > 0 {
 		w.Header().Set("Retry-After", retryAfter(wait))
 		p.renderDevicePage(w, r, "", "Too many wrong codes. Wait "+humanDuration(wait)+" and try again.", http.StatusTooManyRequests)
 		return
@@ -167,7 +167,7 @@ func (p *Provider) submitUserCode(w http.ResponseWriter, r *http.Request) {
 	if errors.Is(err, ErrNotFound) || (err == nil && dg.Status != deviceStatusPending) || len(code) != 8 {
 		// Wrong codes are guesses until proven otherwise: they count against
 		// the address like failed logins.
-		p.throttle.failed("", "device:"+ip, p.now())
+		p.throttle.deviceFailed(ip, p.now())
 		p.renderDevicePage(w, r, "", "That code is not valid. Check the code on your device and try again.", http.StatusBadRequest)
 		return
 	}

@@ -9,7 +9,8 @@ import (
 	"time"
 )
 
-// loginThrottle slows password guessing per account and per source address.
+// loginThrottle slows password guessing per account and per source address,
+// and user-code guessing on the device verification page per source address.
 // Each key gets FreeAttempts failures per Window; after that every further
 // failure locks the key for a delay that doubles, up to MaxDelay. State is in
 // memory (per process): it resets on restart, which costs an attacker a
@@ -37,12 +38,43 @@ func newLoginThrottle(cfg LoginThrottle) *loginThrottle {
 func accountKey(login string) string { return "a:" + strings.ToLower(login) }
 func addressKey(ip string) string    { return "i:" + ip }
 
+// deviceKey keys a source address on the device verification page. It is
+// kept apart from the login keys: a wrong user code is not a wrong password.
+func deviceKey(ip string) string { return "d:" + addressKey(ip) }
+
+// loginKeys are the keys a login attempt counts against: the account and the
+// address. An empty login has no account key, so it can never fold every
+// caller into one shared key.
+func loginKeys(login, ip string) []string {
+	if login == "" {
+		return []string{addressKey(ip)}
+	}
+	return []string{accountKey(login), addressKey(ip)}
+}
+
 // blocked returns how long the caller must still wait, 0 if it may try now.
 func (t *loginThrottle) blocked(login, ip string, now time.Time) time.Duration {
+	return t.wait(now, loginKeys(login, ip)...)
+}
+
+func (t *loginThrottle) failed(login, ip string, now time.Time) {
+	t.fail(now, loginKeys(login, ip)...)
+}
+
+// deviceBlocked and deviceFailed throttle user-code guesses by address only:
+// there is no account to key, and a key shared by all callers would let
+// anyone lock everyone out of device verification.
+func (t *loginThrottle) deviceBlocked(ip string, now time.Time) time.Duration {
+	return t.wait(now, deviceKey(ip))
+}
+
+func (t *loginThrottle) deviceFailed(ip string, now time.Time) { t.fail(now, deviceKey(ip)) }
+
+func (t *loginThrottle) wait(now time.Time, keys ...string) time.Duration {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	var wait time.Duration
-	for _, k := range []string{accountKey(login), addressKey(ip)} {
+	for _, k := range keys {
 		if e := t.m[k]; e != nil && e.until.After(now) {
 			wait = max(wait, e.until.Sub(now))
 		}
@@ -50,13 +82,13 @@ func (t *loginThrottle) blocked(login, ip string, now time.Time) time.Duration {
 	return wait
 }
 
-func (t *loginThrottle) failed(login, ip string, now time.Time) {
+func (t *loginThrottle) fail(now time.Time, keys ...string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if len(t.m) >= maxThrottleKeys {
 		t.sweep(now)
 	}
-	for _, k := range []string{accountKey(login), addressKey(ip)} {
+	for _, k := range keys {
 		e := t.m[k]
 		if e == nil || now.Sub(e.first) > t.cfg.Window && !e.until.After(now) {
 			e = &throttleEntry{first: now}
