@@ -120,6 +120,12 @@ type Config struct {
 	Lifetimes  Lifetimes
 	Cookies    CookieConfig
 	Throttle   LoginThrottle
+	// MaxConcurrentPasswordChecks bounds how many password checks (bcrypt)
+	// run at once, across all accounts and addresses, so a spray of logins
+	// cannot saturate the CPU. A login that finds every slot busy for about
+	// two seconds is answered 503 (temporarily_unavailable) with Retry-After,
+	// without checking the password. Default (0): runtime.NumCPU().
+	MaxConcurrentPasswordChecks int
 	// TemplatesDir optionally overrides the built-in login, consent and error
 	// page templates (files login.html, consent.html, error.html).
 	TemplatesDir string

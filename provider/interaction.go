@@ -147,7 +147,19 @@ func (p *Provider) submitLogin(w http.ResponseWriter, r *http.Request, in *inter
 		p.renderInteraction(w, r, in, client, "Too many failed sign-in attempts. Wait "+humanDuration(wait)+" and try again.", http.StatusTooManyRequests)
 		return
 	}
-	acc, err := p.cfg.Accounts.Authenticate(r.Context(), login, password)
+	release, ok := p.throttle.passwordSlot(r.Context(), p.cfg.MaxConcurrentPasswordChecks)
+	if !ok {
+		// Every password-check slot stayed busy: refuse without hashing,
+		// and without counting a failure against the account or address.
+		p.emit(r, Event{Name: EventAuthorizationError, ClientID: client.ID, ErrorCode: ErrCodeTemporarilyUnavailable, ErrorDescription: "too many concurrent password checks"})
+		w.Header().Set("Retry-After", retryAfter(passwordCheckWait))
+		p.renderInteraction(w, r, in, client, "The service is busy. Wait a moment and try again.", http.StatusServiceUnavailable)
+		return
+	}
+	acc, err := func() (*Account, error) {
+		defer release() // even if the account store panics
+		return p.cfg.Accounts.Authenticate(r.Context(), login, password)
+	}()
 	if errors.Is(err, ErrInvalidCredentials) {
 		p.throttle.failed(login, ip, p.now())
 		p.emit(r, Event{Name: EventAuthorizationError, ClientID: client.ID, ErrorCode: ErrCodeAccessDenied, ErrorDescription: "invalid credentials"})

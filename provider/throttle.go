@@ -1,24 +1,32 @@
 package provider
 
 import (
+	"context"
 	"net"
 	"net/http"
+	"net/netip"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 )
 
-// loginThrottle slows password guessing per account and per source address,
-// and user-code guessing on the device verification page per source address.
-// Each key gets FreeAttempts failures per Window; after that every further
-// failure locks the key for a delay that doubles, up to MaxDelay. State is in
-// memory (per process): it resets on restart, which costs an attacker a
-// restart they cannot trigger.
+// loginThrottle slows password guessing per account and per source address
+// (an IPv6 source by its /64, see addressKey), and user-code guessing on the
+// device verification page per source address. Each key gets FreeAttempts
+// failures per Window; after that every further failure locks the key for a
+// delay that doubles, up to MaxDelay. State is in memory (per process): it
+// resets on restart, which costs an attacker a restart they cannot trigger.
+//
+// It also holds the global bound on concurrent password checks (passwordSlot).
 type loginThrottle struct {
 	cfg LoginThrottle
 	mu  sync.Mutex
 	m   map[string]*throttleEntry
+
+	slotsOnce sync.Once
+	slots     chan struct{} // one token per running password check
 }
 
 type throttleEntry struct {
@@ -36,7 +44,24 @@ func newLoginThrottle(cfg LoginThrottle) *loginThrottle {
 }
 
 func accountKey(login string) string { return "a:" + strings.ToLower(login) }
-func addressKey(ip string) string    { return "i:" + ip }
+
+// addressKey keys a source address. IPv4 counts by the full address. IPv6
+// counts by its /64: a single host or customer usually holds a whole /64 and
+// can pick any of its 2^64 addresses, so keying the full address would let
+// one attacker rotate past the throttle. An IPv4-mapped IPv6 address is its
+// IPv4 address; a zone is dropped. Anything unparsable is keyed as given.
+func addressKey(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return "i:" + ip
+	}
+	a = a.Unmap().WithZone("")
+	if a.Is6() {
+		p, _ := a.Prefix(64)
+		return "i:" + p.String()
+	}
+	return "i:" + a.String()
+}
 
 // deviceKey keys a source address on the device verification page. It is
 // kept apart from the login keys: a wrong user code is not a wrong password.
@@ -112,6 +137,43 @@ func (t *loginThrottle) succeeded(login string) {
 	delete(t.m, accountKey(login))
 	t.mu.Unlock()
 }
+
+// passwordCheckWait is how long a login waits for a free password-check
+// slot before it is refused with 503.
+const passwordCheckWait = 2 * time.Second
+
+// passwordSlot takes one of the n slots of concurrent password checks (n <= 0:
+// runtime.NumCPU()), waiting at most passwordCheckWait of wall-clock time (not
+// the provider's clock: this is about CPU, not token lifetimes). It returns
+// the function that frees the slot, or false when none freed in time or the
+// request went away. Password hashing is made to be slow; the per-account
+// and per-address keys do not bound it when both rotate, and a check for an
+// unknown login costs the same bcrypt work as any other, so this bound is
+// what keeps a spray of logins from taking every CPU.
+func (t *loginThrottle) passwordSlot(ctx context.Context, n int) (release func(), ok bool) {
+	t.slotsOnce.Do(func() {
+		if n <= 0 {
+			n = runtime.NumCPU()
+		}
+		t.slots = make(chan struct{}, n)
+	})
+	select {
+	case t.slots <- struct{}{}:
+		return t.releaseSlot, true
+	default:
+	}
+	timer := time.NewTimer(passwordCheckWait)
+	defer timer.Stop()
+	select {
+	case t.slots <- struct{}{}:
+		return t.releaseSlot, true
+	case <-timer.C:
+	case <-ctx.Done():
+	}
+	return nil, false
+}
+
+func (t *loginThrottle) releaseSlot() { <-t.slots }
 
 func (t *loginThrottle) sweep(now time.Time) {
 	for k, e := range t.m {
