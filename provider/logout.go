@@ -180,17 +180,20 @@ const backchannelTimeout = 5 * time.Second
 // to each client of the session, concurrently, waiting at most a few seconds
 // in all: a slow relying party must not hold the user's logout hostage.
 func (p *Provider) backchannelLogout(r *http.Request, s *session) {
+	// Not the request's context: it is cancelled when the browser goes away
+	// (a closed tab), and the relying parties must hear of the logout anyway.
+	// The timeout still bounds the whole fan-out.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), backchannelTimeout)
+	defer cancel()
 	var targets []*Client
 	for clientID := range s.Grants {
-		if c, err := p.clients.Client(r.Context(), clientID); err == nil && c.BackchannelLogoutURI != "" {
+		if c, err := p.clients.Client(ctx, clientID); err == nil && c.BackchannelLogoutURI != "" {
 			targets = append(targets, c)
 		}
 	}
 	if len(targets) == 0 {
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), backchannelTimeout)
-	defer cancel()
 	var wg sync.WaitGroup
 	for _, c := range targets {
 		wg.Go(func() {

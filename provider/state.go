@@ -3,6 +3,7 @@ package provider
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"time"
 )
@@ -223,13 +224,54 @@ func (p *Provider) saveGrant(r *http.Request, s *session, existing *grant, clien
 		return nil, err
 	}
 	if s.Grants[clientID] != g.ID {
-		if s.Grants == nil {
-			s.Grants = map[string]string{}
-		}
-		s.Grants[clientID] = g.ID
-		if err := p.saveSession(r, s); err != nil {
+		if err := p.linkGrant(r, s, clientID, g.ID); err != nil {
 			return nil, err
 		}
 	}
 	return g, nil
+}
+
+// errSessionEnded: the session was logged out (or expired) while a grant was
+// being linked to it.
+var errSessionEnded = fmt.Errorf("the session has ended: %w", ErrNotFound)
+
+// linkGrant records the client's grant in the stored session with a
+// read-modify-write, merging into the Grants the session has now: two
+// consents of one session at the same time must both stay linked, or the
+// client whose link was lost would miss the back-channel logout. A session
+// that ended meanwhile stays ended (errSessionEnded). s.Grants becomes the
+// merged map.
+func (p *Provider) linkGrant(r *http.Request, s *session, clientID, grantID string) error {
+	var merged map[string]string
+	_, err := p.cfg.Store.Update(r.Context(), KindSession, s.cookieID, func(rec *Record) error {
+		if p.expired(*rec) {
+			return ErrNotFound
+		}
+		var cur session
+		if err := decodeInto(rec.Payload, &cur); err != nil {
+			return err
+		}
+		if cur.SID != s.SID || cur.AccountID != s.AccountID {
+			return ErrNotFound // not the session this request started from
+		}
+		if cur.Grants == nil {
+			cur.Grants = map[string]string{}
+		}
+		cur.Grants[clientID] = grantID
+		b, err := encodePayload(&cur)
+		if err != nil {
+			return err
+		}
+		rec.Payload, merged = b, cur.Grants
+		return nil
+	})
+	if errors.Is(err, ErrNotFound) {
+		return errSessionEnded
+	}
+	if err != nil {
+		return err
+	}
+	s.Grants = merged
+	p.emit(r, Event{Name: EventSessionSaved})
+	return nil
 }
