@@ -111,7 +111,9 @@ func (p *Provider) serveDeviceAuthorization(w http.ResponseWriter, r *http.Reque
 	})
 }
 
-func (p *Provider) deviceCSRFCookieName() string { return p.cfg.Cookies.NamePrefix + "_device" }
+func (p *Provider) deviceCSRFCookieName() string {
+	return p.cookieName("_device", p.cookiePath(PathDevice), "")
+}
 
 // serveDeviceVerification is the verification URI: the user enters the code
 // shown on the device, then logs in and consents as for any authorization.

@@ -7,7 +7,11 @@ import (
 	"strings"
 )
 
-func (p *Provider) interactionCookieName() string { return p.cfg.Cookies.NamePrefix + "_interaction" }
+// interactionCookieName: the cookie's path is the interaction's, never "/",
+// so it is at most "__Secure-" (see cookieName).
+func (p *Provider) interactionCookieName() string {
+	return p.cookieName("_interaction", p.cookiePath(PathInteraction), "")
+}
 
 // startInteraction saves the pending request and sends the browser to the
 // login or consent page. The interaction is bound to this browser by a cookie

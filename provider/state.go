@@ -114,7 +114,27 @@ func (p *Provider) expired(rec Record) bool {
 
 // --- sessions ---
 
-func (p *Provider) sessionCookieName() string { return p.cfg.Cookies.NamePrefix + "_session" }
+func (p *Provider) sessionCookieName() string {
+	return p.cookieName("_session", p.cookiePath(""), p.cfg.Cookies.Domain)
+}
+
+// cookieName is the configured name prefix plus name, behind the prefix the
+// cookie's attributes allow (RFC 6265bis §4.1.3): "__Host-" when it is Secure,
+// host-only (no Domain) and for the path "/", so no sibling or parent domain
+// and no other path can set or shadow it; "__Secure-" when it is only Secure,
+// so no plain-http page can; none over plain http (development), where
+// browsers would refuse a prefixed cookie.
+func (p *Provider) cookieName(name, path, domain string) string {
+	n := p.cfg.Cookies.NamePrefix + name
+	switch {
+	case !p.secureCookies:
+		return n
+	case domain == "" && path == "/":
+		return "__Host-" + n
+	default:
+		return "__Secure-" + n
+	}
+}
 
 // loadSession returns the live session of the request's cookie, or nil.
 func (p *Provider) loadSession(r *http.Request) (*session, error) {
