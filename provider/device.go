@@ -1,6 +1,7 @@
 package provider
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/subtle"
 	"errors"
@@ -55,6 +56,33 @@ func newUserCode() string {
 	return string(b)
 }
 
+// userCodeAttempts bounds how many user codes are drawn before giving up;
+// with 20^8 codes, even one redraw needs millions of live device codes.
+const userCodeAttempts = 5
+
+var errUserCodesExhausted = errors.New("no unused user code found")
+
+// freshUserCode draws a user code no live device code holds. The user code is
+// the record's UID, and a Put with a UID already in use would move the index
+// to the new record: the older device's code would silently lead the user to
+// approve the newer device. The check and the later Put are not atomic (the
+// Store has no create-if-UID-absent), so two requests drawing the same code
+// in the same instant could still collide; at 1 in 2.6·10^10 per pair of
+// concurrent requests that remaining race is accepted.
+func (p *Provider) freshUserCode(ctx context.Context) (string, error) {
+	for range userCodeAttempts {
+		code := newUserCode()
+		rec, err := p.cfg.Store.GetByUID(ctx, KindDeviceCode, code)
+		if errors.Is(err, ErrNotFound) || (err == nil && p.expired(rec)) {
+			return code, nil
+		}
+		if err != nil {
+			return "", err
+		}
+	}
+	return "", errUserCodesExhausted
+}
+
 // normalizeUserCode makes typing forgiving: case, dashes and spaces do not
 // matter (RFC 8628 §6.1).
 func normalizeUserCode(s string) string {
@@ -95,7 +123,12 @@ func (p *Provider) serveDeviceAuthorization(w http.ResponseWriter, r *http.Reque
 	if !client.AllowsGrant(GrantTypeRefreshToken) {
 		scopes = slices.DeleteFunc(scopes, func(s string) bool { return s == scopeOfflineAccess })
 	}
-	deviceCode, userCode := newSecret(), newUserCode()
+	userCode, err := p.freshUserCode(r.Context())
+	if err != nil {
+		p.endpointError(w, r, "", errServer(err), client.ID)
+		return
+	}
+	deviceCode := newSecret()
 	exp := p.now().Add(p.cfg.Lifetimes.DeviceCode)
 	dg := deviceGrant{ClientID: client.ID, Scopes: scopes, Status: deviceStatusPending, Interval: deviceMinInterval}
 	if err := p.put(r.Context(), KindDeviceCode, secretID(deviceCode), userCode, "", dg, exp, false); err != nil {

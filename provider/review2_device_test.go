@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"testing/cryptotest"
 
 	"github.com/oidcaddy/oidcaddy/provider"
 )
@@ -65,5 +66,32 @@ func TestDeviceThrottleIsPerAddress(t *testing.T) {
 	// Wrong device codes do not touch the login throttle of accounts.
 	if h.events.count(provider.EventServerError) != 0 {
 		t.Errorf("server errors: %v", h.events.names())
+	}
+}
+
+// A new user code that collides with a live one is drawn again: the older
+// device's code keeps leading to the older device. The collision is forced by
+// replaying the same deterministic random stream for both requests.
+func TestDeviceUserCodeCollisionIsRedrawn(t *testing.T) {
+	h := newHarness(t, withDeviceClient(t))
+	cryptotest.SetGlobalRandom(t, 42)
+	first := h.deviceAuth(t, "tv", "openid")
+	cryptotest.SetGlobalRandom(t, 42) // the same stream: the same first user code
+	second := h.deviceAuth(t, "tv", "openid")
+	if first["user_code"] == second["user_code"] {
+		t.Fatalf("two live device codes share the user code %v", first["user_code"])
+	}
+	if first["device_code"] == second["device_code"] {
+		t.Fatalf("test premise: the device codes must differ")
+	}
+	// The first user code still belongs to the first device.
+	if r := h.browser().enterUserCode(t, first["user_code"].(string), "allow"); r.status != 200 || !strings.Contains(r.body, "Device connected") {
+		t.Fatalf("verifying the first code: %d %s", r.status, r.body)
+	}
+	if b := jsonBody(t, h.pollDevice("tv", first["device_code"].(string))); b["access_token"] == nil {
+		t.Fatalf("the first device was not the one approved: %v", b)
+	}
+	if b := jsonBody(t, h.pollDevice("tv", second["device_code"].(string))); b["error"] != "authorization_pending" {
+		t.Fatalf("the second device must still be pending: %v", b)
 	}
 }
