@@ -105,7 +105,16 @@ func (p *Provider) resolve(w http.ResponseWriter, r *http.Request, req *authRequ
 		// A first-party client needs no consent screen, but every code and
 		// token still belongs to a grant so it can be revoked as a whole.
 		var err error
-		if g, err = p.saveGrant(r, sess, nil, client, req.Scopes); err != nil {
+		if g, err = p.saveGrant(r, sess, nil, client, req.Scopes); errors.Is(err, errSessionEnded) {
+			// Logged out (in another tab) while this request ran: the user
+			// is simply not signed in any more.
+			if req.hasPrompt(promptNone) {
+				p.authorizationError(w, r, &authError{Error: newError(http.StatusBadRequest, ErrCodeLoginRequired, "the session ended"), redirect: true, req: req}, client)
+				return
+			}
+			p.startInteraction(w, r, req, client, in, promptLogin)
+			return
+		} else if err != nil {
 			p.authorizationError(w, r, &authError{Error: errServer(err)}, client)
 			return
 		}
