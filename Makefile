@@ -84,3 +84,11 @@ bench:
 
 clean:
 	rm -rf bin
+
+# Load test of bin/caddy on loopback (test/load/run.sh; figures in
+# docs/performance.md). Not part of `make test`: it measures time. Under two
+# minutes with a warm build cache; LOAD_DURATION, LOAD_PROFILE, LOAD_OUT etc.
+# are passed through the environment.
+.PHONY: load
+load:
+	GO="$(GO)" test/load/run.sh

@@ -1,0 +1,435 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"text/template"
+	"time"
+)
+
+// demoPasswordHash is bcrypt("demo"), cost 10: the development hash of
+// Caddyfile.example, so the login measured is the one operators start with.
+const demoPasswordHash = "$2a$10$zBnjmRoRaC8rF8MJ4fzsQeQKmCuzQ65aZ0lID/yTVALhf.FZBCNVq"
+
+// The clients the load runs use. Their secrets are random per run and reach
+// Caddy only through its environment.
+const (
+	clientMachine    = "load-machine"     // client_credentials, opaque tokens
+	clientMachineJWT = "load-machine-jwt" // client_credentials, RFC 9068 JWTs
+	clientWeb        = "load-web"         // authorization code, for userinfo and the code flows
+)
+
+// siteConfig is one Caddy configuration under test.
+type siteConfig struct {
+	SitePort, AdminPort int
+	StorageDir          string
+	// SigningKey is the signing_key algorithm; empty keeps the default
+	// (a generated RS256 key).
+	SigningKey string
+	// FastUserHash is a bcrypt cost-4 hash (~1 ms to check) of the
+	// "fast" user's random password: logins that cost almost nothing.
+	FastUserHash string
+}
+
+func (c siteConfig) Issuer() string { return fmt.Sprintf("http://127.0.0.1:%d", c.SitePort) }
+func (c siteConfig) Admin() string  { return fmt.Sprintf("http://127.0.0.1:%d", c.AdminPort) }
+
+// RedirectURI is never fetched: the drivers stop at the redirect to it.
+func (c siteConfig) RedirectURI() string { return c.Issuer() + "/load-callback" }
+
+var caddyfileTemplate = template.Must(template.New("Caddyfile").Parse(`{
+	admin 127.0.0.1:{{.AdminPort}}
+	metrics
+	persist_config off
+}
+
+http://127.0.0.1:{{.SitePort}} {
+	# The site address names the host to match, not the interface: without
+	# bind, Caddy would listen on every interface of the machine.
+	bind 127.0.0.1
+	oidc_provider {
+		issuer {{.Issuer}}
+		storage {{.StorageDir}}
+{{- if .SigningKey}}
+		signing_key {{.SigningKey}}
+{{- end}}
+		client ` + clientMachine + ` {
+			secret {env.LOAD_MACHINE_SECRET}
+			grant_types client_credentials
+			allowed_scopes read write
+		}
+		client ` + clientMachineJWT + ` {
+			secret {env.LOAD_MACHINE_SECRET}
+			grant_types client_credentials
+			allowed_scopes read write
+			access_token_format jwt
+		}
+		client ` + clientWeb + ` {
+			name "Load test web app"
+			secret {env.LOAD_WEB_SECRET}
+			redirect_uri {{.RedirectURI}}
+			grant_types authorization_code
+		}
+		user demo {
+			password_hash ` + demoPasswordHash + `
+			subject demo
+			claim name "Demo User"
+			claim email demo@example.com
+			claim email_verified true
+		}
+		user fast {
+			password_hash {{.FastUserHash}}
+			subject fast
+			claim name "Fast User"
+			claim email fast@example.com
+		}
+	}
+	respond "protected app would be here" 200
+}
+`))
+
+func (c siteConfig) caddyfile() ([]byte, error) {
+	var buf bytes.Buffer
+	err := caddyfileTemplate.Execute(&buf, c)
+	return buf.Bytes(), err
+}
+
+// freePort asks the kernel for an unused loopback port. Another process
+// could take it before Caddy binds it; Caddy then fails to start and the run
+// says so.
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+func randomSecret() string {
+	var b [24]byte
+	rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// syncBuffer collects the server's output from its two pipes.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.buf.Len() > 4<<20 { // keep memory bounded; the head says what went wrong
+		return len(p), nil
+	}
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) Len() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Len()
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// server is one running Caddy.
+type server struct {
+	cfg           siteConfig
+	bin           string
+	machineSecret string
+	webSecret     string
+	cmd           *exec.Cmd
+	log           *syncBuffer
+	exited        chan struct{}
+}
+
+// startCaddy writes cfg's Caddyfile into dir and runs `caddy run` on it
+// until the admin API and discovery answer. Caddy stays in the driver's
+// process group, so run.sh's timeout reaches it, and gets SIGTERM should the
+// driver die without stopping it.
+func startCaddy(ctx context.Context, bin, dir string, cfg siteConfig) (*server, error) {
+	caddyfile, err := cfg.caddyfile()
+	if err != nil {
+		return nil, err
+	}
+	path := filepath.Join(dir, "Caddyfile")
+	if err := os.WriteFile(path, caddyfile, 0o600); err != nil {
+		return nil, err
+	}
+	s := &server{cfg: cfg, bin: bin, machineSecret: randomSecret(), webSecret: randomSecret(), log: &syncBuffer{}, exited: make(chan struct{})}
+	// Caddy's own data and config go to the run's directory, never to the
+	// developer's home; OpenTelemetry exporters stay off so nothing leaves
+	// the machine.
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "OTEL_") {
+			env = append(env, kv)
+		}
+	}
+	env = append(env,
+		"HOME="+dir,
+		"XDG_DATA_HOME="+filepath.Join(dir, "data"),
+		"XDG_CONFIG_HOME="+filepath.Join(dir, "config"),
+		"LOAD_MACHINE_SECRET="+s.machineSecret,
+		"LOAD_WEB_SECRET="+s.webSecret,
+	)
+	s.cmd = exec.Command(bin, "run", "--config", path, "--adapter", "caddyfile")
+	s.cmd.Env = env
+	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
+	s.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
+	if err := s.cmd.Start(); err != nil {
+		return nil, err
+	}
+	go func() {
+		_ = s.cmd.Wait()
+		close(s.exited)
+	}()
+	// run.sh stops whatever pid is listed here before it removes the
+	// directory, should this driver die without stopping Caddy.
+	if f, err := os.OpenFile(filepath.Join(filepath.Dir(dir), "caddy.pids"), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600); err == nil {
+		fmt.Fprintln(f, s.cmd.Process.Pid)
+		f.Close()
+	}
+	if err := s.waitReady(ctx); err != nil {
+		s.stop()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *server) waitReady(ctx context.Context) error {
+	deadline := time.Now().Add(30 * time.Second)
+	client := &http.Client{Timeout: 2 * time.Second}
+	for _, u := range []string{s.cfg.Admin() + "/config/", s.cfg.Issuer() + "/.well-known/openid-configuration"} {
+		for {
+			select {
+			case <-s.exited:
+				return fmt.Errorf("caddy exited before it was ready:\n%s", s.log.String())
+			case <-ctx.Done():
+				return ctx.Err()
+			default:
+			}
+			resp, err := client.Get(u)
+			if err == nil {
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusOK {
+					break
+				}
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("caddy not ready: %s: %v\n%s", u, err, s.log.String())
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	return nil
+}
+
+// stop ends Caddy with SIGTERM, its graceful shutdown, and kills it if it
+// hangs.
+func (s *server) stop() {
+	select {
+	case <-s.exited:
+		return
+	default:
+	}
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-s.exited:
+	case <-time.After(15 * time.Second):
+		fmt.Fprintln(os.Stderr, "load: caddy did not stop within 15s of SIGTERM; killing it")
+		_ = s.cmd.Process.Kill()
+		<-s.exited
+	}
+}
+
+// cpuTime is the CPU time (user + system, all threads) Caddy has used so
+// far, from /proc: how much of the machine a scenario really took.
+func (s *server) cpuTime() (time.Duration, error) {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", s.cmd.Process.Pid))
+	if err != nil {
+		return 0, err
+	}
+	// The command name (field 2) may contain spaces; fields after it are
+	// counted from the closing parenthesis.
+	i := bytes.LastIndexByte(raw, ')')
+	if i < 0 {
+		return 0, errors.New("unexpected /proc stat format")
+	}
+	f := strings.Fields(string(raw[i+1:]))
+	if len(f) < 13 {
+		return 0, errors.New("unexpected /proc stat format")
+	}
+	// f[0] is field 3 (state): utime is field 14, stime field 15.
+	utime, err1 := strconv.ParseInt(f[11], 10, 64)
+	stime, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, errors.New("unexpected /proc stat format")
+	}
+	// USER_HZ is 100 on every Linux architecture Go supports.
+	return time.Duration(utime+stime) * 10 * time.Millisecond, nil
+}
+
+// metrics is one scrape of Caddy's admin /metrics: every sample by its full
+// series name, labels included.
+type metrics map[string]float64
+
+func (s *server) scrape(ctx context.Context) (metrics, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.cfg.Admin()+"/metrics", nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET /metrics: %s", resp.Status)
+	}
+	m := metrics{}
+	sc := bufio.NewScanner(io.LimitReader(resp.Body, 64<<20))
+	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		i := strings.LastIndexByte(line, ' ')
+		if i < 0 {
+			continue
+		}
+		v, err := strconv.ParseFloat(line[i+1:], 64)
+		if err != nil {
+			continue
+		}
+		m[line[:i]] = v
+	}
+	if err := sc.Err(); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// event is the value of oidc_provider_events_total for one event.
+func (m metrics) event(name string) float64 {
+	return m[`oidc_provider_events_total{event="`+name+`"}`]
+}
+
+// sum adds every series of a metric whose labels contain all of the given
+// label="value" pairs.
+func (m metrics) sum(metric string, labels ...string) float64 {
+	var total float64
+	for k, v := range m {
+		name, rest, _ := strings.Cut(k, "{")
+		if name != metric {
+			continue
+		}
+		ok := true
+		for _, l := range labels {
+			if !strings.Contains(rest, l) {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			total += v
+		}
+	}
+	return total
+}
+
+// httpByClass counts the site's responses by status class ("2xx", "3xx",
+// "4xx", "5xx") from Caddy's request-duration histogram.
+func (m metrics) httpByClass() map[string]float64 {
+	out := map[string]float64{}
+	for k, v := range m {
+		name, rest, _ := strings.Cut(k, "{")
+		if name != "caddy_http_request_duration_seconds_count" {
+			continue
+		}
+		_, after, ok := strings.Cut(rest, `code="`)
+		if !ok || len(after) < 1 {
+			continue
+		}
+		out[after[:1]+"xx"] += v
+	}
+	return out
+}
+
+// goroutines fetches Caddy's goroutine dump (stacks grouped, with counts).
+func (s *server) goroutines(ctx context.Context) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.cfg.Admin()+"/debug/pprof/goroutine?debug=1", nil)
+	if err != nil {
+		return "", err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return "", err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("pprof goroutine: %s", resp.Status)
+	}
+	return string(raw), nil
+}
+
+// cpuProfile fetches a CPU profile of seconds from Caddy's admin pprof
+// endpoint into path.
+func (s *server) cpuProfile(ctx context.Context, seconds int, path string) error {
+	ctx, cancel := context.WithTimeout(ctx, time.Duration(seconds+20)*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", s.cfg.Admin(), seconds), nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		return fmt.Errorf("pprof: %s: %s", resp.Status, body)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, io.LimitReader(resp.Body, 256<<20)); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}

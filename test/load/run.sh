@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# Load test of the real Caddy binary with the oidc_provider module, on
+# loopback only. Builds bin/caddy (make build) and the Go driver, then runs
+# every scenario for LOAD_DURATION and prints a table; docs/performance.md
+# says what the scenarios are and records the figures. `make load` runs this.
+#
+# Environment (all optional):
+#   LOAD_DURATION   per scenario (default 10s; 9 scenarios, the whole run
+#                   stays under 3 minutes with a warm build cache)
+#   LOAD_CONNS      connections for the HTTP scenarios (default 32)
+#   LOAD_THREADS    wrk threads (default 2)
+#   LOAD_GEN        wrk, go or auto (default auto: wrk when installed)
+#   LOAD_FLOW_WORKERS    goroutines doing full code flows (default 8)
+#   LOAD_SILENT_WORKERS  goroutines doing silent code flows (default 16)
+#   LOAD_SCENARIOS  comma-separated scenario names (default all; see
+#                   `go run ./test/load -list`)
+#   LOAD_PROFILE    scenario names (or all) to CPU-profile during the load
+#   LOAD_OUT        keep results.json, results.md and profiles here
+#   LOAD_INSTALL_WRK=1  apt-get install wrk when it is missing (as root)
+set -euo pipefail
+
+cd "$(dirname "$0")/../.."
+GO=${GO:-go}
+
+if ! command -v wrk >/dev/null 2>&1; then
+	if [[ ${LOAD_INSTALL_WRK:-0} == 1 && $(id -u) -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
+		DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk >/dev/null
+	else
+		echo "load: wrk is not installed (apt-get install -y wrk, or LOAD_INSTALL_WRK=1); using the Go load loop," \
+			"which takes more CPU per request than wrk: figures are not comparable with wrk's" >&2
+	fi
+fi
+
+echo "load: load average before the build: $(cut -d' ' -f1-3 /proc/loadavg)"
+make build GO="$GO"
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/oidcaddy-load-XXXXXX")
+driver_pid=""
+# stop_caddys stops any Caddy the driver started and left running (the
+# driver lists their pids in $work/run/caddy.pids), before its storage is
+# removed: Badger cannot finish its shutdown in a deleted directory.
+stop_caddys() {
+	local pid i
+	[[ -f $work/run/caddy.pids ]] || return 0
+	while read -r pid; do
+		# Only a process that is still that Caddy (its command line names
+		# this run's directory), never a reused pid.
+		[[ -r /proc/$pid/cmdline ]] && tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF "$work/" || continue
+		kill -TERM "$pid" 2>/dev/null || continue
+		for ((i = 0; i < 100; i++)); do
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.2
+		done
+		kill -KILL "$pid" 2>/dev/null || true
+	done <"$work/run/caddy.pids"
+}
+cleanup() {
+	# The driver stops Caddy and wrk itself on SIGTERM; this covers an
+	# interrupted script and a driver that died.
+	if [[ -n $driver_pid ]] && kill -0 "$driver_pid" 2>/dev/null; then
+		kill -TERM "$driver_pid" 2>/dev/null || true
+		wait "$driver_pid" 2>/dev/null || true
+	fi
+	stop_caddys
+	rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+"$GO" build -o "$work/load" ./test/load
+
+args=(
+	-caddy bin/caddy
+	-wrk-script test/load/wrk.lua
+	-duration "${LOAD_DURATION:-10s}"
+	-conns "${LOAD_CONNS:-32}"
+	-threads "${LOAD_THREADS:-2}"
+	-gen "${LOAD_GEN:-auto}"
+	-flow-workers "${LOAD_FLOW_WORKERS:-8}"
+	-silent-workers "${LOAD_SILENT_WORKERS:-16}"
+	-scenarios "${LOAD_SCENARIOS:-all}"
+	-workdir "$work/run"
+)
+if [[ -n ${LOAD_PROFILE:-} ]]; then
+	args+=(-profile "$LOAD_PROFILE")
+fi
+if [[ -n ${LOAD_OUT:-} ]]; then
+	args+=(-out "$LOAD_OUT")
+fi
+
+# The driver stops itself after (duration + 6s) per scenario + 30s, 174s by
+# default. timeout is the outer bound should that fail: it signals the
+# driver's whole process group (the driver, Caddy, wrk).
+limit=200s
+if [[ -n ${LOAD_DURATION:-} ]]; then
+	limit=15m
+fi
+timeout --kill-after=20s "$limit" "$work/load" "${args[@]}" &
+driver_pid=$!
+status=0
+wait "$driver_pid" || status=$?
+driver_pid=""
+exit "$status"
