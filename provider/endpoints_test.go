@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -372,5 +373,23 @@ func TestClientValidation(t *testing.T) {
 	short.SetSecret("too-short-for-hs256")
 	if _, err := provider.NewStaticClients(short); err == nil {
 		t.Errorf("client_secret_jwt with a short secret: accepted")
+	}
+}
+
+// A client that hangs up mid-request is not a server error: the store's
+// context.Canceled must not page anyone through server_error.
+func TestCanceledRequestIsNotAServerError(t *testing.T) {
+	h := newHarness(t)
+	code, verifier := h.codeFor(h.browser(), nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	body := url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {webRedirect}, "code_verifier": {verifier}}.Encode()
+	req := httptest.NewRequest(http.MethodPost, "/token", strings.NewReader(body)).WithContext(ctx)
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth("web", webSecret)
+	h.events.reset()
+	h.p.ServeHTTP(httptest.NewRecorder(), req)
+	if n := h.events.count(provider.EventServerError); n != 0 {
+		t.Fatalf("server_error emitted for a canceled request (%v)", h.events.names())
 	}
 }

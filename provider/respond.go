@@ -67,6 +67,11 @@ func (p *Provider) endpointError(w http.ResponseWriter, r *http.Request, event E
 func (p *Provider) emitError(r *http.Request, event EventName, e *Error, clientID string) {
 	ev := Event{Name: event, ClientID: clientID, ErrorCode: e.Code, ErrorDescription: e.Description}
 	if e.Status >= 500 {
+		if r.Context().Err() != nil {
+			// The client went away and the store gave up on its behalf: not
+			// a server fault, and not something to page anyone about.
+			return
+		}
 		ev.Name, ev.Cause = EventServerError, e.cause
 	}
 	if ev.Name == "" {
