@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
@@ -28,7 +29,27 @@ type pooledStore struct {
 	*badgerstore.Store
 }
 
-func (p pooledStore) Destruct() error { return p.Close() }
+func (p pooledStore) Destruct() error { return closeWithin(p.Close, storeCloseTimeout) }
+
+// storeCloseTimeout bounds how long stopping Caddy waits for Badger. Badger
+// retries a failing memtable flush (a full or broken disk) forever, which
+// would make `caddy stop` hang; after the timeout Caddy goes on and the error
+// says what happened. Writes not yet flushed are still in Badger's log.
+const storeCloseTimeout = 30 * time.Second
+
+// closeWithin runs closeFn, giving up waiting after d (closeFn keeps running).
+func closeWithin(closeFn func() error, d time.Duration) error {
+	done := make(chan error, 1)
+	go func() { done <- closeFn() }()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(d):
+		caddy.Log().Named("oidc_provider").Error("the OIDC provider database did not close in time; continuing shutdown (unflushed writes remain in its log)",
+			zap.Duration("waited", d))
+		return fmt.Errorf("storage: database did not close within %s", d)
+	}
+}
 
 // acquireStore returns the shared store for dir, opening it on first use.
 // On success the caller holds one reference and must call releaseStore.
