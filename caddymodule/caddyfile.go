@@ -82,6 +82,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //			window        <duration>
 //			base_delay    <duration>
 //			max_delay     <duration>
+//			max_concurrent_password_checks <n>
 //		}
 //		max_body_size <size>
 //		user <login> {
@@ -509,21 +510,25 @@ func (t *LoginThrottleConfig) unmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	}
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
 		name := d.Val()
-		if name == "free_attempts" {
+		if name == "free_attempts" || name == "max_concurrent_password_checks" {
 			var raw string
 			if err := oneArg(d, &raw); err != nil {
 				return err
 			}
 			n, err := strconv.Atoi(raw)
 			if err != nil || n < 1 {
-				return d.Errf("login_throttle free_attempts must be a positive whole number, got %q", raw)
+				return d.Errf("login_throttle %s must be a positive whole number, got %q", name, raw)
 			}
-			t.FreeAttempts = n
+			if name == "free_attempts" {
+				t.FreeAttempts = n
+			} else {
+				t.MaxConcurrentPasswordChecks = n
+			}
 			continue
 		}
 		field, ok := durations[name]
 		if !ok {
-			return d.Errf("unrecognized login_throttle subdirective %q (expected free_attempts, window, base_delay or max_delay)", name)
+			return d.Errf("unrecognized login_throttle subdirective %q (expected free_attempts, window, base_delay, max_delay or max_concurrent_password_checks)", name)
 		}
 		dur, err := durationArg(d, "login_throttle "+name, false)
 		if err != nil {

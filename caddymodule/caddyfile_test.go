@@ -513,6 +513,11 @@ func TestUnmarshalCaddyfileErrors(t *testing.T) {
 			want:  []string{"Testfile:4", "free_attempts must be a positive whole number"},
 		},
 		{
+			name:  "login_throttle bad password-check bound",
+			input: "oidc_provider {\n issuer https://a.example\n login_throttle {\n  max_concurrent_password_checks -1\n }\n}",
+			want:  []string{"Testfile:4", "max_concurrent_password_checks must be a positive whole number"},
+		},
+		{
 			name:  "login_throttle bad duration",
 			input: "oidc_provider {\n issuer https://a.example\n login_throttle {\n  window forever\n }\n}",
 			want:  []string{"Testfile:4", "login_throttle window: invalid duration"},

@@ -249,6 +249,10 @@ type LoginThrottleConfig struct {
 	BaseDelay caddy.Duration `json:"base_delay,omitempty"`
 	// The longest delay (15m).
 	MaxDelay caddy.Duration `json:"max_delay,omitempty"`
+	// How many password checks (bcrypt) may run at once across all users;
+	// a login finding them all busy for ~2 s gets a 503 "try again" page
+	// instead of queueing, so a login flood cannot take the CPU (number of CPUs).
+	MaxConcurrentPasswordChecks int `json:"max_concurrent_password_checks,omitempty"`
 }
 
 func (t *LoginThrottleConfig) toProvider() provider.LoginThrottle {
@@ -416,8 +420,8 @@ func (h *Handler) checkStatic() error {
 		}
 	}
 	if t := h.LoginThrottle; t != nil {
-		if t.FreeAttempts < 0 {
-			return errors.New("login_throttle: free_attempts must not be negative")
+		if t.FreeAttempts < 0 || t.MaxConcurrentPasswordChecks < 0 {
+			return errors.New("login_throttle: free_attempts and max_concurrent_password_checks must not be negative")
 		}
 		if t.Window < 0 || t.BaseDelay < 0 || t.MaxDelay < 0 {
 			return errors.New("login_throttle: durations must not be negative")

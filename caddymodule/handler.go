@@ -210,6 +210,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	if h.LoginThrottle != nil {
 		cfg.Throttle = h.LoginThrottle.toProvider()
+		cfg.MaxConcurrentPasswordChecks = h.LoginThrottle.MaxConcurrentPasswordChecks
 	}
 	if h.Cookies != nil {
 		cfg.Cookies = provider.CookieConfig{
