@@ -8,17 +8,16 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"text/template"
 	"time"
+
+	"github.com/oidcaddy/oidcaddy/internal/caddyproc"
 )
 
 // caddyBin is the binary TestMain builds from this checkout.
@@ -115,44 +114,20 @@ func (c siteConfig) caddyfile(t *testing.T) []byte {
 	return buf.Bytes()
 }
 
-// freePort asks the kernel for an unused loopback port. Another process
-// could take it before Caddy binds it; on this scale that is rare enough.
+// freePort asks the kernel for an unused loopback port.
 func freePort(t *testing.T) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := caddyproc.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-// syncBuffer collects the server's output from its two pipes.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
+	return port
 }
 
 type caddyServer struct {
-	t         *testing.T
-	cfg       siteConfig
-	caddyfile string   // path of the config it was started with
-	env       []string // its environment
-	cmd       *exec.Cmd
-	log       *syncBuffer
-	exited    chan struct{}
+	*caddyproc.Process
+	t   *testing.T
+	cfg siteConfig
 }
 
 func newSiteConfig(t *testing.T) siteConfig {
@@ -168,83 +143,28 @@ func newSiteConfig(t *testing.T) siteConfig {
 // ends, and its log is shown if the test failed.
 func startCaddy(t *testing.T, cfg siteConfig) *caddyServer {
 	t.Helper()
-	dir := t.TempDir()
-	caddyfile := filepath.Join(dir, "Caddyfile")
-	if err := os.WriteFile(caddyfile, cfg.caddyfile(t), 0o600); err != nil {
+	proc, err := caddyproc.Start(caddyBin, t.TempDir(), cfg.caddyfile(t), "DEMO_CLIENT_SECRET="+demoClientSecret)
+	if err != nil {
 		t.Fatal(err)
 	}
-	s := &caddyServer{t: t, cfg: cfg, caddyfile: caddyfile, log: &syncBuffer{}, exited: make(chan struct{})}
-	// Caddy's own data and config (certificates, autosave) go to the test's
-	// directory, never to the developer's home.
-	s.env = append(os.Environ(),
-		"HOME="+dir,
-		"XDG_DATA_HOME="+filepath.Join(dir, "data"),
-		"XDG_CONFIG_HOME="+filepath.Join(dir, "config"),
-		"DEMO_CLIENT_SECRET="+demoClientSecret,
-	)
-	s.cmd = exec.Command(caddyBin, "run", "--config", caddyfile, "--adapter", "caddyfile")
-	s.cmd.Env = s.env
-	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
-	if err := s.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		_ = s.cmd.Wait()
-		close(s.exited)
-	}()
+	s := &caddyServer{Process: proc, t: t, cfg: cfg}
 	t.Cleanup(func() {
 		s.stop()
 		if t.Failed() {
-			t.Logf("caddy log:\n%s", s.log.String())
+			t.Logf("caddy log:\n%s", s.Log.String())
 		}
 	})
-	s.waitReady()
-	return s
-}
-
-func (s *caddyServer) waitReady() {
-	s.t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	client := &http.Client{Timeout: 2 * time.Second}
-	urls := []string{s.cfg.Admin() + "/config/", s.cfg.Issuer() + "/.well-known/openid-configuration"}
-	for _, u := range urls {
-		for {
-			select {
-			case <-s.exited:
-				s.t.Fatalf("caddy exited before it was ready:\n%s", s.log.String())
-			default:
-			}
-			resp, err := client.Get(u)
-			if err == nil {
-				io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode == http.StatusOK {
-					break
-				}
-			}
-			if time.Now().After(deadline) {
-				s.t.Fatalf("caddy not ready: %s: %v\n%s", u, err, s.log.String())
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
+	if err := s.WaitReady(context.Background(), 30*time.Second, cfg.Admin()+"/config/", cfg.Issuer()+"/.well-known/openid-configuration"); err != nil {
+		t.Fatal(err)
 	}
+	return s
 }
 
 // stop ends the server with SIGTERM, Caddy's graceful shutdown, and kills
 // it if it hangs.
 func (s *caddyServer) stop() {
-	select {
-	case <-s.exited:
-		return
-	default:
-	}
-	_ = s.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-s.exited:
-	case <-time.After(15 * time.Second):
-		s.t.Errorf("caddy did not stop within 15s of SIGTERM; killing it")
-		_ = s.cmd.Process.Kill()
-		<-s.exited
+	if s.Stop(15 * time.Second) {
+		s.t.Errorf("caddy did not stop within 15s of SIGTERM; killed it")
 	}
 }
 
@@ -317,4 +237,4 @@ func (s *caddyServer) metrics() map[string]float64 {
 
 // logContains reports whether the server's output so far contains s. Used
 // to prove a secret never reached the log.
-func (s *caddyServer) logContains(sub string) bool { return strings.Contains(s.log.String(), sub) }
+func (s *caddyServer) logContains(sub string) bool { return strings.Contains(s.Log.String(), sub) }

@@ -43,8 +43,8 @@ func TestCaddyServesDiscoveryAndPassesThrough(t *testing.T) {
 // running server holds; the error must say why and what to do.
 func TestValidateWhileRunningExplainsLock(t *testing.T) {
 	srv := startCaddy(t, newSiteConfig(t))
-	cmd := exec.Command(caddyBin, "validate", "--config", srv.caddyfile, "--adapter", "caddyfile")
-	cmd.Env = srv.env
+	cmd := exec.Command(caddyBin, "validate", "--config", srv.Caddyfile, "--adapter", "caddyfile")
+	cmd.Env = srv.Env
 	out, err := cmd.CombinedOutput()
 	if err == nil {
 		t.Fatalf("caddy validate succeeded while the server holds the database:\n%s", out)

@@ -22,6 +22,7 @@ import (
 	"go.yaml.in/yaml/v3"
 	"golang.org/x/oauth2"
 
+	"github.com/oidcaddy/oidcaddy/internal/caddyproc"
 	"github.com/oidcaddy/oidcaddy/provider"
 )
 
@@ -269,7 +270,7 @@ type promServer struct {
 	t      *testing.T
 	url    string
 	cmd    *exec.Cmd
-	log    *syncBuffer
+	log    *caddyproc.Log
 	exited chan struct{}
 }
 
@@ -298,7 +299,7 @@ scrape_configs:
 	}
 	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	dataDir := filepath.Join(dir, "data")
-	p := &promServer{t: t, url: "http://" + addr, log: &syncBuffer{}, exited: make(chan struct{})}
+	p := &promServer{t: t, url: "http://" + addr, log: &caddyproc.Log{}, exited: make(chan struct{})}
 	p.cmd = exec.Command(bin,
 		"--config.file="+configPath,
 		"--storage.tsdb.path="+dataDir,

@@ -9,17 +9,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"text/template"
 	"time"
+
+	"github.com/oidcaddy/oidcaddy/internal/caddyproc"
 )
 
 // demoPasswordHash is bcrypt("demo"), cost 10: the development hash of
@@ -109,49 +107,10 @@ func (c siteConfig) caddyfile() ([]byte, error) {
 	return buf.Bytes(), err
 }
 
-// freePort asks the kernel for an unused loopback port. Another process
-// could take it before Caddy binds it; Caddy then fails to start and the run
-// says so.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
 func randomSecret() string {
 	var b [24]byte
 	rand.Read(b[:])
 	return base64.RawURLEncoding.EncodeToString(b[:])
-}
-
-// syncBuffer collects the server's output from its two pipes.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.buf.Len() > 4<<20 { // keep memory bounded; the head says what went wrong
-		return len(p), nil
-	}
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) Len() int {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Len()
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // server is one running Caddy.
@@ -160,9 +119,7 @@ type server struct {
 	bin           string
 	machineSecret string
 	webSecret     string
-	cmd           *exec.Cmd
-	log           *syncBuffer
-	exited        chan struct{}
+	proc          *caddyproc.Process
 }
 
 // startCaddy writes cfg's Caddyfile into dir and runs `caddy run` on it
@@ -174,102 +131,36 @@ func startCaddy(ctx context.Context, bin, dir string, cfg siteConfig) (*server, 
 	if err != nil {
 		return nil, err
 	}
-	path := filepath.Join(dir, "Caddyfile")
-	if err := os.WriteFile(path, caddyfile, 0o600); err != nil {
+	s := &server{cfg: cfg, bin: bin, machineSecret: randomSecret(), webSecret: randomSecret()}
+	s.proc, err = caddyproc.Start(bin, dir, caddyfile, "LOAD_MACHINE_SECRET="+s.machineSecret, "LOAD_WEB_SECRET="+s.webSecret)
+	if err != nil {
 		return nil, err
 	}
-	s := &server{cfg: cfg, bin: bin, machineSecret: randomSecret(), webSecret: randomSecret(), log: &syncBuffer{}, exited: make(chan struct{})}
-	// Caddy's own data and config go to the run's directory, never to the
-	// developer's home; OpenTelemetry exporters stay off so nothing leaves
-	// the machine.
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "OTEL_") {
-			env = append(env, kv)
-		}
-	}
-	env = append(env,
-		"HOME="+dir,
-		"XDG_DATA_HOME="+filepath.Join(dir, "data"),
-		"XDG_CONFIG_HOME="+filepath.Join(dir, "config"),
-		"LOAD_MACHINE_SECRET="+s.machineSecret,
-		"LOAD_WEB_SECRET="+s.webSecret,
-	)
-	s.cmd = exec.Command(bin, "run", "--config", path, "--adapter", "caddyfile")
-	s.cmd.Env = env
-	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
-	s.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
-	if err := s.cmd.Start(); err != nil {
-		return nil, err
-	}
-	go func() {
-		_ = s.cmd.Wait()
-		close(s.exited)
-	}()
 	// run.sh stops whatever pid is listed here before it removes the
 	// directory, should this driver die without stopping Caddy.
 	if f, err := os.OpenFile(filepath.Join(filepath.Dir(dir), "caddy.pids"), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600); err == nil {
-		fmt.Fprintln(f, s.cmd.Process.Pid)
+		fmt.Fprintln(f, s.proc.Cmd.Process.Pid)
 		f.Close()
 	}
-	if err := s.waitReady(ctx); err != nil {
+	if err := s.proc.WaitReady(ctx, 30*time.Second, cfg.Admin()+"/config/", cfg.Issuer()+"/.well-known/openid-configuration"); err != nil {
 		s.stop()
 		return nil, err
 	}
 	return s, nil
 }
 
-func (s *server) waitReady(ctx context.Context) error {
-	deadline := time.Now().Add(30 * time.Second)
-	client := &http.Client{Timeout: 2 * time.Second}
-	for _, u := range []string{s.cfg.Admin() + "/config/", s.cfg.Issuer() + "/.well-known/openid-configuration"} {
-		for {
-			select {
-			case <-s.exited:
-				return fmt.Errorf("caddy exited before it was ready:\n%s", s.log.String())
-			case <-ctx.Done():
-				return ctx.Err()
-			default:
-			}
-			resp, err := client.Get(u)
-			if err == nil {
-				io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode == http.StatusOK {
-					break
-				}
-			}
-			if time.Now().After(deadline) {
-				return fmt.Errorf("caddy not ready: %s: %v\n%s", u, err, s.log.String())
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-	}
-	return nil
-}
-
 // stop ends Caddy with SIGTERM, its graceful shutdown, and kills it if it
 // hangs.
 func (s *server) stop() {
-	select {
-	case <-s.exited:
-		return
-	default:
-	}
-	_ = s.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-s.exited:
-	case <-time.After(15 * time.Second):
-		fmt.Fprintln(os.Stderr, "load: caddy did not stop within 15s of SIGTERM; killing it")
-		_ = s.cmd.Process.Kill()
-		<-s.exited
+	if s.proc.Stop(15 * time.Second) {
+		fmt.Fprintln(os.Stderr, "load: caddy did not stop within 15s of SIGTERM; killed it")
 	}
 }
 
 // cpuTime is the CPU time (user + system, all threads) Caddy has used so
 // far, from /proc: how much of the machine a scenario really took.
 func (s *server) cpuTime() (time.Duration, error) {
-	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", s.cmd.Process.Pid))
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", s.proc.Cmd.Process.Pid))
 	if err != nil {
 		return 0, err
 	}

@@ -29,6 +29,8 @@ import (
 	"unicode/utf8"
 
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/oidcaddy/oidcaddy/internal/caddyproc"
 )
 
 type options struct {
@@ -445,12 +447,12 @@ func runConfig(ctx context.Context, o options, dir, profDir string, cr configRun
 		srv.stop()
 		if o.outDir != "" {
 			name := "caddy-" + strings.Fields(cr.label)[0] + ".log"
-			_ = os.WriteFile(filepath.Join(o.outDir, name), []byte(srv.log.String()), 0o644)
+			_ = os.WriteFile(filepath.Join(o.outDir, name), []byte(srv.proc.Log.String()), 0o644)
 		}
 		// Caddy's errors (its log is JSON lines), so a failed check comes
 		// with its cause.
 		n := 0
-		for _, line := range strings.Split(srv.log.String(), "\n") {
+		for _, line := range strings.Split(srv.proc.Log.String(), "\n") {
 			if strings.Contains(line, `"level":"error"`) {
 				if n < 20 {
 					fmt.Printf("  caddy %s: %s\n", cr.label, line)
@@ -467,7 +469,7 @@ func runConfig(ctx context.Context, o options, dir, profDir string, cr configRun
 	e.flows = &flowDriver{cfg: cfg, secret: srv.webSecret, transport: newTransport(max(o.flowFull, o.flowSilent))}
 	defer e.flows.transport.CloseIdleConnections()
 	if err := e.prepare(ctx); err != nil {
-		return nil, fmt.Errorf("preparing tokens: %w\n%s", err, srv.log.String())
+		return nil, fmt.Errorf("preparing tokens: %w\n%s", err, srv.proc.Log.String())
 	}
 	if o.warmup > 0 {
 		_, _ = runGoLoad(ctx, 4, o.warmup, request{Method: http.MethodPost, URL: cfg.Issuer() + "/token",
@@ -480,8 +482,8 @@ func runConfig(ctx context.Context, o options, dir, profDir string, cr configRun
 			return out, ctx.Err()
 		}
 		select {
-		case <-srv.exited:
-			return out, fmt.Errorf("caddy exited during the run:\n%s", srv.log.String())
+		case <-srv.proc.Exited():
+			return out, fmt.Errorf("caddy exited during the run:\n%s", srv.proc.Log.String())
 		default:
 		}
 		oc := measure(ctx, e, profDir, cr, s)
@@ -490,8 +492,8 @@ func runConfig(ctx context.Context, o options, dir, profDir string, cr configRun
 		out = append(out, oc)
 	}
 	select {
-	case <-srv.exited:
-		return out, fmt.Errorf("caddy exited during the run:\n%s", srv.log.String())
+	case <-srv.proc.Exited():
+		return out, fmt.Errorf("caddy exited during the run:\n%s", srv.proc.Log.String())
 	default:
 	}
 	return out, nil
@@ -499,11 +501,11 @@ func runConfig(ctx context.Context, o options, dir, profDir string, cr configRun
 
 func twoPorts() (int, int, error) {
 	for range 5 {
-		a, err := freePort()
+		a, err := caddyproc.FreePort()
 		if err != nil {
 			return 0, 0, err
 		}
-		b, err := freePort()
+		b, err := caddyproc.FreePort()
 		if err != nil {
 			return 0, 0, err
 		}
@@ -556,7 +558,7 @@ func measure(ctx context.Context, e *env, profDir string, cr configRun, s scenar
 		oc.Error = err.Error()
 		return oc
 	}
-	logStart := e.srv.log.Len()
+	logStart := e.srv.proc.Log.Len()
 	cpu0, _ := e.srv.cpuTime()
 	busy0, _ := machineBusy()
 	wall0 := time.Now()
@@ -636,7 +638,7 @@ func measure(ctx context.Context, e *env, profDir string, cr configRun, s scenar
 	// closed under it; the provider then answers 500 and counts a
 	// server_error ("context canceled"). Those are the generator's doing,
 	// and are reported, not failed.
-	oc.AbortedAtStop = abortedRequests(e.srv.log.String()[logStart:])
+	oc.AbortedAtStop = abortedRequests(e.srv.proc.Log.String()[logStart:])
 	if err == nil && before != nil {
 		// Caddy's own view of the time a request took, from its first
 		// byte read to the handler's return: what the generator's latency
