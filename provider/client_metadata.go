@@ -16,10 +16,12 @@ import (
 // Connect Dynamic Client Registration 1.0 §2 that this provider honours.
 // Unknown members are ignored (RFC 7591 §2), never stored.
 type clientMetadata struct {
-	RedirectURIs                       []string        `json:"redirect_uris,omitempty"`
-	TokenEndpointAuthMethod            string          `json:"token_endpoint_auth_method,omitempty"`
-	GrantTypes                         []string        `json:"grant_types,omitempty"`
-	ResponseTypes                      []string        `json:"response_types,omitempty"`
+	RedirectURIs            []string `json:"redirect_uris,omitempty"`
+	TokenEndpointAuthMethod string   `json:"token_endpoint_auth_method,omitempty"`
+	GrantTypes              []string `json:"grant_types,omitempty"`
+	// ResponseTypes has no omitempty: an explicit empty list (a client that
+	// never uses the authorization endpoint) differs from an omitted one.
+	ResponseTypes                      []string        `json:"response_types"`
 	ApplicationType                    string          `json:"application_type,omitempty"`
 	ClientName                         string          `json:"client_name,omitempty"`
 	ClientURI                          string          `json:"client_uri,omitempty"`
@@ -98,11 +100,23 @@ func (p *Provider) validateClientMetadata(m *clientMetadata) *Error {
 	if m.ApplicationType != "web" && m.ApplicationType != "native" {
 		return errInvalidClientMetadata("application_type must be web or native")
 	}
-	if len(m.ResponseTypes) == 0 {
-		m.ResponseTypes = []string{"code"}
+	// RFC 7591 §2: the defaults of response_types (["code"]) and
+	// grant_types (["authorization_code"]) apply only when the member is
+	// omitted (decoded as nil, as is null); an explicit [] is a value.
+	if m.GrantTypes == nil {
+		m.GrantTypes = []string{GrantTypeAuthorizationCode}
 	}
 	if len(m.GrantTypes) == 0 {
-		m.GrantTypes = []string{GrantTypeAuthorizationCode}
+		return errInvalidClientMetadata("grant_types must name at least one grant type")
+	}
+	if m.ResponseTypes == nil {
+		m.ResponseTypes = []string{"code"}
+		// A pure machine client (client_credentials, device) that leaves
+		// the member out means "no authorization endpoint", not "code".
+		machine := slices.Contains(m.GrantTypes, GrantTypeClientCredentials) || slices.Contains(m.GrantTypes, GrantTypeDeviceCode)
+		if machine && !slices.Contains(m.GrantTypes, GrantTypeAuthorizationCode) && len(m.RedirectURIs) == 0 {
+			m.ResponseTypes = []string{}
+		}
 	}
 	if len(m.ResponseTypes) > 4 || len(m.GrantTypes) > 4 {
 		return errInvalidClientMetadata("too many response_types or grant_types")
@@ -117,13 +131,14 @@ func (p *Provider) validateClientMetadata(m *clientMetadata) *Error {
 			return errInvalidClientMetadata("unsupported grant type")
 		}
 	}
-	// RFC 7591 §2.1: response_types and grant_types must agree.
-	if !slices.Contains(m.GrantTypes, GrantTypeAuthorizationCode) && len(m.ResponseTypes) > 0 && m.ResponseTypes[0] == "code" {
-		if slices.Contains(m.GrantTypes, GrantTypeClientCredentials) && len(m.RedirectURIs) == 0 {
-			m.ResponseTypes = nil // a pure machine client: no authorization endpoint use
-		} else {
-			return errInvalidClientMetadata("response type code needs the authorization_code grant type")
-		}
+	// RFC 7591 §2.1: response_types and grant_types must agree; the code
+	// response type and the authorization_code grant go together.
+	codeResponse, codeGrant := slices.Contains(m.ResponseTypes, "code"), slices.Contains(m.GrantTypes, GrantTypeAuthorizationCode)
+	if codeResponse && !codeGrant {
+		return errInvalidClientMetadata("response type code needs the authorization_code grant type")
+	}
+	if codeGrant && !codeResponse {
+		return errInvalidClientMetadata("the authorization_code grant type needs the code response type")
 	}
 	if m.TokenEndpointAuthMethod == "" {
 		m.TokenEndpointAuthMethod = AuthMethodClientSecretBasic

@@ -194,6 +194,11 @@ func (p *Provider) writeClientInformation(w http.ResponseWriter, status int, sc 
 	b, _ := json.Marshal(sc.Metadata)
 	var out map[string]any
 	json.Unmarshal(b, &out)
+	if sc.Metadata.ResponseTypes == nil {
+		// Registered before an explicit empty list was kept: a machine
+		// client, whose response_types is [] (RFC 7591 §2).
+		out["response_types"] = []string{}
+	}
 	out["client_id"] = sc.ID
 	out["client_id_issued_at"] = sc.IssuedAt
 	out["registration_client_uri"] = p.cfg.Issuer + PathRegistration + "/" + sc.ID
