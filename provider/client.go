@@ -71,6 +71,10 @@ type Client struct {
 	// configured client, empty means every configured resource; a client
 	// that registered itself may use none unless the operator lists them.
 	Resources []string
+	// IDTokenSignedResponseAlg is the JWS alg of the client's ID tokens
+	// (OIDC Registration §2); it must be the alg of a configured signing
+	// key. Empty means the active key's alg.
+	IDTokenSignedResponseAlg string
 
 	dynamic bool // registered over RFC 7591, stored in the Store
 }

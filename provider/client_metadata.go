@@ -233,8 +233,10 @@ func (p *Provider) validateClientMetadata(m *clientMetadata) *Error {
 	if m.SubjectType != "" && m.SubjectType != "public" {
 		return errInvalidClientMetadata("only the public subject type is supported")
 	}
-	if m.IDTokenSignedResponseAlg != "" && m.IDTokenSignedResponseAlg != p.cfg.Signer.Algorithm() {
-		return errInvalidClientMetadata("id_token_signed_response_alg must be " + p.cfg.Signer.Algorithm())
+	// OIDC Registration §2: any alg of a configured key (the value is not
+	// echoed); "none" never, as no key has it.
+	if err := p.checkIDTokenAlg(m.IDTokenSignedResponseAlg); err != nil {
+		return errInvalidClientMetadata(err.Error())
 	}
 	return nil
 }

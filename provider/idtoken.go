@@ -4,7 +4,10 @@ import (
 	"crypto/sha256"
 	"crypto/sha512"
 	"encoding/base64"
+	"fmt"
 	"hash"
+	"maps"
+	"slices"
 	"strings"
 )
 
@@ -20,6 +23,7 @@ type idTokenFacts struct {
 // access token issued, they are served by userinfo (§5.4).
 func (p *Provider) signIDToken(client *Client, acc *Account, ac idTokenFacts, accessToken string) (string, error) {
 	now := p.now()
+	alg := p.idTokenAlg(client)
 	claims := map[string]any{
 		"iss":       p.cfg.Issuer,
 		"sub":       acc.Subject,
@@ -27,7 +31,7 @@ func (p *Provider) signIDToken(client *Client, acc *Account, ac idTokenFacts, ac
 		"exp":       now.Add(p.cfg.Lifetimes.IDToken).Unix(),
 		"iat":       now.Unix(),
 		"auth_time": ac.authTime,
-		"at_hash":   halfHash(p.cfg.Signer.Algorithm(), accessToken),
+		"at_hash":   halfHash(alg, accessToken),
 	}
 	if ac.nonce != "" {
 		claims["nonce"] = ac.nonce
@@ -37,7 +41,38 @@ func (p *Provider) signIDToken(client *Client, acc *Account, ac idTokenFacts, ac
 	}
 	// aud is the single client id, so azp is not needed (§2 requires it only
 	// for multiple audiences).
-	return p.cfg.Signer.SignJWT(claims, "JWT")
+	return p.cfg.Signer.SignJWTWithAlg(alg, claims, "JWT")
+}
+
+// idTokenAlg is the client's registered ID token alg, or the active key's.
+func (p *Provider) idTokenAlg(client *Client) string {
+	if client.IDTokenSignedResponseAlg != "" {
+		return client.IDTokenSignedResponseAlg
+	}
+	return p.cfg.Signer.Algorithm()
+}
+
+// checkIDTokenAlg: a client may ask for any alg a configured key has.
+func (p *Provider) checkIDTokenAlg(alg string) error {
+	if algs := p.cfg.Signer.Algorithms(); alg != "" && !slices.Contains(algs, alg) {
+		return fmt.Errorf("id_token_signed_response_alg must be one of %s (the algorithms of the configured signing keys)", strings.Join(algs, ", "))
+	}
+	return nil
+}
+
+// checkStaticClients finds configured clients asking for an ID token alg
+// that no configured key has, so the mistake shows at load, not at login.
+func (p *Provider) checkStaticClients() error {
+	static, ok := p.cfg.Clients.(StaticClients)
+	if !ok {
+		return nil
+	}
+	for _, id := range slices.Sorted(maps.Keys(static)) {
+		if err := p.checkIDTokenAlg(static[id].IDTokenSignedResponseAlg); err != nil {
+			return fmt.Errorf("client %q: %s, not %q", id, err, static[id].IDTokenSignedResponseAlg)
+		}
+	}
+	return nil
 }
 
 // halfHash is at_hash / c_hash (OIDC Core §3.1.3.6): the left half of the

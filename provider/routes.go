@@ -20,6 +20,9 @@ func (p *Provider) init() error {
 	p.pages = pg
 	p.throttle = newLoginThrottle(p.cfg.Throttle)
 	p.clients = &clientRegistry{p: p}
+	if err := p.checkStaticClients(); err != nil {
+		return err
+	}
 	switch p.cfg.Registration.Policy {
 	case "", RegistrationClosed, RegistrationOpen, RegistrationInitialAccessToken:
 	default:

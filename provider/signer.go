@@ -7,6 +7,11 @@ type Signer interface {
 	// SignJWT returns a compact JWS over the JSON of claims, with the active
 	// key's kid and alg in the header and typ set when non-empty.
 	SignJWT(claims map[string]any, typ string) (string, error)
+	// SignJWTWithAlg is SignJWT with the key of the given alg (one of
+	// Algorithms), for clients that registered an ID token signing alg
+	// (OIDC Registration §2 id_token_signed_response_alg); "" means the
+	// active key. It fails when no key has that alg.
+	SignJWTWithAlg(alg string, claims map[string]any, typ string) (string, error)
 	// Algorithm is the JWS alg of the active key (RS256, ES256, EdDSA, ...).
 	Algorithm() string
 	// PublicJWKS is the JSON of the public JWK Set (RFC 7517 §5) with kid,
