@@ -75,6 +75,11 @@ type Client struct {
 	// (OIDC Registration §2); it must be the alg of a configured signing
 	// key. Empty means the active key's alg.
 	IDTokenSignedResponseAlg string
+	// ClaimsInIDToken puts the claims of the granted scopes (what userinfo
+	// returns: name, email, ...) in the client's ID tokens too, for
+	// applications that read them only there. OIDC Core §5.4 allows both;
+	// by default they are served by userinfo only.
+	ClaimsInIDToken bool
 
 	dynamic bool // registered over RFC 7591, stored in the Store
 }

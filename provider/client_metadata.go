@@ -40,7 +40,10 @@ type clientMetadata struct {
 	IDTokenSignedResponseAlg           string          `json:"id_token_signed_response_alg,omitempty"`
 	TokenEndpointAuthSigningAlg        string          `json:"token_endpoint_auth_signing_alg,omitempty"`
 	SoftwareID                         string          `json:"software_id,omitempty"`
-	SoftwareVersion                    string          `json:"software_version,omitempty"`
+	// ClaimsInIDToken is this provider's own member (not in RFC 7591 or
+	// OIDC Registration): Client.ClaimsInIDToken.
+	ClaimsInIDToken bool   `json:"claims_in_id_token,omitempty"`
+	SoftwareVersion string `json:"software_version,omitempty"`
 }
 
 // Bounds on registrable metadata: generous for real clients, and they keep a

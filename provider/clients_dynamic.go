@@ -149,7 +149,7 @@ func (p *Provider) clientFromStored(sc *storedClient) (*Client, error) {
 		ID: sc.ID, Name: m.ClientName, RedirectURIs: m.RedirectURIs, PostLogoutRedirectURIs: m.PostLogoutRedirectURIs,
 		GrantTypes: m.GrantTypes, TokenEndpointAuthMethod: m.TokenEndpointAuthMethod, JWKS: m.JWKS, JWKSURI: m.JWKSURI,
 		RequirePushedAuthorizationRequests: m.RequirePushedAuthorizationRequests, BackchannelLogoutURI: m.BackchannelLogoutURI,
-		IDTokenSignedResponseAlg: m.IDTokenSignedResponseAlg, secretHash: sc.SecretHash, dynamic: true,
+		IDTokenSignedResponseAlg: m.IDTokenSignedResponseAlg, ClaimsInIDToken: m.ClaimsInIDToken, secretHash: sc.SecretHash, dynamic: true,
 	}
 	// The stored scope was checked against the allow-list when it was
 	// registered; the operator may have narrowed the list since. Resources

@@ -16,11 +16,13 @@ type idTokenFacts struct {
 	authTime int64
 	nonce    string // only on the code exchange (OIDC Core §12.2: not on refresh)
 	sid      string
+	scopes   []string // granted; their claims go in only for ClaimsInIDToken clients
 }
 
 // signIDToken builds the ID token of OIDC Core §2 for a code exchange
-// (§3.1.3.6) or a refresh (§12.2). Scope claims are not copied in: with an
-// access token issued, they are served by userinfo (§5.4).
+// (§3.1.3.6) or a refresh (§12.2). Scope claims are copied in only for a
+// client that asks (ClaimsInIDToken); otherwise, with an access token
+// issued, they are served by userinfo (§5.4).
 func (p *Provider) signIDToken(client *Client, acc *Account, ac idTokenFacts, accessToken string) (string, error) {
 	now := p.now()
 	alg := p.idTokenAlg(client)
@@ -38,6 +40,15 @@ func (p *Provider) signIDToken(client *Client, acc *Account, ac idTokenFacts, ac
 	}
 	if ac.sid != "" {
 		claims["sid"] = ac.sid
+	}
+	if client.ClaimsInIDToken {
+		// The same claims userinfo returns for these scopes; none of them
+		// is a claim set above (scopeClaims holds only OIDC Core §5.1 ones).
+		for name, v := range claimsForScopes(acc, ac.scopes) {
+			if _, set := claims[name]; !set {
+				claims[name] = v
+			}
+		}
 	}
 	// aud is the single client id, so azp is not needed (§2 requires it only
 	// for multiple audiences).

@@ -137,7 +137,7 @@ func (p *Provider) refresh(r *http.Request, client *Client, form params) (*token
 		}
 	}
 	if slices.Contains(scopes, scopeOpenID) {
-		idt, err := p.signIDToken(client, acc, idTokenFacts{authTime: rt.AuthTime, sid: rt.SID}, token)
+		idt, err := p.signIDToken(client, acc, idTokenFacts{authTime: rt.AuthTime, sid: rt.SID, scopes: scopes}, token)
 		if err != nil {
 			return nil, "", errServer(err)
 		}

@@ -169,7 +169,7 @@ func (p *Provider) issueTokens(r *http.Request, client *Client, acc *Account, ac
 		}
 	}
 	if slices.Contains(ac.Scopes, scopeOpenID) {
-		idt, err := p.signIDToken(client, acc, idTokenFacts{authTime: ac.AuthTime, nonce: ac.Nonce, sid: ac.SID}, token)
+		idt, err := p.signIDToken(client, acc, idTokenFacts{authTime: ac.AuthTime, nonce: ac.Nonce, sid: ac.SID, scopes: ac.Scopes}, token)
 		if err != nil {
 			return nil, errServer(err)
 		}
