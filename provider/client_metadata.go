@@ -171,7 +171,7 @@ func (p *Provider) validateClientMetadata(m *clientMetadata) *Error {
 		}
 	}
 	if m.JWKSURI != "" {
-		if e := checkWebURI(m.JWKSURI, "jwks_uri", true); e != nil {
+		if e := p.checkOutboundURI(m.JWKSURI, "jwks_uri", true); e != nil {
 			return e
 		}
 	}
@@ -195,7 +195,7 @@ func (p *Provider) validateClientMetadata(m *clientMetadata) *Error {
 		}
 	}
 	if m.BackchannelLogoutURI != "" {
-		if e := checkWebURI(m.BackchannelLogoutURI, "backchannel_logout_uri", false); e != nil {
+		if e := p.checkOutboundURI(m.BackchannelLogoutURI, "backchannel_logout_uri", false); e != nil {
 			return e
 		}
 	}
@@ -309,6 +309,37 @@ func checkWebURI(raw, member string, httpsOnly bool) *Error {
 		}
 	default:
 		return errInvalidClientMetadata(member + " must use https")
+	}
+	return nil
+}
+
+// checkOutboundURI checks a URL the provider will call for a registered
+// client (jwks_uri, backchannel_logout_uri): an absolute https URL without
+// fragment, not naming a private host (an IP literal or localhost) unless
+// the operator allows that host (RegistrationConfig.AllowPrivateHosts).
+// http is accepted only for an allowed host's logout URL: keys, which
+// decide who the client is, are fetched over https only. Names are
+// checked again when dialled (outbound.go).
+func (p *Provider) checkOutboundURI(raw, member string, keys bool) *Error {
+	if len(raw) > maxURILen {
+		return errInvalidClientMetadata(member + " is too long")
+	}
+	u, err := url.Parse(raw)
+	if err != nil || !u.IsAbs() || u.Host == "" || u.Fragment != "" || strings.Contains(raw, "#") {
+		return errInvalidClientMetadata(member + " must be an absolute URL without fragment")
+	}
+	allowed := p.privateAllow.allowsHost(u.Hostname())
+	switch strings.ToLower(u.Scheme) {
+	case "https":
+	case "http":
+		if keys || !allowed {
+			return errInvalidClientMetadata(member + " must use https")
+		}
+	default:
+		return errInvalidClientMetadata(member + " must use https")
+	}
+	if !allowed && isPrivateHost(u.Hostname()) {
+		return errInvalidClientMetadata(member + " must name a public host; the operator can allow private hosts")
 	}
 	return nil
 }

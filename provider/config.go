@@ -178,6 +178,16 @@ type RegistrationConfig struct {
 	// wider list holds only what the current list still allows. Empty: a
 	// registered client holds no scope and may not register one.
 	AllowedScopes []string
+	// AllowPrivateHosts lets registered clients' back-channel logout and
+	// jwks_uri URLs reach these private hosts, which are otherwise refused
+	// (at registration for IP literals and localhost, and for every name
+	// when the connection is made, after DNS resolution) because anyone
+	// able to register could otherwise make the provider call into its
+	// own network (SSRF). Entries: a host name ("app"), reached whatever
+	// it resolves to, over http too for back-channel logout; an IP address;
+	// or a network in CIDR notation ("10.0.0.0/8"). Empty: public
+	// addresses only.
+	AllowPrivateHosts []string
 }
 
 // Endpoint paths, relative to the issuer's path.

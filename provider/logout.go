@@ -218,7 +218,9 @@ func (p *Provider) sendLogoutToken(ctx context.Context, c *Client, s *session) e
 		"sub": s.AccountID, "sid": s.SID,
 		"events": map[string]any{"http://schemas.openid.net/event/backchannel-logout": map[string]any{}},
 	}
-	tok, err := p.cfg.Signer.SignJWT(claims, "logout+jwt")
+	// Back-Channel Logout 1.0 §2.4: signed with the keys and algorithm the
+	// client's ID tokens use, which is what its verifier accepts.
+	tok, err := p.cfg.Signer.SignJWTWithAlg(p.idTokenAlg(c), claims, "logout+jwt")
 	if err != nil {
 		return backchannelError("signing the logout token failed")
 	}

@@ -1,6 +1,7 @@
 package provider
 
 import (
+	"context"
 	"errors"
 	"net"
 	"net/http"
@@ -14,34 +15,58 @@ import (
 // operator's choice; for clients that registered themselves (RFC 7591) it is
 // anyone's, so those requests may only reach public addresses. The check runs
 // on the address actually dialled, after DNS resolution, so a name that
-// resolves (or re-resolves) to a private address is refused too.
+// resolves (or re-resolves) to a private address is refused too. The operator
+// may allow listed private hosts and networks (RegistrationConfig.
+// AllowPrivateHosts), for applications on a private network next to the
+// provider.
 
 var errPrivateAddress = errors.New("refusing to connect to a non-public address for a registered client")
 
-// publicOnlyClient is the HTTP client for registered clients' URLs.
-var publicOnlyClient = &http.Client{
-	Timeout:       5 * time.Second,
-	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	Transport: &http.Transport{
-		Proxy: nil, // a proxy would hide the real destination from the check
-		DialContext: (&net.Dialer{
-			Timeout: 5 * time.Second,
+// publicOnlyClient is the HTTP client for registered clients' URLs when the
+// operator allows no private host.
+var publicOnlyClient = newPublicOnlyClient(nil, nil)
+
+// newPublicOnlyClient builds the HTTP client for registered clients' URLs:
+// it connects only to public addresses, or to what allow lets through (a
+// listed host name, whatever it resolves to, or an address in a listed
+// network). resolver is for tests; nil means the default resolver.
+func newPublicOnlyClient(allow *privateAllowList, resolver *net.Resolver) *http.Client {
+	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		// addr is the URL's host and port, before resolution: the name
+		// the operator may have listed.
+		host, _, err := net.SplitHostPort(addr)
+		if err != nil {
+			return nil, errPrivateAddress
+		}
+		hostListed := allow.allowsHost(host)
+		d := &net.Dialer{
+			Timeout:  5 * time.Second,
+			Resolver: resolver,
+			// The address actually dialled, after DNS resolution.
 			Control: func(_, address string, _ syscall.RawConn) error {
-				host, _, err := net.SplitHostPort(address)
+				ap, err := netip.ParseAddrPort(address)
 				if err != nil {
 					return errPrivateAddress
 				}
-				ip := net.ParseIP(host)
-				if ip == nil || !isPublicIP(ip) {
-					return errPrivateAddress
+				if hostListed || isPublicIP(net.IP(ap.Addr().AsSlice())) || allow.allowsAddr(ap.Addr()) {
+					return nil
 				}
-				return nil
+				return errPrivateAddress
 			},
-		}).DialContext,
-		TLSHandshakeTimeout:   5 * time.Second,
-		ResponseHeaderTimeout: 5 * time.Second,
-		MaxIdleConnsPerHost:   2,
-	},
+		}
+		return d.DialContext(ctx, network, addr)
+	}
+	return &http.Client{
+		Timeout:       5 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		Transport: &http.Transport{
+			Proxy:                 nil, // a proxy would hide the real destination from the check
+			DialContext:           dial,
+			TLSHandshakeTimeout:   5 * time.Second,
+			ResponseHeaderTimeout: 5 * time.Second,
+			MaxIdleConnsPerHost:   2,
+		},
+	}
 }
 
 // nonPublicPrefixes are the special-purpose ranges (IANA registries, RFC
@@ -80,7 +105,7 @@ func isPublicIP(ip net.IP) bool {
 // outboundClient picks the HTTP client for requests to a client's URLs.
 func (p *Provider) outboundClient(c *Client) *http.Client {
 	if c.dynamic {
-		return publicOnlyClient
+		return p.registeredClientHTTP
 	}
 	return p.httpClient()
 }

@@ -18,13 +18,16 @@ type Provider struct {
 	now    func() time.Time
 	mux    map[string]http.HandlerFunc
 
-	clients       *clientRegistry
-	jwksCache     jwksCache
-	staticIATs    [][32]byte // SHA-256 of the configured initial access tokens
-	pages         *pages
-	throttle      *loginThrottle
-	discovery     []byte
-	secureCookies bool
+	clients   *clientRegistry
+	jwksCache jwksCache
+	// privateAllow and registeredClientHTTP: see outbound.go.
+	privateAllow         *privateAllowList
+	registeredClientHTTP *http.Client
+	staticIATs           [][32]byte // SHA-256 of the configured initial access tokens
+	pages                *pages
+	throttle             *loginThrottle
+	discovery            []byte
+	secureCookies        bool
 }
 
 // New validates cfg and builds a Provider.

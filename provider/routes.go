@@ -23,6 +23,13 @@ func (p *Provider) init() error {
 	if err := p.checkStaticClients(); err != nil {
 		return err
 	}
+	if p.privateAllow, err = parsePrivateAllowList(p.cfg.Registration.AllowPrivateHosts); err != nil {
+		return err
+	}
+	p.registeredClientHTTP = publicOnlyClient
+	if p.privateAllow != nil {
+		p.registeredClientHTTP = newPublicOnlyClient(p.privateAllow, nil)
+	}
 	switch p.cfg.Registration.Policy {
 	case "", RegistrationClosed, RegistrationOpen, RegistrationInitialAccessToken:
 	default:
