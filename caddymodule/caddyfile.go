@@ -64,6 +64,8 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //			jwks_uri <https url>
 //			require_par
 //			backchannel_logout_uri <url>
+//			id_token_signed_response_alg RS256|PS256|ES256|ES384|EdDSA
+//			claims_in_id_token
 //		}
 //		resource <identifier uri> {
 //			scopes <scope...>
@@ -74,6 +76,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //			initial_access_token <token>
 //			rotate_registration_access_token
 //			allowed_scopes <scope...>
+//			allow_private_hosts <host|ip|cidr...>
 //		}
 //		require_par
 //		secret_key_file <path>
@@ -102,13 +105,14 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //
 // signing_key, client, resource, user, claim, redirect_uri,
 // post_logout_redirect_uri, allowed_scopes (of a client or of registration),
-// scopes and initial_access_token may be repeated. The issuer is a subdirective, not an argument, because a
+// scopes, initial_access_token and allow_private_hosts may be repeated. The issuer is a subdirective, not an argument, because a
 // first argument starting with "/" would be taken as a path matcher.
 func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // the directive name; the dispenser was reset after matcher extraction
 	if d.NextArg() {
 		return d.Errf("oidc_provider takes no arguments; put the issuer inside the block: oidc_provider { issuer %s }", d.Val())
 	}
+	var algUses []algUse
 	for d.NextBlock(0) {
 		switch sub := d.Val(); sub {
 		case "issuer":
@@ -149,7 +153,7 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 		case "client":
 			var c ClientConfig
-			if err := c.unmarshalCaddyfile(d); err != nil {
+			if err := c.unmarshalCaddyfile(d, &algUses); err != nil {
 				return err
 			}
 			h.Clients = append(h.Clients, c)
@@ -246,7 +250,20 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	if h.Issuer == "" {
 		return d.Err("oidc_provider: issuer is required, e.g. issuer https://auth.example.com")
 	}
+	// Signing keys may come after the clients: check once all are read.
+	for _, u := range algUses {
+		if !slices.Contains(h.signingAlgorithms(), u.alg) {
+			return u.err
+		}
+	}
 	return nil
+}
+
+// algUse is a client's id_token_signed_response_alg line, with the error
+// (carrying its file and line) to report if no signing key has the alg.
+type algUse struct {
+	alg string
+	err error
 }
 
 func (l *LifetimesConfig) unmarshalCaddyfile(d *caddyfile.Dispenser) error {
@@ -310,7 +327,7 @@ func durationArg(d *caddyfile.Dispenser, what string, zeroOK bool) (caddy.Durati
 	return caddy.Duration(dur), nil
 }
 
-func (c *ClientConfig) unmarshalCaddyfile(d *caddyfile.Dispenser) error {
+func (c *ClientConfig) unmarshalCaddyfile(d *caddyfile.Dispenser, algUses *[]algUse) error {
 	if !d.NextArg() {
 		return d.Err("usage: client <client_id> { ... }")
 	}
@@ -407,10 +424,24 @@ func (c *ClientConfig) unmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if err := checkBackchannelLogoutURI(c.BackchannelLogoutURI); err != nil {
 				return d.Errf("client %s: %v", c.ClientID, err)
 			}
+		case "id_token_signed_response_alg":
+			if err := oneArg(d, &c.IDTokenSignedResponseAlg); err != nil {
+				return err
+			}
+			alg := c.IDTokenSignedResponseAlg
+			if !slices.Contains(signingAlgorithms, alg) {
+				return d.Errf("client %s: id_token_signed_response_alg must be one of %s, got %q", c.ClientID, strings.Join(signingAlgorithms, ", "), alg)
+			}
+			*algUses = append(*algUses, algUse{alg: alg, err: d.Errf("client %s: id_token_signed_response_alg %s needs a signing_key of that algorithm "+
+				"(add `signing_key %s`; without any signing_key only RS256 is available)", c.ClientID, alg, alg)})
+		case "claims_in_id_token":
+			if err := flagArg(d, &c.ClaimsInIDToken); err != nil {
+				return err
+			}
 		default:
 			return d.Errf("unrecognized client subdirective %q (expected name, secret, redirect_uri, post_logout_redirect_uri, grant_types, auth_method, public, "+
 				"skip_consent, access_token_format, allowed_scopes, always_issue_refresh_token, disable_refresh_token_rotation, jwks_file, jwks_uri, "+
-				"require_par or backchannel_logout_uri)", sub)
+				"require_par, backchannel_logout_uri, id_token_signed_response_alg or claims_in_id_token)", sub)
 		}
 	}
 	return nil
@@ -489,8 +520,18 @@ func (rc *RegistrationConfig) unmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.ArgErr()
 			}
 			rc.AllowedScopes = append(rc.AllowedScopes, scopes...)
+		case "allow_private_hosts":
+			hosts := d.RemainingArgs()
+			if len(hosts) == 0 {
+				return d.ArgErr()
+			}
+			if err := provider.CheckAllowPrivateHosts(hosts); err != nil {
+				return d.Errf("registration: %v", err)
+			}
+			rc.AllowPrivateHosts = append(rc.AllowPrivateHosts, hosts...)
 		default:
-			return d.Errf("unrecognized registration subdirective %q (expected policy, initial_access_token, rotate_registration_access_token or allowed_scopes)", sub)
+			return d.Errf("unrecognized registration subdirective %q (expected policy, initial_access_token, rotate_registration_access_token, allowed_scopes "+
+				"or allow_private_hosts)", sub)
 		}
 	}
 	if len(rc.InitialAccessTokens) > 0 && rc.Policy != provider.RegistrationInitialAccessToken {

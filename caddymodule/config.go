@@ -188,6 +188,19 @@ type ClientConfig struct {
 	// users logs out (OpenID Connect Back-Channel Logout). https, or http
 	// on a loopback host.
 	BackchannelLogoutURI string `json:"backchannel_logout_uri,omitempty"`
+
+	// The JWS algorithm of this client's ID tokens (and logout tokens),
+	// for relying parties that expect one other than RS256 (OIDC
+	// Registration §2 id_token_signed_response_alg). A `signing_key` of
+	// that algorithm must be configured. Default: the algorithm of the
+	// first signing key (RS256 unless configured otherwise).
+	IDTokenSignedResponseAlg string `json:"id_token_signed_response_alg,omitempty"`
+
+	// Put the claims of the granted scopes (name, email, ...: what the
+	// userinfo endpoint returns) in this client's ID tokens too, for
+	// applications that read them only there. Default: the ID token holds
+	// only the authentication claims; userinfo serves the rest.
+	ClaimsInIDToken bool `json:"claims_in_id_token,omitempty"`
 }
 
 // ResourceConfig is an API (an RFC 8707 resource) that accepts the
@@ -233,6 +246,15 @@ type RegistrationConfig struct {
 	// names any other is refused; narrowing this list later narrows the
 	// clients already registered. Empty: registered clients hold no scope.
 	AllowedScopes []string `json:"allowed_scopes,omitempty"`
+
+	// Private hosts that registered clients' back-channel logout and
+	// jwks_uri URLs may reach: host names (e.g. `app`, reached whatever
+	// address it resolves to; its back-channel logout URL may use http),
+	// IP addresses, or networks in CIDR notation (`10.0.0.0/8`). By default
+	// these URLs reach public addresses only, since anyone who can register
+	// a client could otherwise make the provider send requests into its
+	// own network (SSRF). List only what the applications use.
+	AllowPrivateHosts []string `json:"allow_private_hosts,omitempty"`
 }
 
 // LoginThrottleConfig bounds password guessing. After `free_attempts`
@@ -387,6 +409,14 @@ func (h *Handler) checkStatic() error {
 				return fmt.Errorf("client %q: %w", c.ClientID, err)
 			}
 		}
+		if alg := c.IDTokenSignedResponseAlg; alg != "" {
+			if !slices.Contains(signingAlgorithms, alg) {
+				return fmt.Errorf("client %q: id_token_signed_response_alg must be one of %s, got %q", c.ClientID, strings.Join(signingAlgorithms, ", "), alg)
+			}
+			if !slices.Contains(h.signingAlgorithms(), alg) {
+				return fmt.Errorf("client %q: id_token_signed_response_alg %s needs a signing_key of that algorithm (configured: %s)", c.ClientID, alg, strings.Join(h.signingAlgorithms(), ", "))
+			}
+		}
 	}
 	resources := map[string]bool{}
 	for i, r := range h.Resources {
@@ -418,6 +448,9 @@ func (h *Handler) checkStatic() error {
 				return fmt.Errorf("registration: allowed_scopes must be single non-empty scope tokens, got %q", s)
 			}
 		}
+		if err := provider.CheckAllowPrivateHosts(reg.AllowPrivateHosts); err != nil {
+			return fmt.Errorf("registration: %w", err)
+		}
 	}
 	if t := h.LoginThrottle; t != nil {
 		if t.FreeAttempts < 0 || t.MaxConcurrentPasswordChecks < 0 {
@@ -439,6 +472,21 @@ func (h *Handler) checkStatic() error {
 		}
 	}
 	return nil
+}
+
+// signingAlgorithms are the algorithms of the configured signing keys (the
+// default key's when none is configured): what clients may ask ID tokens in.
+func (h *Handler) signingAlgorithms() []string {
+	if len(h.SigningKeys) == 0 {
+		return []string{defaultSigningAlgorithm}
+	}
+	var algs []string
+	for _, k := range h.SigningKeys {
+		if alg := k.algorithm(); !slices.Contains(algs, alg) {
+			algs = append(algs, alg)
+		}
+	}
+	return algs
 }
 
 func (k SigningKeyConfig) algorithm() string {
@@ -468,6 +516,8 @@ func buildClients(repl *caddy.Replacer, cfgs []ClientConfig) (provider.StaticCli
 			JWKSURI:                            cc.JWKSURI,
 			RequirePushedAuthorizationRequests: cc.RequirePushedAuthorizationRequests,
 			BackchannelLogoutURI:               cc.BackchannelLogoutURI,
+			IDTokenSignedResponseAlg:           cc.IDTokenSignedResponseAlg,
+			ClaimsInIDToken:                    cc.ClaimsInIDToken,
 		}
 		if cc.ClientSecret != "" {
 			secret, err := resolveSecret(repl, cc.ClientSecret)
@@ -547,6 +597,7 @@ func buildRegistration(repl *caddy.Replacer, rc *RegistrationConfig) (provider.R
 		Policy:                        rc.Policy,
 		RotateRegistrationAccessToken: rc.RotateRegistrationAccessToken,
 		AllowedScopes:                 slices.Clone(rc.AllowedScopes),
+		AllowPrivateHosts:             slices.Clone(rc.AllowPrivateHosts),
 	}
 	if reg.Policy == "" {
 		reg.Policy = provider.RegistrationClosed
@@ -574,8 +625,9 @@ func checkJWKSURI(raw string) error {
 	return nil
 }
 
-// checkBackchannelLogoutURI applies the rule the provider applies to
-// registered clients: https, or http on a loopback host, without fragment.
+// checkBackchannelLogoutURI is the rule for configured clients: https, or
+// http on a loopback host, without fragment. (Registered clients' URLs are
+// checked by the provider, which also refuses private hosts unless allowed.)
 func checkBackchannelLogoutURI(raw string) error {
 	u, err := url.Parse(raw)
 	bad := err != nil || u.Host == "" || u.Fragment != "" || strings.Contains(raw, "#")
