@@ -16,12 +16,10 @@ import (
 // Connect Dynamic Client Registration 1.0 §2 that this provider honours.
 // Unknown members are ignored (RFC 7591 §2), never stored.
 type clientMetadata struct {
-	RedirectURIs            []string `json:"redirect_uris,omitempty"`
-	TokenEndpointAuthMethod string   `json:"token_endpoint_auth_method,omitempty"`
-	GrantTypes              []string `json:"grant_types,omitempty"`
-	// ResponseTypes has no omitempty: an explicit empty list (a client that
-	// never uses the authorization endpoint) differs from an omitted one.
-	ResponseTypes                      []string        `json:"response_types"`
+	RedirectURIs                       []string        `json:"redirect_uris,omitempty"`
+	TokenEndpointAuthMethod            string          `json:"token_endpoint_auth_method,omitempty"`
+	GrantTypes                         []string        `json:"grant_types,omitempty"`
+	ResponseTypes                      []string        `json:"response_types"` // no omitempty: [] (no authorization endpoint use) is not "omitted"
 	ApplicationType                    string          `json:"application_type,omitempty"`
 	ClientName                         string          `json:"client_name,omitempty"`
 	ClientURI                          string          `json:"client_uri,omitempty"`
@@ -40,10 +38,10 @@ type clientMetadata struct {
 	IDTokenSignedResponseAlg           string          `json:"id_token_signed_response_alg,omitempty"`
 	TokenEndpointAuthSigningAlg        string          `json:"token_endpoint_auth_signing_alg,omitempty"`
 	SoftwareID                         string          `json:"software_id,omitempty"`
+	SoftwareVersion                    string          `json:"software_version,omitempty"`
 	// ClaimsInIDToken is this provider's own member (not in RFC 7591 or
 	// OIDC Registration): Client.ClaimsInIDToken.
-	ClaimsInIDToken bool   `json:"claims_in_id_token,omitempty"`
-	SoftwareVersion string `json:"software_version,omitempty"`
+	ClaimsInIDToken bool `json:"claims_in_id_token,omitempty"`
 }
 
 // Bounds on registrable metadata: generous for real clients, and they keep a
