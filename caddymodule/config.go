@@ -249,8 +249,9 @@ type RegistrationConfig struct {
 
 	// Private hosts that registered clients' back-channel logout and
 	// jwks_uri URLs may reach: host names (e.g. `app`, reached whatever
-	// address it resolves to; its back-channel logout URL may use http),
-	// IP addresses, or networks in CIDR notation (`10.0.0.0/8`). By default
+	// address it resolves to), IP addresses, or networks in CIDR notation
+	// (`10.0.0.0/8`); a back-channel logout URL on a listed name or address
+	// may use http, jwks_uri stays https-only. By default
 	// these URLs reach public addresses only, since anyone who can register
 	// a client could otherwise make the provider send requests into its
 	// own network (SSRF). List only what the applications use.

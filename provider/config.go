@@ -184,9 +184,9 @@ type RegistrationConfig struct {
 	// when the connection is made, after DNS resolution) because anyone
 	// able to register could otherwise make the provider call into its
 	// own network (SSRF). Entries: a host name ("app"), reached whatever
-	// it resolves to, over http too for back-channel logout; an IP address;
-	// or a network in CIDR notation ("10.0.0.0/8"). Empty: public
-	// addresses only.
+	// it resolves to; an IP address; or a network in CIDR notation
+	// ("10.0.0.0/8"). A back-channel logout URL on a listed name or address
+	// may use http; jwks_uri stays https-only. Empty: public addresses only.
 	AllowPrivateHosts []string
 }
 
