@@ -55,10 +55,17 @@ func (p *Provider) signIDToken(client *Client, acc *Account, ac idTokenFacts, ac
 	return p.cfg.Signer.SignJWTWithAlg(alg, claims, "JWT")
 }
 
-// idTokenAlg is the client's registered ID token alg, or the active key's.
+// idTokenAlg is the client's registered ID token alg, else RS256 when a key
+// has it, else the active key's.
 func (p *Provider) idTokenAlg(client *Client) string {
 	if client.IDTokenSignedResponseAlg != "" {
 		return client.IDTokenSignedResponseAlg
+	}
+	// OIDC Dynamic Client Registration §2: id_token_signed_response_alg
+	// defaults to RS256, so a client that names none gets RS256 whenever a
+	// key of that algorithm is configured, whichever key is listed first.
+	if slices.Contains(p.cfg.Signer.Algorithms(), "RS256") {
+		return "RS256"
 	}
 	return p.cfg.Signer.Algorithm()
 }

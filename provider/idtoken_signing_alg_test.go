@@ -181,3 +181,28 @@ func TestConfiguredClientIDTokenAlg(t *testing.T) {
 		t.Errorf("New with a client whose ID token alg has no key: %v, want an error naming the client and the alg", err)
 	}
 }
+
+// With ES256 listed first (the active key, which signs access tokens) and an
+// RS256 key beside it, a client that names no alg still gets RS256: that is
+// the registration default (OIDC Registration §2), and RPs that never
+// register an alg verify only RS256.
+func TestIDTokenDefaultsToRS256WhenAKeyHasIt(t *testing.T) {
+	var err error
+	rsKeyOnce.Do(func() { rsKey, err = jose.GenerateKey("RS256") })
+	if err != nil {
+		t.Fatal(err)
+	}
+	es, err := jose.GenerateKey("ES256")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ks, err := jose.NewKeySet(es, rsKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newHarness(t, withKeySet(ks))
+	tok := h.codeExchange(t, "web", webSecret, webRedirect, "openid")
+	if hdr := idTokenHeader(t, tok["id_token"].(string)); hdr["alg"] != "RS256" || hdr["kid"] != kidOf(t, ks, "RS256") {
+		t.Errorf("client naming no alg with ES256 active: header %v, want RS256 and the RS256 key's kid", hdr)
+	}
+}
