@@ -32,8 +32,8 @@ func bcryptForTest(t *testing.T, password string, cost int) string {
 // an unknown login).
 func TestUnknownLoginIsCheckedWithTheUsersParameters(t *testing.T) {
 	populations := map[string][]string{
-		"bcrypt cost=4": {bcryptForTest(t, "pw1", 4), bcryptForTest(t, "pw2", 4)},
-		"bcrypt cost=5": {bcryptForTest(t, "pw1", 5)},
+		"bcrypt cost=4":                   {bcryptForTest(t, "pw1", 4), bcryptForTest(t, "pw2", 4)},
+		"bcrypt cost=5":                   {bcryptForTest(t, "pw1", 5)},
 		"argon2id m=64,t=1,p=1 keylen=32": {argon2idForTest(t, "pw1", 64, 1), argon2idForTest(t, "pw2", 64, 1)},
 	}
 	for want, hashes := range populations {
