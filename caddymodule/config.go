@@ -241,7 +241,9 @@ type RegistrationConfig struct {
 // `base_delay` up to `max_delay`. Unset values take the defaults in
 // parentheses.
 type LoginThrottleConfig struct {
-	// Failures allowed before delays start (5).
+	// Wrong passwords checked per account (and per client address) within
+	// the window; the last of them starts the delays (5). Attempts still
+	// being checked count too, so concurrent guesses get no more.
 	FreeAttempts int `json:"free_attempts,omitempty"`
 	// How long failures are remembered (15m).
 	Window caddy.Duration `json:"window,omitempty"`
