@@ -89,7 +89,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		}
 //		max_body_size <size>
 //		user <login> {
-//			password_hash <bcrypt hash>
+//			password_hash <argon2id or bcrypt hash>
 //			subject <sub>
 //			claim <name> <value>
 //		}

@@ -264,7 +264,9 @@ type RegistrationConfig struct {
 // `base_delay` up to `max_delay`. Unset values take the defaults in
 // parentheses.
 type LoginThrottleConfig struct {
-	// Failures allowed before delays start (5).
+	// Wrong passwords checked per account (and per client address) within
+	// the window; the last of them starts the delays (5). Attempts still
+	// being checked count too, so concurrent guesses get no more.
 	FreeAttempts int `json:"free_attempts,omitempty"`
 	// How long failures are remembered (15m).
 	Window caddy.Duration `json:"window,omitempty"`
@@ -272,7 +274,7 @@ type LoginThrottleConfig struct {
 	BaseDelay caddy.Duration `json:"base_delay,omitempty"`
 	// The longest delay (15m).
 	MaxDelay caddy.Duration `json:"max_delay,omitempty"`
-	// How many password checks (bcrypt) may run at once across all users;
+	// How many password checks may run at once across all users;
 	// a login finding them all busy for ~2 s gets a 503 "try again" page
 	// instead of queueing, so a login flood cannot take the CPU (number of CPUs).
 	MaxConcurrentPasswordChecks int `json:"max_concurrent_password_checks,omitempty"`
@@ -295,9 +297,11 @@ type UserConfig struct {
 	// The stable subject identifier (`sub` claim). Default: the login.
 	Subject string `json:"subject,omitempty"`
 
-	// bcrypt hash of the password, e.g. from
-	// `caddy hash-password --algorithm bcrypt` (argon2id hashes are not
-	// accepted).
+	// Hash of the password: an argon2id PHC string
+	// (`$argon2id$v=19$m=…,t=…,p=…$salt$hash`) or a bcrypt hash, e.g. from
+	// `caddy oidc-hash-password`. Parameters are bounded (bcrypt cost <= 16;
+	// argon2id m <= 256 MiB, t <= 10, p <= 16). Give every user the same
+	// algorithm and cost: a warning is logged when they differ.
 	PasswordHash string `json:"password_hash,omitempty"`
 
 	// Claims released according to the granted scopes: name, email,

@@ -151,6 +151,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return err
 	}
+	h.warnWeakSettings(ctx, accounts)
 	registration, err := buildRegistration(repl, h.Registration)
 	if err != nil {
 		return err

@@ -242,7 +242,7 @@ func TestProvisionRejectsInconsistentConfig(t *testing.T) {
 		{"client neither public nor with secret", func(h *Handler) { h.Clients[0].ClientSecret = "" }, "set a client_secret, a jwks_file or jwks_uri, or mark the client public"},
 		{"duplicate client", func(h *Handler) { h.Clients = append(h.Clients, h.Clients[0]) }, `client "app" defined twice`},
 		{"unset secret variable", func(h *Handler) { h.Clients[0].ClientSecret = "{env.OIDCADDY_TEST_UNSET}" }, "{env.OIDCADDY_TEST_UNSET} is empty"},
-		{"user without bcrypt hash", func(h *Handler) { h.Users[0].PasswordHash = "plain" }, "not a bcrypt hash"},
+		{"user without bcrypt or argon2id hash", func(h *Handler) { h.Users[0].PasswordHash = "plain" }, "not a bcrypt ($2a$, $2b$, $2y$) or argon2id ($argon2id$) hash"},
 		{"two default keys of one algorithm", func(h *Handler) {
 			h.SigningKeys = []SigningKeyConfig{{Algorithm: "ES256"}, {Algorithm: "ES256"}}
 		}, "give it a file"},

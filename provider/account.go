@@ -2,11 +2,14 @@ package provider
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
-
-	"golang.org/x/crypto/bcrypt"
 )
 
 // Account is an end-user known to the provider.
@@ -37,38 +40,42 @@ type User struct {
 	Login string
 	// Subject defaults to Login.
 	Subject string
-	// PasswordHash is a bcrypt hash ($2a$, $2b$ or $2y$).
+	// PasswordHash is a bcrypt hash ($2a$, $2b$ or $2y$) or an argon2id PHC
+	// string ($argon2id$v=19$m=…,t=…,p=…$salt$hash); see password_hash.go
+	// for the accepted parameters.
 	PasswordHash string
 	Claims       map[string]any
 }
 
 type staticAccount struct {
 	account *Account
-	hash    []byte
+	hash    passwordHash
 }
 
 // StaticAccounts is an AccountStore of users fixed at configuration time.
 type StaticAccounts struct {
 	byLogin   map[string]*staticAccount
 	bySubject map[string]*Account
-	// dummyHash is compared against when the login is unknown so that unknown
-	// and known logins cost the same bcrypt work (no user enumeration by time).
-	dummyHash []byte
+	// dummies are checked when the login is unknown: one hash of a random
+	// secret per distinct set of hash parameters among the users, in the
+	// order of users sorted by login, so that an unknown login costs the
+	// same work as a known one (see dummyFor).
+	dummies []passwordHash
+	// dummyKey keys the choice of a dummy per unknown login.
+	dummyKey []byte
 }
 
 // NewStaticAccounts validates the users' hashes and indexes them.
 func NewStaticAccounts(users ...User) (*StaticAccounts, error) {
 	s := &StaticAccounts{byLogin: map[string]*staticAccount{}, bySubject: map[string]*Account{}}
-	maxCost := bcrypt.DefaultCost
 	for _, u := range users {
 		if u.Login == "" {
 			return nil, fmt.Errorf("user: login name is required")
 		}
-		cost, err := bcrypt.Cost([]byte(u.PasswordHash))
+		hash, err := parsePasswordHash(u.PasswordHash)
 		if err != nil {
-			return nil, fmt.Errorf("user %q: password_hash is not a bcrypt hash", u.Login)
+			return nil, fmt.Errorf("user %q: password_hash: %w", u.Login, err)
 		}
-		maxCost = max(maxCost, cost)
 		sub := u.Subject
 		if sub == "" {
 			sub = u.Login
@@ -85,26 +92,103 @@ func NewStaticAccounts(users ...User) (*StaticAccounts, error) {
 			claims[k] = v
 		}
 		acc := &Account{Subject: sub, Claims: claims}
-		s.byLogin[key] = &staticAccount{account: acc, hash: []byte(u.PasswordHash)}
+		s.byLogin[key] = &staticAccount{account: acc, hash: hash}
 		s.bySubject[sub] = acc
 	}
-	dummy, err := bcrypt.GenerateFromPassword([]byte("oidcaddy timing equaliser"), maxCost)
-	if err != nil {
+	if err := s.makeDummies(); err != nil {
 		return nil, err
 	}
-	s.dummyHash = dummy
 	return s, nil
+}
+
+// makeDummies prepares, for every user in login order, a dummy hash with the
+// parameters of that user's hash (shared by users with equal parameters),
+// and the key that picks one per unknown login.
+//
+// Why per login, and weighted by the users: an unknown login must not be
+// told from a known one by its response time. With one set of parameters
+// for every user (the case to aim for, and the one the load-time warning
+// asks for) the dummy has exactly those parameters. With mixed parameters
+// no single dummy fits: the highest cost (the old rule) makes every
+// cheaper user stand out, the most common cost makes every minority user
+// stand out. Instead an unknown login is checked against the parameters of
+// one user picked by a keyed hash of the login, so the spread of times
+// over unknown logins is the spread over the users, and a given login
+// always takes the same time (a random pick per request would let an
+// attacker spot unknown logins by their variance over retries). What is
+// left is that someone who knows a user's cost can tell whether a login
+// has that cost; hence the warning. The key is a digest of every stored
+// hash (salts included), so it is secret, and stable across restarts while
+// the users stay the same (a per-process random key would let an attacker
+// see an unknown login's time change across a restart).
+func (s *StaticAccounts) makeDummies() error {
+	logins := slices.Sorted(maps.Keys(s.byLogin))
+	byParams := map[string]passwordHash{}
+	digest := sha256.New()
+	for _, l := range logins {
+		h := s.byLogin[l].hash
+		digest.Write([]byte(h.params()))
+		if a, ok := h.(argon2idHash); ok {
+			digest.Write(a.salt)
+			digest.Write(a.key)
+		} else if b, ok := h.(bcryptHash); ok {
+			digest.Write(b.hash)
+		}
+		d, ok := byParams[h.params()]
+		if !ok {
+			var err error
+			if d, err = h.dummy(); err != nil {
+				return err
+			}
+			byParams[h.params()] = d
+		}
+		s.dummies = append(s.dummies, d)
+	}
+	if len(s.dummies) == 0 {
+		// No users: every login fails; it still costs a normal check.
+		d, err := bcryptHash{cost: DefaultBcryptCost}.dummy()
+		if err != nil {
+			return err
+		}
+		s.dummies = []passwordHash{d}
+	}
+	s.dummyKey = digest.Sum(nil)
+	return nil
+}
+
+// dummyFor is the hash an unknown login is checked against (makeDummies
+// says why this one).
+func (s *StaticAccounts) dummyFor(login string) passwordHash {
+	mac := hmac.New(sha256.New, s.dummyKey)
+	mac.Write([]byte(strings.ToLower(login)))
+	n := binary.BigEndian.Uint64(mac.Sum(nil))
+	return s.dummies[n%uint64(len(s.dummies))]
+}
+
+// PasswordHashParameters counts the users per set of hash parameters
+// (algorithm and cost, e.g. "bcrypt cost=10"; never a hash). More than one
+// entry means that sign-ins take different times for different users.
+func (s *StaticAccounts) PasswordHashParameters() map[string]int {
+	n := map[string]int{}
+	for _, u := range s.byLogin {
+		n[u.hash.params()]++
+	}
+	return n
 }
 
 // Authenticate implements AccountStore. Logins are case-insensitive.
 func (s *StaticAccounts) Authenticate(_ context.Context, login, password string) (*Account, error) {
 	u, ok := s.byLogin[strings.ToLower(login)]
-	hash := s.dummyHash
+	if !ok && len(s.dummies) == 0 {
+		return nil, ErrInvalidCredentials // a zero StaticAccounts: no users
+	}
+	var hash passwordHash
 	if ok {
 		hash = u.hash
+	} else {
+		hash = s.dummyFor(login)
 	}
-	err := bcrypt.CompareHashAndPassword(hash, []byte(password))
-	if !ok || err != nil {
+	if !hash.matches([]byte(password)) || !ok {
 		return nil, ErrInvalidCredentials
 	}
 	return u.account, nil

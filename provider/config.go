@@ -78,7 +78,8 @@ type CookieConfig struct {
 
 // LoginThrottle bounds password guessing. After FreeAttempts failures within
 // Window for one account (or one source address), further attempts are refused
-// for a back-off that doubles with each failure, up to MaxDelay.
+// for a back-off that doubles with each failure, up to MaxDelay. Attempts
+// whose password is still being checked count against FreeAttempts.
 type LoginThrottle struct {
 	FreeAttempts int           // default 5
 	Window       time.Duration // default 15m
@@ -120,7 +121,7 @@ type Config struct {
 	Lifetimes  Lifetimes
 	Cookies    CookieConfig
 	Throttle   LoginThrottle
-	// MaxConcurrentPasswordChecks bounds how many password checks (bcrypt)
+	// MaxConcurrentPasswordChecks bounds how many password checks (hashing)
 	// run at once, across all accounts and addresses, so a spray of logins
 	// cannot saturate the CPU. A login that finds every slot busy for about
 	// two seconds is answered 503 (temporarily_unavailable) with Retry-After,

@@ -144,13 +144,16 @@ func (p *Provider) submitLogin(w http.ResponseWriter, r *http.Request, in *inter
 		p.renderInteraction(w, r, in, client, "Enter your username and password.", http.StatusBadRequest)
 		return
 	}
-	ip := p.clientIP(r)
-	if wait := p.throttle.blocked(login, ip, p.now()); wait > 0 {
+	// The attempt is reserved before the password check and settled after
+	// it, so concurrent guesses cannot all pass the throttle together.
+	attempt, wait := p.throttle.reserveLogin(login, p.clientIP(r), p.now())
+	if attempt == nil {
 		p.emit(r, Event{Name: EventAuthorizationError, ClientID: client.ID, ErrorCode: ErrCodeAccessDenied, ErrorDescription: "login throttled"})
 		w.Header().Set("Retry-After", retryAfter(wait))
 		p.renderInteraction(w, r, in, client, "Too many failed sign-in attempts. Wait "+humanDuration(wait)+" and try again.", http.StatusTooManyRequests)
 		return
 	}
+	defer attempt.settle(attemptReleased, p.now()) // unless settled below
 	release, ok := p.throttle.passwordSlot(r.Context(), p.cfg.MaxConcurrentPasswordChecks)
 	if !ok {
 		// Every password-check slot stayed busy: refuse without hashing,
@@ -165,7 +168,7 @@ func (p *Provider) submitLogin(w http.ResponseWriter, r *http.Request, in *inter
 		return p.cfg.Accounts.Authenticate(r.Context(), login, password)
 	}()
 	if errors.Is(err, ErrInvalidCredentials) {
-		p.throttle.failed(login, ip, p.now())
+		attempt.settle(attemptFailed, p.now())
 		p.emit(r, Event{Name: EventAuthorizationError, ClientID: client.ID, ErrorCode: ErrCodeAccessDenied, ErrorDescription: "invalid credentials"})
 		p.renderInteraction(w, r, in, client, "The username or password is not correct.", http.StatusUnauthorized)
 		return
@@ -174,7 +177,7 @@ func (p *Provider) submitLogin(w http.ResponseWriter, r *http.Request, in *inter
 		p.interactionFailed(w, r, errServer(err), client.ID)
 		return
 	}
-	p.throttle.succeeded(login)
+	attempt.settle(attemptSucceeded, p.now())
 	prev, err := p.loadSession(r)
 	if err != nil {
 		p.interactionFailed(w, r, errServer(err), client.ID)

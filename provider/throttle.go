@@ -15,9 +15,15 @@ import (
 // loginThrottle slows password guessing per account and per source address
 // (an IPv6 source by its /64, see addressKey), and user-code guessing on the
 // device verification page per source address. Each key gets FreeAttempts
-// failures per Window; after that every further failure locks the key for a
-// delay that doubles, up to MaxDelay. State is in memory (per process): it
-// resets on restart, which costs an attacker a restart they cannot trigger.
+// failures per Window: the failure that uses up the allowance locks the key
+// for BaseDelay, and every further failure locks it for a delay that doubles,
+// up to MaxDelay. State is in memory (per process): it resets on restart,
+// which costs an attacker a restart they cannot trigger.
+//
+// A login reserves its attempt (reserveLogin) before its password is checked
+// and settles it afterwards, so attempts in flight count against the
+// allowance: a burst of concurrent guesses cannot all pass the check before
+// the first failure is counted.
 //
 // It also holds the global bound on concurrent password checks (passwordSlot).
 type loginThrottle struct {
@@ -31,8 +37,23 @@ type loginThrottle struct {
 
 type throttleEntry struct {
 	failures int
-	first    time.Time
+	pending  int       // reserved attempts whose password check has not settled
+	first    time.Time // of the first failure counted in this window
 	until    time.Time
+}
+
+// expire forgets the failures of a window that has passed, unless a lock
+// is still running. Pending attempts are kept: they are still in flight.
+func (e *throttleEntry) expire(now time.Time, window time.Duration) {
+	if e.failures > 0 && now.Sub(e.first) > window && !e.until.After(now) {
+		e.failures = 0
+	}
+}
+
+// idle reports whether the entry holds nothing worth keeping.
+func (e *throttleEntry) idle(now time.Time, window time.Duration) bool {
+	e.expire(now, window)
+	return e.pending == 0 && e.failures == 0 && !e.until.After(now)
 }
 
 // maxThrottleKeys bounds memory under a spray of distinct usernames or
@@ -77,14 +98,99 @@ func loginKeys(login, ip string) []string {
 	return []string{accountKey(login), addressKey(ip)}
 }
 
-// blocked returns how long the caller must still wait, 0 if it may try now.
-func (t *loginThrottle) blocked(login, ip string, now time.Time) time.Duration {
-	return t.wait(now, loginKeys(login, ip)...)
+// loginAttempt is a login's reservation on its throttle keys, from before
+// its password check until settle.
+type loginAttempt struct {
+	t       *loginThrottle
+	login   string
+	keys    []string
+	entries []*throttleEntry
+	settled bool
 }
 
-func (t *loginThrottle) failed(login, ip string, now time.Time) {
-	t.fail(now, loginKeys(login, ip)...)
+// reserveLogin admits a login attempt, or returns how long the caller must
+// wait. In one critical section it checks every key and, if all admit the
+// attempt, counts it as pending on each. A key admits an attempt while it is
+// not locked and its failures plus its pending attempts stay below
+// FreeAttempts; once the allowance is used up, a key whose lock has run out
+// admits one attempt at a time (whose failure locks it again for longer).
+// An attempt refused only because others are in flight waits BaseDelay.
+func (t *loginThrottle) reserveLogin(login, ip string, now time.Time) (*loginAttempt, time.Duration) {
+	keys := loginKeys(login, ip)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var wait time.Duration
+	for _, k := range keys {
+		e := t.m[k]
+		if e == nil {
+			continue
+		}
+		e.expire(now, t.cfg.Window)
+		switch {
+		case e.until.After(now):
+			wait = max(wait, e.until.Sub(now))
+		case e.pending >= max(t.cfg.FreeAttempts-e.failures, 1):
+			wait = max(wait, t.cfg.BaseDelay)
+		}
+	}
+	if wait > 0 {
+		return nil, wait
+	}
+	if len(t.m)+len(keys) > maxThrottleKeys {
+		t.sweep(now)
+	}
+	a := &loginAttempt{t: t, login: login, keys: keys, entries: make([]*throttleEntry, len(keys))}
+	for i, k := range keys {
+		e := t.m[k]
+		if e == nil {
+			e = &throttleEntry{}
+			t.m[k] = e
+		}
+		e.pending++
+		a.entries[i] = e
+	}
+	return a, 0
 }
+
+// settle ends the reservation: a wrong password becomes a counted failure
+// on every key; a right one clears the account's failures (the address
+// keeps its count, so a valid login cannot launder guesses against other
+// accounts); any other outcome (no slot, a store error, a panic) releases
+// the reservation without counting. Settling twice does nothing, so it can
+// be deferred as the fallback.
+func (a *loginAttempt) settle(outcome attemptOutcome, now time.Time) {
+	t := a.t
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if a.settled {
+		return
+	}
+	a.settled = true
+	for _, e := range a.entries {
+		// The entry may have been swept from the map under a flood of
+		// keys; decrementing the detached entry is then harmless.
+		e.pending = max(e.pending-1, 0)
+	}
+	switch outcome {
+	case attemptFailed:
+		t.failLocked(now, a.keys...)
+	case attemptSucceeded:
+		if e := t.m[accountKey(a.login)]; e != nil {
+			e.failures, e.until = 0, time.Time{}
+			if e.pending == 0 {
+				delete(t.m, accountKey(a.login))
+			}
+		}
+	}
+}
+
+type attemptOutcome int
+
+const (
+	attemptReleased  attemptOutcome = iota // not a password verdict: not counted
+	attemptFailed                          // wrong password or unknown login
+	attemptSucceeded                       // right password
+)
 
 // deviceBlocked and deviceFailed throttle user-code guesses by address only:
 // there is no account to key, and a key shared by all callers would let
@@ -110,32 +216,35 @@ func (t *loginThrottle) wait(now time.Time, keys ...string) time.Duration {
 func (t *loginThrottle) fail(now time.Time, keys ...string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if len(t.m) >= maxThrottleKeys {
+	t.failLocked(now, keys...)
+}
+
+// failLocked counts a failure on each key; the failure that uses up the
+// key's FreeAttempts locks it for BaseDelay, each later one for twice the
+// previous delay, up to MaxDelay. t.mu must be held.
+func (t *loginThrottle) failLocked(now time.Time, keys ...string) {
+	if len(t.m)+len(keys) > maxThrottleKeys {
 		t.sweep(now)
 	}
 	for _, k := range keys {
 		e := t.m[k]
-		if e == nil || now.Sub(e.first) > t.cfg.Window && !e.until.After(now) {
-			e = &throttleEntry{first: now}
+		if e == nil {
+			e = &throttleEntry{}
 			t.m[k] = e
 		}
+		e.expire(now, t.cfg.Window)
+		if e.failures == 0 {
+			e.first = now
+		}
 		e.failures++
-		if over := e.failures - t.cfg.FreeAttempts; over > 0 {
-			d := t.cfg.BaseDelay << min(over-1, 30)
+		if over := e.failures - t.cfg.FreeAttempts; over >= 0 {
+			d := t.cfg.BaseDelay << min(over, 30)
 			if d <= 0 || d > t.cfg.MaxDelay {
 				d = t.cfg.MaxDelay
 			}
 			e.until = now.Add(d)
 		}
 	}
-}
-
-// succeeded clears the account's failures; the address keeps its count so a
-// valid login cannot launder guesses against other accounts.
-func (t *loginThrottle) succeeded(login string) {
-	t.mu.Lock()
-	delete(t.m, accountKey(login))
-	t.mu.Unlock()
 }
 
 // passwordCheckWait is how long a login waits for a free password-check
@@ -177,7 +286,7 @@ func (t *loginThrottle) releaseSlot() { <-t.slots }
 
 func (t *loginThrottle) sweep(now time.Time) {
 	for k, e := range t.m {
-		if now.Sub(e.first) > t.cfg.Window && !e.until.After(now) {
+		if e.idle(now, t.cfg.Window) {
 			delete(t.m, k)
 		}
 	}
