@@ -71,6 +71,9 @@ type Client struct {
 	// configured client, empty means every configured resource; a client
 	// that registered itself may use none unless the operator lists them.
 	Resources []string
+	// ClientURI is the application's home page (RFC 7591 client_uri): an
+	// error page links back to it.
+	ClientURI string
 
 	dynamic bool // registered over RFC 7591, stored in the Store
 }
