@@ -76,8 +76,8 @@ func (b *Branding) stylesheet() []byte {
 	if (bg+0.05)/(0+0.05) > (1+0.05)/(bg+0.05) {
 		onPrimary = "#000000"
 	}
-	return fmt.Appendf(nil, ":root {\n  --primary: %s;\n  --on-primary: %s;\n}\n@media (prefers-color-scheme: dark) {\n  :root {\n    --primary: %s;\n    --on-primary: %s;\n  }\n}\n",
-		b.PrimaryColor, onPrimary, b.PrimaryColor, onPrimary)
+	// Loaded after oidcaddy.css, so it wins over both schemes' defaults.
+	return fmt.Appendf(nil, ":root {\n  --primary: %s;\n  --on-primary: %s;\n}\n", b.PrimaryColor, onPrimary)
 }
 
 // version is a short hash of the stylesheet for its URL, so a changed
