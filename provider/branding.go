@@ -34,6 +34,13 @@ var hexColor = regexp.MustCompile(`^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$`)
 // cspHost is what a logo's host may look like: it is written into the CSP.
 var cspHost = regexp.MustCompile(`^[A-Za-z0-9.-]+(:[0-9]{1,5})?$`)
 
+// Validate checks the branding; the Caddyfile adapter reports its errors
+// with the line they came from.
+func (b Branding) Validate() error {
+	_, err := b.validate()
+	return err
+}
+
 // validate checks the branding and returns the origin to allow in img-src
 // ("" for a logo on this site).
 func (b *Branding) validate() (imgOrigin string, err error) {
