@@ -55,7 +55,9 @@ func errorPageKind(e *Error) string {
 	case ErrCodeExpiredToken:
 		return pageDeviceExpired
 	}
-	if e.Status == http.StatusNotFound {
+	// A page address opened the wrong way (a GET of a form's target) is, to
+	// a person, a page that is not there.
+	if e.Status == http.StatusNotFound || e.Status == http.StatusMethodNotAllowed {
 		return pageNotFound
 	}
 	return pageBadRequest

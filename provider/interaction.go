@@ -280,7 +280,8 @@ func (p *Provider) switchAccount(w http.ResponseWriter, r *http.Request, in *int
 		return
 	}
 	in.Prompt, in.LoginDone, in.ConsentDone, in.AccountID, in.AuthTime = promptLogin, false, false, "", 0
-	in.LoginName, in.Notice = "", ""
+	// The login_hint named the account being replaced.
+	in.LoginName, in.Notice, in.Request.LoginHint = "", "", ""
 	if !in.Request.hasPrompt(promptLogin) {
 		in.Request.Prompt = append(in.Request.Prompt, promptLogin)
 	}
