@@ -56,6 +56,11 @@ func TestWrongPasswordKeepsLoginByPostRedirectGet(t *testing.T) {
 	if strings.Contains(pg.body, typed) {
 		t.Error("the password is on the page")
 	}
+	// The error is in the title, which screen readers read first, and the
+	// fields point at it.
+	if !strings.Contains(pg.body, "<title>Error: Sign in to Web App") || !strings.Contains(pg.body, `aria-describedby="form-error"`) {
+		t.Errorf("the error is not in the title or not tied to the fields:\n%s", pg.body)
+	}
 	uid := pageURL[strings.LastIndex(pageURL, "/")+1:]
 	rec, err := h.store.Get(context.Background(), provider.KindInteraction, uid)
 	if err != nil {
