@@ -32,6 +32,9 @@ func TestPagesFollowAcceptLanguage(t *testing.T) {
 		if !strings.Contains(r.body, `<html lang="`+c.lang+`">`) || !strings.Contains(r.body, c.heading) || !strings.Contains(r.body, c.label) {
 			t.Errorf("Accept-Language %q: want lang %s with %s and %s:\n%s", c.header, c.lang, c.heading, c.label, r.body)
 		}
+		if r.header.Get("Content-Language") != c.lang {
+			t.Errorf("Content-Language %q, want %s", r.header.Get("Content-Language"), c.lang)
+		}
 		if !strings.Contains(r.header.Get("Vary"), "Accept-Language") {
 			t.Errorf("Vary: %q", r.header.Get("Vary"))
 		}

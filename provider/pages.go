@@ -115,7 +115,8 @@ func (p *Provider) pageData(r *http.Request, data map[string]any) (map[string]an
 }
 
 func (p *Provider) render(w http.ResponseWriter, r *http.Request, t *template.Template, status int, data map[string]any) {
-	data, _ = p.pageData(r, data)
+	data, tr := p.pageData(r, data)
+	w.Header().Set("Content-Language", tr.Lang())
 	var buf bytes.Buffer
 	if err := t.Execute(&buf, data); err != nil {
 		// An operator's template failed: fall back to a plain message, and
