@@ -62,6 +62,11 @@ func TestOperatorAddsALanguage(t *testing.T) {
 	if r := b.getIn(pageURL, "de"); !strings.Contains(r.body, "<h1>Einloggen</h1>") || !strings.Contains(r.body, "Benutzername") {
 		t.Errorf("reworded German page:\n%s", r.body)
 	}
+	os.WriteFile(filepath.Join(dir, "messages", "nl.json"), []byte(`{"login.title": "Inloggen bij {app}"}`), 0o600)
+	if _, err := provider.New(provider.Config{Issuer: "https://x.example", Store: h.store, Clients: testClients(t), Accounts: &provider.StaticAccounts{}, Signer: h.keys, TemplatesDir: dir}); err == nil || !strings.Contains(err.Error(), "{app}") {
+		t.Errorf("a placeholder the page does not fill was accepted: %v", err)
+	}
+	os.Remove(filepath.Join(dir, "messages", "nl.json"))
 	os.WriteFile(filepath.Join(dir, "messages", "not a tag.json"), []byte(`{}`), 0o600)
 	if _, err := provider.New(provider.Config{Issuer: "https://x.example", Store: h.store, Clients: testClients(t), Accounts: &provider.StaticAccounts{}, Signer: h.keys, TemplatesDir: dir}); err == nil {
 		t.Error("a catalogue whose name is not a language tag was accepted")

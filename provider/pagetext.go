@@ -84,8 +84,27 @@ func loadCatalogues(builtin fs.FS, dir string) (catalogues, error) {
 	if cats[defaultLanguage] == nil {
 		return nil, fmt.Errorf("message catalogues: English (en.json) is missing")
 	}
+	// A placeholder English does not fill would show as "{name}" on the
+	// page: refuse it at load, when the operator can still fix it. Keys
+	// English lacks are fine (an operator's own templates may use them).
+	for _, lang := range cats.languages() {
+		for key, text := range cats[lang] {
+			en, ok := cats[defaultLanguage][key]
+			if !ok {
+				continue
+			}
+			for _, ph := range placeholderPattern.FindAllString(text, -1) {
+				if !strings.Contains(en, ph) {
+					return nil, fmt.Errorf("message catalogue %s.json: %q uses %s, which the page does not fill (English: %q)", lang, key, ph, en)
+				}
+			}
+		}
+	}
 	return cats, nil
 }
+
+// placeholderPattern is a {name} in a message.
+var placeholderPattern = regexp.MustCompile(`\{[a-z_]+\}`)
 
 // negotiate picks the language of a page from Accept-Language (RFC 9110
 // §12.5.4): the highest q-value first, the order of the header among equals;

@@ -1,14 +1,11 @@
 package provider
 
 import (
-	"regexp"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 )
-
-var placeholder = regexp.MustCompile(`\{[a-z_]+\}`)
 
 // Every built-in catalogue has exactly the keys English has, with the same
 // placeholders, so no page ever shows a half-translated sentence or a
@@ -34,7 +31,7 @@ func TestMessageCataloguesAreComplete(t *testing.T) {
 				t.Errorf("%s.json lacks %q", lang, key)
 				continue
 			}
-			want, got := placeholder.FindAllString(text, -1), placeholder.FindAllString(tr, -1)
+			want, got := placeholderPattern.FindAllString(text, -1), placeholderPattern.FindAllString(tr, -1)
 			slices.Sort(want)
 			slices.Sort(got)
 			if !slices.Equal(want, got) {
