@@ -100,6 +100,11 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //			domain <domain>
 //		}
 //		templates <dir>
+//		branding {
+//			name <service name>
+//			logo_url <path or https url>
+//			primary_color <#rgb or #rrggbb>
+//		}
 //		log_exporter otlp|console|none
 //	}
 //
@@ -185,6 +190,14 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if err := oneArg(d, &h.TemplatesDir); err != nil {
 				return err
 			}
+		case "branding":
+			if h.Branding != nil {
+				return d.Err("branding already specified")
+			}
+			h.Branding = new(BrandingConfig)
+			if err := h.Branding.unmarshalCaddyfile(d); err != nil {
+				return err
+			}
 		case "log_exporter":
 			if err := oneArg(d, &h.LogExporter); err != nil {
 				return err
@@ -244,7 +257,7 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			h.MaxBodySize = int64(size)
 		default:
 			return d.Errf("unrecognized oidc_provider subdirective %q (expected issuer, storage, signing_key, lifetimes, client, resource, registration, require_par, "+
-				"secret_key_file, login_throttle, max_body_size, user, users_file, cookie, templates or log_exporter)", sub)
+				"secret_key_file, login_throttle, max_body_size, user, users_file, cookie, templates, branding or log_exporter)", sub)
 		}
 	}
 	if h.Issuer == "" {
@@ -648,6 +661,47 @@ func claimValue(v string) any {
 		return false
 	}
 	return v
+}
+
+func (b *BrandingConfig) unmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		var dst *string
+		switch sub := d.Val(); sub {
+		case "name":
+			dst = &b.Name
+		case "logo_url":
+			dst = &b.LogoURL
+		case "primary_color":
+			dst = &b.PrimaryColor
+		default:
+			return d.Errf("unrecognized branding subdirective %q (expected name, logo_url or primary_color)", sub)
+		}
+		sub := d.Val()
+		if *dst != "" {
+			return d.Errf("branding %s already specified", sub)
+		}
+		if sub == "primary_color" && !d.NextArg() {
+			// An unquoted #0b5fff is a Caddyfile comment.
+			return d.Err(`branding primary_color needs a colour; # starts a comment in a Caddyfile, so quote it ("#0b5fff") or leave the # out (0b5fff)`)
+		} else if sub == "primary_color" {
+			d.Prev()
+		}
+		if err := oneArg(d, dst); err != nil {
+			return err
+		}
+		if sub == "primary_color" && !strings.HasPrefix(*dst, "#") {
+			*dst = "#" + *dst
+		}
+		// The rules are the provider's; checked here too so that the error
+		// names the Caddyfile line.
+		if err := b.toProvider().Validate(); err != nil {
+			return d.Err(err.Error())
+		}
+	}
+	return nil
 }
 
 func (c *CookieConfig) unmarshalCaddyfile(d *caddyfile.Dispenser) error {

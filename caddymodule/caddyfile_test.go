@@ -29,6 +29,16 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 			want:  Handler{Issuer: "https://auth.example.com"},
 		},
 		{
+			name:  "branding, colour quoted",
+			input: "oidc_provider {\n issuer https://a.example\n branding {\n  name \"Example Login\"\n  logo_url /logo.svg\n  primary_color \"#0b5fff\"\n }\n}",
+			want:  Handler{Issuer: "https://a.example", Branding: &BrandingConfig{Name: "Example Login", LogoURL: "/logo.svg", PrimaryColor: "#0b5fff"}},
+		},
+		{
+			name:  "branding, colour without #",
+			input: "oidc_provider {\n issuer https://a.example\n branding {\n  primary_color 0B5FFF\n }\n}",
+			want:  Handler{Issuer: "https://a.example", Branding: &BrandingConfig{PrimaryColor: "#0B5FFF"}},
+		},
+		{
 			name: "placeholders are kept for provisioning",
 			input: `oidc_provider {
 				issuer {env.OIDC_ISSUER}
@@ -571,6 +581,31 @@ func TestUnmarshalCaddyfileErrors(t *testing.T) {
 			name:  "bad log exporter",
 			input: "oidc_provider {\n issuer https://a.example\n log_exporter jaeger\n}",
 			want:  []string{"Testfile:3", "log_exporter must be otlp, console or none"},
+		},
+		{
+			name:  "branding colour unquoted is a comment",
+			input: "oidc_provider {\n issuer https://a.example\n branding {\n  primary_color #0b5fff\n }\n}",
+			want:  []string{"Testfile:4", "quote it"},
+		},
+		{
+			name:  "branding colour not hex",
+			input: "oidc_provider {\n issuer https://a.example\n branding {\n  primary_color \"red;}\"\n }\n}",
+			want:  []string{"Testfile:4", "#rgb or #rrggbb"},
+		},
+		{
+			name:  "branding logo not https",
+			input: "oidc_provider {\n issuer https://a.example\n branding {\n  logo_url http://cdn.example/l.svg\n }\n}",
+			want:  []string{"Testfile:4", "logo_url"},
+		},
+		{
+			name:  "branding twice",
+			input: "oidc_provider {\n issuer https://a.example\n branding {\n }\n branding {\n }\n}",
+			want:  []string{"Testfile:5", "branding already specified"},
+		},
+		{
+			name:  "branding unknown",
+			input: "oidc_provider {\n issuer https://a.example\n branding {\n  colour red\n }\n}",
+			want:  []string{"Testfile:4", `unrecognized branding subdirective "colour"`},
 		},
 	}
 	for _, tt := range tests {

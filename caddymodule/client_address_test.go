@@ -146,15 +146,15 @@ func TestThrottleKeysOnCaddysClientAddress(t *testing.T) {
 			}
 			logged, _ := os.ReadFile(logFile)
 			if strict {
-				if statuses[0] != 401 || statuses[1] != 401 || statuses[2] != 429 {
-					t.Errorf("strict mode, rotating the spoofed entry: %v, want [401 401 429] (counted by %s)", statuses, realClient)
+				if statuses[0] != 303 || statuses[1] != 303 || statuses[2] != 429 {
+					t.Errorf("strict mode, rotating the spoofed entry: %v, want [303 303 429] (counted by %s)", statuses, realClient)
 				}
 				if strings.Contains(string(logged), warning) {
 					t.Error("warned about non-strict trusted_proxies in strict mode")
 				}
 				return
 			}
-			if statuses[2] != 401 {
+			if statuses[2] != 303 {
 				t.Errorf("non-strict mode: %v; Caddy no longer takes the left-most X-Forwarded-For entry, update the README's Security section", statuses)
 			}
 			if !strings.Contains(string(logged), warning) {

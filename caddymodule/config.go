@@ -309,6 +309,29 @@ type UserConfig struct {
 	Claims map[string]any `json:"claims,omitempty"`
 }
 
+// BrandingConfig is what the pages show of the operator's service.
+type BrandingConfig struct {
+	// Name of the service on every page and in the page titles. Default:
+	// the issuer's host name.
+	Name string `json:"name,omitempty"`
+
+	// Logo shown above each page: a path on this site ("/logo.svg") or an
+	// https URL, whose origin is then allowed in the pages' CSP img-src.
+	LogoURL string `json:"logo_url,omitempty"`
+
+	// Colour of the primary buttons, "#rgb" or "#rrggbb"; the button text
+	// is black or white, whichever contrasts more. Default: a blue that
+	// meets WCAG AA in light and dark mode.
+	PrimaryColor string `json:"primary_color,omitempty"`
+}
+
+func (b *BrandingConfig) toProvider() provider.Branding {
+	if b == nil {
+		return provider.Branding{}
+	}
+	return provider.Branding{Name: b.Name, LogoURL: b.LogoURL, PrimaryColor: b.PrimaryColor}
+}
+
 // CookieConfig sets attributes of the provider's cookies.
 type CookieConfig struct {
 	// Prefix of every cookie name. Default "oidcaddy".

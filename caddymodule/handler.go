@@ -97,9 +97,14 @@ type Handler struct {
 	// `<storage dir>/keys/secret.key`. Placeholders are resolved.
 	SecretKeyFile string `json:"secret_key_file,omitempty"`
 
-	// A directory whose login.html, consent.html and error.html replace the
-	// built-in page templates. Placeholders are resolved.
+	// A directory whose login.html, consent.html, error.html, device.html,
+	// logout.html, form_post.html and oidcaddy.css replace the built-in
+	// page templates, and whose messages/<lang>.json add or reword a
+	// language of the pages. Placeholders are resolved.
 	TemplatesDir string `json:"templates_dir,omitempty"`
+
+	// The service's name, logo and colour on the pages.
+	Branding *BrandingConfig `json:"branding,omitempty"`
 
 	// Where provider events are exported as OpenTelemetry log records:
 	// "otlp", "console" or "none". Empty means as the standard
@@ -196,6 +201,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 			zapSink{logger: h.logger},
 		},
 		TemplatesDir: repl.ReplaceKnown(h.TemplatesDir, ""),
+		Branding:     h.Branding.toProvider(),
 		ClientIP:     clientIP,
 		// One per handler: it caches parsed client key sets, which a
 		// reload then starts afresh.

@@ -152,7 +152,7 @@ func (p *Provider) authorizationError(w http.ResponseWriter, r *http.Request, ae
 	}
 	p.emitError(r, EventAuthorizationError, ae.Error, clientID)
 	if !ae.redirect || ae.req == nil || ae.req.RedirectURI == "" {
-		p.renderError(w, ae.Error)
+		p.renderClientError(w, r, ae.Error, client)
 		return
 	}
 	v := url.Values{"error": {ae.Code}}
@@ -171,7 +171,7 @@ func (p *Provider) respondToClient(w http.ResponseWriter, r *http.Request, req *
 	v.Set("iss", p.cfg.Issuer)
 	noStore(w.Header())
 	if req.ResponseMode == responseModeFormPost {
-		p.renderFormPost(w, req.RedirectURI, v)
+		p.renderFormPost(w, r, req.RedirectURI, v)
 		return
 	}
 	target := req.RedirectURI

@@ -80,6 +80,9 @@ type Client struct {
 	// applications that read them only there. OIDC Core §5.4 allows both;
 	// by default they are served by userinfo only.
 	ClaimsInIDToken bool
+	// ClientURI is the application's home page (RFC 7591 client_uri): an
+	// error page links back to it.
+	ClientURI string
 
 	dynamic bool // registered over RFC 7591, stored in the Store
 }

@@ -151,6 +151,7 @@ func (p *Provider) clientFromStored(sc *storedClient) (*Client, error) {
 		RequirePushedAuthorizationRequests: m.RequirePushedAuthorizationRequests, BackchannelLogoutURI: m.BackchannelLogoutURI,
 		IDTokenSignedResponseAlg: m.IDTokenSignedResponseAlg, ClaimsInIDToken: m.ClaimsInIDToken, secretHash: sc.SecretHash, dynamic: true,
 	}
+	c.ClientURI = m.ClientURI // checked by checkWebURI at registration
 	// The stored scope was checked against the allow-list when it was
 	// registered; the operator may have narrowed the list since. Resources
 	// stay empty: a registered client gets none unless the operator says so.

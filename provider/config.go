@@ -127,9 +127,13 @@ type Config struct {
 	// two seconds is answered 503 (temporarily_unavailable) with Retry-After,
 	// without checking the password. Default (0): runtime.NumCPU().
 	MaxConcurrentPasswordChecks int
-	// TemplatesDir optionally overrides the built-in login, consent and error
-	// page templates (files login.html, consent.html, error.html).
+	// TemplatesDir optionally overrides the built-in page templates (files
+	// login.html, consent.html, error.html, device.html, logout.html,
+	// form_post.html, oidcaddy.css) and adds or rewords languages
+	// (messages/<lang>.json, see pagetext.go).
 	TemplatesDir string
+	// Branding names the service on the pages and sets a logo and colour.
+	Branding Branding
 	// MaxBodyBytes caps form and JSON request bodies. Default 64 KiB.
 	MaxBodyBytes int64
 	// SecretKey (32 bytes) seals the secrets of dynamically registered

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 )
 
 // Device authorization grant (RFC 8628).
@@ -156,22 +157,28 @@ func (p *Provider) serveDeviceVerification(w http.ResponseWriter, r *http.Reques
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
 		in, _ := readQuery(r)
-		p.renderDevicePage(w, r, normalizeUserCode(in.get("user_code")), "", http.StatusOK)
+		p.renderDevicePage(w, r, normalizeUserCode(in.get("user_code")), "", 0, http.StatusOK)
 	case http.MethodPost:
 		p.submitUserCode(w, r)
 	default:
 		w.Header().Set("Allow", "GET, POST")
-		p.renderError(w, methodNotAllowed("GET", "POST"))
+		p.renderError(w, r, methodNotAllowed("GET", "POST"))
 	}
 }
 
 // renderDevicePage shows the code form with a double-submit CSRF token: a
-// cookie and a form field that must match.
-func (p *Provider) renderDevicePage(w http.ResponseWriter, r *http.Request, userCode, message string, status int) {
+// cookie and a form field that must match. notice is the catalogue key
+// device.error.<notice> of a message, if any.
+func (p *Provider) renderDevicePage(w http.ResponseWriter, r *http.Request, userCode, notice string, wait time.Duration, status int) {
 	csrf := newSecret()
 	http.SetCookie(w, &http.Cookie{Name: p.deviceCSRFCookieName(), Value: csrf, Path: p.cookiePath(PathDevice), MaxAge: int(p.cfg.Lifetimes.Interaction.Seconds()),
 		HttpOnly: true, Secure: p.secureCookies, SameSite: http.SameSiteLaxMode})
-	p.render(w, p.pages.device, status, map[string]any{"Action": p.prefix + PathDevice, "CSRF": csrf, "UserCode": userCode, "Message": message, "AssetsURL": p.assetsURL()})
+	data := map[string]any{"Action": p.prefix + PathDevice, "CSRF": csrf, "UserCode": userCode}
+	if notice != "" {
+		_, t := p.pageData(r, nil)
+		data["Message"] = t.Format("device.error."+notice, "wait", t.Duration(wait))
+	}
+	p.render(w, r, p.pages.device, status, data)
 }
 
 func (p *Provider) submitUserCode(w http.ResponseWriter, r *http.Request) {
@@ -182,13 +189,13 @@ func (p *Provider) submitUserCode(w http.ResponseWriter, r *http.Request) {
 	}
 	c, err := r.Cookie(p.deviceCSRFCookieName())
 	if err != nil || c.Value == "" || subtle.ConstantTimeCompare([]byte(c.Value), []byte(form.get("csrf_token"))) != 1 {
-		p.interactionFailed(w, r, newError(http.StatusForbidden, ErrCodeInvalidRequest, "the form has expired; reload the page and try again"), "")
+		p.interactionFailed(w, r, errFormExpired(), "")
 		return
 	}
 	ip := p.clientIP(r)
 	if wait := p.throttle.deviceBlocked(ip, p.now()); wait > 0 {
 		w.Header().Set("Retry-After", retryAfter(wait))
-		p.renderDevicePage(w, r, "", "Too many wrong codes. Wait "+humanDuration(wait)+" and try again.", http.StatusTooManyRequests)
+		p.renderDevicePage(w, r, "", "throttled", wait, http.StatusTooManyRequests)
 		return
 	}
 	code := normalizeUserCode(form.get("user_code"))
@@ -203,7 +210,7 @@ func (p *Provider) submitUserCode(w http.ResponseWriter, r *http.Request) {
 		// Wrong codes are guesses until proven otherwise: they count against
 		// the address like failed logins.
 		p.throttle.deviceFailed(ip, p.now())
-		p.renderDevicePage(w, r, "", "That code is not valid. Check the code on your device and try again.", http.StatusBadRequest)
+		p.renderDevicePage(w, r, "", "invalid", 0, http.StatusBadRequest)
 		return
 	}
 	if err != nil {
@@ -212,7 +219,7 @@ func (p *Provider) submitUserCode(w http.ResponseWriter, r *http.Request) {
 	}
 	client, err := p.clients.Client(r.Context(), dg.ClientID)
 	if err != nil {
-		p.renderDevicePage(w, r, "", "That code is not valid. Check the code on your device and try again.", http.StatusBadRequest)
+		p.renderDevicePage(w, r, "", "invalid", 0, http.StatusBadRequest)
 		return
 	}
 	req := &authRequest{ClientID: client.ID, Scopes: dg.Scopes, Prompt: []string{promptConsent}, MaxAge: -1, DeviceCodeID: rec.ID}
@@ -261,7 +268,7 @@ func (p *Provider) settleDevice(w http.ResponseWriter, r *http.Request, req *aut
 		p.emit(r, Event{Name: EventAuthorizationError, ClientID: client.ID, ErrorCode: ErrCodeAccessDenied, ErrorDescription: "the user denied the device"})
 	}
 	noStore(w.Header())
-	p.render(w, p.pages.device, http.StatusOK, map[string]any{"Done": true, "Approved": approve, "AssetsURL": p.assetsURL()})
+	p.render(w, r, p.pages.device, http.StatusOK, map[string]any{"Done": true, "Approved": approve, "ClientName": clientName(client)})
 }
 
 var (

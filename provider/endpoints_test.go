@@ -189,10 +189,14 @@ func TestInteractionProtections(t *testing.T) {
 	if r := b.postForm(pageURL+"/consent", url.Values{"csrf_token": {csrf}, "decision": {"allow"}}); r.status != 400 {
 		t.Errorf("consent at the login step: %d", r.status)
 	}
-	// Wrong password: the page again, 401, with an accessible alert.
+	// Wrong password: back to the page by POST-redirect-GET, which shows
+	// an accessible alert.
 	r = b.postForm(h.abs(action), url.Values{"csrf_token": {csrf}, "login": {"alice"}, "password": {"nope"}})
-	if r.status != 401 || !strings.Contains(r.body, `role="alert"`) {
-		t.Errorf("wrong password: %d", r.status)
+	if r.status != 303 || h.abs(r.header.Get("Location")) != pageURL {
+		t.Errorf("wrong password: %d to %q", r.status, r.header.Get("Location"))
+	}
+	if r := b.get(pageURL); r.status != 200 || !strings.Contains(r.body, `role="alert"`) {
+		t.Errorf("login page after a wrong password: %d", r.status)
 	}
 	// The interaction is gone after expiry.
 	h.clock.advance(11 * time.Minute)
@@ -216,7 +220,7 @@ func TestLoginThrottle(t *testing.T) {
 	}
 	// Exactly free_attempts wrong passwords are checked; the last locks.
 	for i := range 3 {
-		if r := attempt("wrong"); r.status != 401 {
+		if r := attempt("wrong"); r.status != 303 {
 			t.Fatalf("failure %d: %d", i+1, r.status)
 		}
 	}

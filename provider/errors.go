@@ -41,6 +41,9 @@ type Error struct {
 	Status      int
 	// cause is kept for server-side diagnostics only; never sent to clients.
 	cause error
+	// page is the kind of error page a person sees (see errorpage.go);
+	// empty means one chosen by the code.
+	page string
 }
 
 func (e *Error) Error() string {

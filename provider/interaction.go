@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"time"
 )
 
 // interactionCookieName: the cookie's path is the interaction's, never "/",
@@ -25,7 +26,8 @@ func (p *Provider) startInteraction(w http.ResponseWriter, r *http.Request, req 
 			MaxAge: int(p.cfg.Lifetimes.Interaction.Seconds()), HttpOnly: true, Secure: p.secureCookies, SameSite: http.SameSiteLaxMode,
 		})
 	}
-	in.Prompt = prompt
+	// A message from the previous step (a failed login) does not carry over.
+	in.Prompt, in.Notice = prompt, ""
 	if err := p.saveInteraction(r, in, client.ID); err != nil {
 		p.authorizationError(w, r, &authError{Error: errServer(err)}, client)
 		return
@@ -53,16 +55,16 @@ func (p *Provider) endInteraction(w http.ResponseWriter, r *http.Request, in *in
 	http.SetCookie(w, &http.Cookie{Name: p.interactionCookieName(), Value: "", Path: p.cookiePath(PathInteraction + in.UID), MaxAge: -1, HttpOnly: true, Secure: p.secureCookies, SameSite: http.SameSiteLaxMode})
 }
 
-var errInteractionGone = newError(http.StatusBadRequest, ErrCodeInvalidRequest,
-	"this sign-in page has expired or was opened in another browser; go back to the application and start again")
+var errInteractionGone = withPage(newError(http.StatusBadRequest, ErrCodeInvalidRequest,
+	"this sign-in page has expired or was opened in another browser; go back to the application and start again"), pageExpired)
 
 // serveInteraction handles /interaction/{uid} (GET: the page) and
-// /interaction/{uid}/{login,consent,abort} (POST: the user's answer).
+// /interaction/{uid}/{login,consent,switch,abort} (POST: the user's answer).
 func (p *Provider) serveInteraction(w http.ResponseWriter, r *http.Request) {
 	rest := strings.TrimPrefix(strings.TrimPrefix(r.URL.Path, p.prefix), PathInteraction)
 	uid, action, _ := strings.Cut(rest, "/")
 	if uid == "" || len(uid) > 64 || strings.Contains(action, "/") {
-		p.renderError(w, newError(http.StatusNotFound, ErrCodeInvalidRequest, "no such page"))
+		p.renderError(w, r, errNoSuchPage())
 		return
 	}
 	wantMethod := http.MethodPost
@@ -71,11 +73,15 @@ func (p *Provider) serveInteraction(w http.ResponseWriter, r *http.Request) {
 	}
 	if r.Method != wantMethod && !(action == "" && r.Method == http.MethodHead) {
 		w.Header().Set("Allow", wantMethod)
-		p.renderError(w, methodNotAllowed(wantMethod))
+		p.renderError(w, r, methodNotAllowed(wantMethod))
 		return
 	}
 	var in interaction
-	_, err := p.load(r.Context(), KindInteraction, uid, &in)
+	rec, err := p.load(r.Context(), KindInteraction, uid, &in)
+	// The expiry is the record's, not the payload's: an interaction saved
+	// again (a failed login, the consent step) keeps its original deadline
+	// instead of losing it.
+	in.ExpiresAt = rec.ExpiresAt
 	if errors.Is(err, ErrNotFound) {
 		p.interactionFailed(w, r, errInteractionGone, "")
 		return
@@ -95,7 +101,7 @@ func (p *Provider) serveInteraction(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if action == "" {
-		p.renderInteraction(w, r, &in, client, "", http.StatusOK)
+		p.renderInteraction(w, r, &in, client, http.StatusOK)
 		return
 	}
 	form, perr := p.readForm(w, r)
@@ -104,7 +110,7 @@ func (p *Provider) serveInteraction(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if subtle.ConstantTimeCompare([]byte(form.get("csrf_token")), []byte(in.CSRF)) != 1 {
-		p.interactionFailed(w, r, newError(http.StatusForbidden, ErrCodeInvalidRequest, "the form has expired; reload the page and try again"), client.ID)
+		p.interactionFailed(w, r, errFormExpired(), client.ID)
 		return
 	}
 	switch action {
@@ -112,10 +118,12 @@ func (p *Provider) serveInteraction(w http.ResponseWriter, r *http.Request) {
 		p.submitLogin(w, r, &in, client, form)
 	case "consent":
 		p.submitConsent(w, r, &in, client, form)
+	case "switch":
+		p.switchAccount(w, r, &in, client)
 	case "abort":
 		p.denyInteraction(w, r, &in, client, "the user cancelled the sign-in")
 	default:
-		p.renderError(w, newError(http.StatusNotFound, ErrCodeInvalidRequest, "no such page"))
+		p.renderClientError(w, r, errNoSuchPage(), client)
 	}
 }
 
@@ -128,10 +136,39 @@ func (p *Provider) boundToBrowser(r *http.Request, in *interaction) bool {
 }
 
 // interactionFailed shows an error page for a broken interaction step; it is
-// an authorization error because the request cannot go on.
+// an authorization error because the request cannot go on. The page leads
+// back to the client when it is known.
 func (p *Provider) interactionFailed(w http.ResponseWriter, r *http.Request, e *Error, clientID string) {
 	p.emitError(r, EventAuthorizationError, e, clientID)
-	p.renderError(w, e)
+	var client *Client
+	if clientID != "" {
+		client, _ = p.clients.Client(r.Context(), clientID)
+	}
+	p.renderClientError(w, r, e, client)
+}
+
+// showLoginAgain sends the browser back to the login page with a message
+// and the login name kept: POST-redirect-GET, so the page in the history is a
+// GET and Back or reload never offers to resubmit the password. The message
+// and the name are stored on the interaction, never in the URL, and the
+// password is stored nowhere.
+func (p *Provider) showLoginAgain(w http.ResponseWriter, r *http.Request, in *interaction, client *Client, login, notice string) {
+	in.LoginName, in.Notice = login, notice
+	if err := p.saveInteraction(r, in, client.ID); err != nil {
+		p.interactionFailed(w, r, errServer(err), client.ID)
+		return
+	}
+	noStore(w.Header())
+	http.Redirect(w, r, p.cfg.Issuer+PathInteraction+in.UID, http.StatusSeeOther)
+}
+
+// showLoginRefused answers a login that was not checked (throttled, or no
+// password-check slot free) at once, with its status and Retry-After, which
+// clients and monitoring read; the login name is kept on the page.
+func (p *Provider) showLoginRefused(w http.ResponseWriter, r *http.Request, in *interaction, client *Client, login, notice string, wait time.Duration, status int) {
+	in.LoginName, in.Notice, in.wait = login, notice, wait
+	w.Header().Set("Retry-After", retryAfter(wait))
+	p.renderInteraction(w, r, in, client, status)
 }
 
 func (p *Provider) submitLogin(w http.ResponseWriter, r *http.Request, in *interaction, client *Client, form params) {
@@ -140,8 +177,11 @@ func (p *Provider) submitLogin(w http.ResponseWriter, r *http.Request, in *inter
 		return
 	}
 	login, password := form.get("login"), form.get("password")
-	if login == "" || password == "" || len(login) > maxLoginHintLen || len(password) > 1024 {
-		p.renderInteraction(w, r, in, client, "Enter your username and password.", http.StatusBadRequest)
+	if len(login) > maxLoginHintLen {
+		login = ""
+	}
+	if login == "" || password == "" || len(password) > 1024 {
+		p.showLoginAgain(w, r, in, client, login, "missing")
 		return
 	}
 	// The attempt is reserved before the password check and settled after
@@ -149,8 +189,7 @@ func (p *Provider) submitLogin(w http.ResponseWriter, r *http.Request, in *inter
 	attempt, wait := p.throttle.reserveLogin(login, p.clientIP(r), p.now())
 	if attempt == nil {
 		p.emit(r, Event{Name: EventAuthorizationError, ClientID: client.ID, ErrorCode: ErrCodeAccessDenied, ErrorDescription: "login throttled"})
-		w.Header().Set("Retry-After", retryAfter(wait))
-		p.renderInteraction(w, r, in, client, "Too many failed sign-in attempts. Wait "+humanDuration(wait)+" and try again.", http.StatusTooManyRequests)
+		p.showLoginRefused(w, r, in, client, login, "throttled", wait, http.StatusTooManyRequests)
 		return
 	}
 	defer attempt.settle(attemptReleased, p.now()) // unless settled below
@@ -159,8 +198,7 @@ func (p *Provider) submitLogin(w http.ResponseWriter, r *http.Request, in *inter
 		// Every password-check slot stayed busy: refuse without hashing,
 		// and without counting a failure against the account or address.
 		p.emit(r, Event{Name: EventAuthorizationError, ClientID: client.ID, ErrorCode: ErrCodeTemporarilyUnavailable, ErrorDescription: "too many concurrent password checks"})
-		w.Header().Set("Retry-After", retryAfter(passwordCheckWait))
-		p.renderInteraction(w, r, in, client, "The service is busy. Wait a moment and try again.", http.StatusServiceUnavailable)
+		p.showLoginRefused(w, r, in, client, login, "busy", passwordCheckWait, http.StatusServiceUnavailable)
 		return
 	}
 	acc, err := func() (*Account, error) {
@@ -170,7 +208,7 @@ func (p *Provider) submitLogin(w http.ResponseWriter, r *http.Request, in *inter
 	if errors.Is(err, ErrInvalidCredentials) {
 		attempt.settle(attemptFailed, p.now())
 		p.emit(r, Event{Name: EventAuthorizationError, ClientID: client.ID, ErrorCode: ErrCodeAccessDenied, ErrorDescription: "invalid credentials"})
-		p.renderInteraction(w, r, in, client, "The username or password is not correct.", http.StatusUnauthorized)
+		p.showLoginAgain(w, r, in, client, login, "invalid")
 		return
 	}
 	if err != nil {
@@ -189,7 +227,7 @@ func (p *Provider) submitLogin(w http.ResponseWriter, r *http.Request, in *inter
 		p.interactionFailed(w, r, errServer(err), client.ID)
 		return
 	}
-	in.LoginDone, in.AccountID, in.AuthTime = true, acc.Subject, now.Unix()
+	in.LoginDone, in.AccountID, in.AuthTime, in.Notice = true, acc.Subject, now.Unix(), ""
 	p.resolve(w, r, &in.Request, client, sess, in)
 }
 
@@ -233,6 +271,56 @@ func (p *Provider) submitConsent(w http.ResponseWriter, r *http.Request, in *int
 	}
 	in.ConsentDone = true
 	p.resolve(w, r, &in.Request, client, sess, in)
+}
+
+// switchAccount is the consent page's "Not you? Use another account": the
+// same authorization request goes on with a fresh login, as if it had asked
+// prompt=login. The current session stays until the new login succeeds
+// (startSession then replaces it).
+func (p *Provider) switchAccount(w http.ResponseWriter, r *http.Request, in *interaction, client *Client) {
+	if in.Prompt != promptConsent {
+		p.interactionFailed(w, r, errInvalidRequest("this step does not offer another account"), client.ID)
+		return
+	}
+	in.Prompt, in.LoginDone, in.ConsentDone, in.AccountID, in.AuthTime = promptLogin, false, false, "", 0
+	// The login_hint named the account being replaced.
+	in.LoginName, in.Notice, in.Request.LoginHint = "", "", ""
+	if !in.Request.hasPrompt(promptLogin) {
+		in.Request.Prompt = append(in.Request.Prompt, promptLogin)
+	}
+	if err := p.saveInteraction(r, in, client.ID); err != nil {
+		p.interactionFailed(w, r, errServer(err), client.ID)
+		return
+	}
+	noStore(w.Header())
+	http.Redirect(w, r, p.cfg.Issuer+PathInteraction+in.UID, http.StatusSeeOther)
+}
+
+// consentAccount names the signed-in account on the consent page: its name
+// and e-mail address when it has them, else its preferred username or
+// subject.
+func (p *Provider) consentAccount(r *http.Request, in *interaction) string {
+	sess, err := p.loadSession(r)
+	if err != nil || sess == nil {
+		return ""
+	}
+	acc, err := p.cfg.Accounts.Account(r.Context(), sess.AccountID)
+	if err != nil {
+		return ""
+	}
+	claim := func(name string) string { s, _ := acc.Claims[name].(string); return s }
+	name, email := claim("name"), claim("email")
+	switch {
+	case name != "" && email != "":
+		return name + " (" + email + ")"
+	case name != "":
+		return name
+	case email != "":
+		return email
+	case claim("preferred_username") != "":
+		return claim("preferred_username")
+	}
+	return acc.Subject
 }
 
 // denyInteraction ends the interaction and returns access_denied to the

@@ -72,7 +72,7 @@ func TestLoginThrottleHoldsUnderConcurrentGuesses(t *testing.T) {
 	for range burst {
 		r := <-answers
 		switch {
-		case r.status == http.StatusUnauthorized:
+		case r.status == http.StatusSeeOther: // a wrong password goes back to the login page (POST-redirect-GET)
 			wrong++
 		case r.status == http.StatusTooManyRequests && r.header.Get("Retry-After") != "" && strings.Contains(r.body, "Too many failed sign-in attempts"):
 			throttled++
@@ -105,8 +105,8 @@ func TestLoginThrottleLocksAfterExactlyFreeAttempts(t *testing.T) {
 	})
 	submit := h.loginPage(t)
 	for i := range freeAttempts {
-		if r := submit("198.51.100."+strconv.Itoa(i+1), "alice", "wrong"); r.status != http.StatusUnauthorized {
-			t.Fatalf("failure %d: %d, want 401", i+1, r.status)
+		if r := submit("198.51.100."+strconv.Itoa(i+1), "alice", "wrong"); r.status != http.StatusSeeOther {
+			t.Fatalf("failure %d: %d, want 303 (back to the login page)", i+1, r.status)
 		}
 	}
 	if r := submit("198.51.100.99", "alice", "wrong"); r.status != http.StatusTooManyRequests || r.header.Get("Retry-After") != "10" {

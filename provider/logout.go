@@ -59,11 +59,11 @@ func (p *Provider) serveEndSession(w http.ResponseWriter, r *http.Request) {
 	case lr.hintSID != "" && lr.hintSID == sess.SID:
 		p.logout(w, r, sess)
 	case !confirming:
-		p.renderLogoutConfirmation(w, sess, lr)
+		p.renderLogoutConfirmation(w, r, sess, lr)
 		return
 	default:
 		if subtle.ConstantTimeCompare([]byte(in.get("csrf_token")), []byte(logoutCSRF(sess))) != 1 {
-			p.logoutFailed(w, r, newError(http.StatusForbidden, ErrCodeInvalidRequest, "the form has expired; reload the page and try again"))
+			p.logoutFailed(w, r, errFormExpired())
 			return
 		}
 		if in.get("decision") == "logout" {
@@ -88,7 +88,7 @@ func (p *Provider) serveEndSession(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, target, http.StatusSeeOther)
 		return
 	}
-	p.render(w, p.pages.logout, http.StatusOK, map[string]any{"Done": true, "AssetsURL": p.assetsURL()})
+	p.render(w, r, p.pages.logout, http.StatusOK, map[string]any{"Done": true})
 }
 
 // parseLogoutRequest validates §2: an id_token_hint this provider issued
@@ -140,7 +140,7 @@ func (p *Provider) parseLogoutRequest(ctx context.Context, in params) (*logoutRe
 // nothing needs storing.
 func logoutCSRF(s *session) string { return secretID("logout-csrf:" + s.cookieID) }
 
-func (p *Provider) renderLogoutConfirmation(w http.ResponseWriter, s *session, lr *logoutRequest) {
+func (p *Provider) renderLogoutConfirmation(w http.ResponseWriter, r *http.Request, s *session, lr *logoutRequest) {
 	state := url.Values{}
 	name := ""
 	if lr.client != nil {
@@ -155,14 +155,14 @@ func (p *Provider) renderLogoutConfirmation(w http.ResponseWriter, s *session, l
 	if lr.state != "" {
 		state.Set("state", lr.state)
 	}
-	p.render(w, p.pages.logout, http.StatusOK, map[string]any{
-		"Action": p.prefix + PathEndSession, "CSRF": logoutCSRF(s), "State": state.Encode(), "ClientName": name, "AssetsURL": p.assetsURL(),
+	p.render(w, r, p.pages.logout, http.StatusOK, map[string]any{
+		"Action": p.prefix + PathEndSession, "CSRF": logoutCSRF(s), "State": state.Encode(), "ClientName": name,
 	})
 }
 
 func (p *Provider) logoutFailed(w http.ResponseWriter, r *http.Request, e *Error) {
 	p.emitError(r, EventEndSessionError, e, "")
-	p.renderError(w, e)
+	p.renderError(w, r, e)
 }
 
 // logout ends the browser session and tells every client of the session

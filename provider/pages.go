@@ -9,23 +9,33 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
-//go:embed templates/*.html templates/*.css templates/*.js
+//go:embed templates/*.html templates/*.css templates/*.js templates/messages/*.json
 var builtinTemplates embed.FS
 
-// PathAssets serves the pages' stylesheet and the form_post script: pages
+// PathAssets serves the pages' stylesheets and the form_post script: pages
 // carry no inline script or style, so the CSP can forbid both.
 const PathAssets = "/assets/"
+
+// brandStylesheet is the generated stylesheet with the operator's colour.
+const brandStylesheet = "brand.css"
 
 type pages struct {
 	login, consent, errorPage, formPost, logout, device *template.Template
 	assets                                              map[string][]byte
+	text                                                catalogues
+	brand                                               Branding
+	// csp is the pages' Content-Security-Policy; it names the logo's origin
+	// when the logo is on another site.
+	csp string
 }
 
 // loadPages parses the built-in templates, replacing each with a file of the
-// same name from dir when present.
-func loadPages(dir string) (*pages, error) {
+// same name from dir when present, and loads the message catalogues (the
+// built-in ones and those in dir/messages).
+func loadPages(dir string, brand Branding, issuer string) (*pages, error) {
 	parse := func(name string) (*template.Template, error) {
 		if dir != "" {
 			b, err := os.ReadFile(filepath.Join(dir, name))
@@ -42,8 +52,17 @@ func loadPages(dir string) (*pages, error) {
 		}
 		return template.ParseFS(builtinTemplates, "templates/"+name)
 	}
-	pg := &pages{assets: map[string][]byte{}}
-	var err error
+	imgOrigin, err := brand.validate()
+	if err != nil {
+		return nil, err
+	}
+	if brand.Name == "" {
+		if u, err := url.Parse(issuer); err == nil {
+			brand.Name = u.Hostname()
+		}
+	}
+	pg := &pages{assets: map[string][]byte{}, brand: brand}
+	pg.csp = "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:" + strings.TrimRight(" "+imgOrigin, " ") + "; frame-ancestors 'none'; base-uri 'none'"
 	for name, dst := range map[string]**template.Template{"login.html": &pg.login, "consent.html": &pg.consent, "error.html": &pg.errorPage, "form_post.html": &pg.formPost, "logout.html": &pg.logout, "device.html": &pg.device} {
 		if *dst, err = parse(name); err != nil {
 			return nil, err
@@ -61,64 +80,98 @@ func loadPages(dir string) (*pages, error) {
 			pg.assets["oidcaddy.css"] = b
 		}
 	}
+	pg.assets[brandStylesheet] = brand.stylesheet()
+	if pg.text, err = loadCatalogues(builtinTemplates, dir); err != nil {
+		return nil, err
+	}
 	return pg, nil
 }
 
 // pageHeaders: pages are never cached, never framed (clickjacking of the
-// consent button), and may load only this provider's assets.
-func pageHeaders(h http.Header) {
+// consent button), and may load only this provider's assets (and the logo).
+// Their language follows Accept-Language.
+func (pg *pages) headers(h http.Header) {
 	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'")
+	h.Set("Content-Security-Policy", pg.csp)
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "no-referrer")
+	h.Add("Vary", "Accept-Language")
 	noStore(h)
 }
 
-func (p *Provider) render(w http.ResponseWriter, t *template.Template, status int, data any) {
+// pageData is what every page gets besides its own fields. The old field
+// names stay, so templates written before translations and branding
+// existed still render.
+func (p *Provider) pageData(r *http.Request, data map[string]any) (map[string]any, translator) {
+	t := p.pages.text.translator(p.pages.text.negotiate(r.Header.Get("Accept-Language")))
+	if data == nil {
+		data = map[string]any{}
+	}
+	data["T"], data["Lang"], data["AssetsURL"] = t, t.Lang(), p.assetsURL()
+	data["Brand"] = map[string]string{"Name": p.pages.brand.Name, "LogoURL": p.pages.brand.LogoURL}
+	data["BrandCSS"] = p.assetsURL() + brandStylesheet + "?v=" + p.pages.brand.version()
+	return data, t
+}
+
+func (p *Provider) render(w http.ResponseWriter, r *http.Request, t *template.Template, status int, data map[string]any) {
+	data, tr := p.pageData(r, data)
+	w.Header().Set("Content-Language", tr.Lang())
 	var buf bytes.Buffer
 	if err := t.Execute(&buf, data); err != nil {
 		// An operator's template failed: fall back to a plain message, and
 		// never a half-written page.
-		pageHeaders(w.Header())
+		p.pages.headers(w.Header())
 		w.WriteHeader(http.StatusInternalServerError)
 		w.Write([]byte("<!DOCTYPE html><title>Error</title><p>The sign-in page could not be rendered.</p>"))
 		return
 	}
-	pageHeaders(w.Header())
+	p.pages.headers(w.Header())
 	w.WriteHeader(status)
 	w.Write(buf.Bytes())
 }
 
 func (p *Provider) assetsURL() string { return p.prefix + PathAssets }
 
-func (p *Provider) renderError(w http.ResponseWriter, e *Error) {
-	p.render(w, p.pages.errorPage, e.Status, map[string]any{"Code": e.Code, "Description": e.Description, "AssetsURL": p.assetsURL()})
+// clientName is how a page names a client: its name, else its id.
+func clientName(c *Client) string {
+	if c.Name != "" {
+		return c.Name
+	}
+	return c.ID
 }
 
-func (p *Provider) renderInteraction(w http.ResponseWriter, r *http.Request, in *interaction, client *Client, message string, status int) {
+func (p *Provider) renderInteraction(w http.ResponseWriter, r *http.Request, in *interaction, client *Client, status int) {
 	base := p.prefix + PathInteraction + in.UID
-	name := client.Name
-	if name == "" {
-		name = client.ID
+	_, t := p.pageData(r, nil)
+	data := map[string]any{"ClientName": clientName(client), "CSRF": in.CSRF, "AbortAction": base + "/abort"}
+	if in.Notice != "" {
+		data["Message"] = t.Format("login.error."+in.Notice, "wait", t.Duration(in.noticeWait()))
 	}
-	data := map[string]any{"ClientName": name, "CSRF": in.CSRF, "Message": message, "AssetsURL": p.assetsURL(), "AbortAction": base + "/abort"}
 	if in.Prompt == promptConsent {
 		scopes := make([]string, 0, len(in.Request.Scopes))
 		for _, s := range in.Request.Scopes {
-			scopes = append(scopes, scopeDescriptions[s])
+			scopes = append(scopes, t.Get("scope."+s))
 		}
 		data["Scopes"], data["Action"] = scopes, base+"/consent"
-		p.render(w, p.pages.consent, status, data)
+		data["SwitchAction"] = base + "/switch"
+		if acc := p.consentAccount(r, in); acc != "" {
+			data["Account"] = acc
+		}
+		p.render(w, r, p.pages.consent, status, data)
 		return
 	}
-	data["Action"], data["LoginHint"] = base+"/login", in.Request.LoginHint
-	p.render(w, p.pages.login, status, data)
+	login := in.LoginName
+	if login == "" {
+		login = in.Request.LoginHint
+	}
+	data["Action"], data["LoginHint"] = base+"/login", login
+	p.render(w, r, p.pages.login, status, data)
 }
 
 // renderFormPost is OAuth 2.0 Form Post Response Mode: the response is an
 // auto-submitting form to the redirect URI.
-func (p *Provider) renderFormPost(w http.ResponseWriter, redirectURI string, v url.Values) {
+func (p *Provider) renderFormPost(w http.ResponseWriter, r *http.Request, redirectURI string, v url.Values) {
 	fields := make(map[string]string, len(v))
 	for k := range v {
 		fields[k] = v.Get(k)
@@ -127,7 +180,7 @@ func (p *Provider) renderFormPost(w http.ResponseWriter, redirectURI string, v u
 	// configuration refuse schemes that run code (javascript:, data:, …), so
 	// it is trusted here; html/template would otherwise replace a native
 	// app's private-use scheme (com.example.app:/cb) and break the flow.
-	p.render(w, p.pages.formPost, http.StatusOK, map[string]any{"Action": template.URL(redirectURI), "Fields": fields, "AssetsURL": p.assetsURL()})
+	p.render(w, r, p.pages.formPost, http.StatusOK, map[string]any{"Action": template.URL(redirectURI), "Fields": fields})
 }
 
 func (p *Provider) serveAsset(w http.ResponseWriter, r *http.Request) {

@@ -39,28 +39,28 @@ func TestLoginThrottleGroupsIPv6By64(t *testing.T) {
 	submit := h.loginPage(t)
 	for i := range 5 {
 		ip := "2001:db8:1:2::" + strconv.Itoa(i+1)
-		if r := submit(ip, "user"+strconv.Itoa(i), "wrong"); r.status != http.StatusUnauthorized {
-			t.Fatalf("failure %d from %s: %d, want 401", i+1, ip, r.status)
+		if r := submit(ip, "user"+strconv.Itoa(i), "wrong"); r.status != http.StatusSeeOther {
+			t.Fatalf("failure %d from %s: %d, want 303 (back to the login page)", i+1, ip, r.status)
 		}
 	}
 	r := submit("2001:db8:1:2:ffff:ffff:ffff:ffff", "someone-else", "wrong")
 	if r.status != http.StatusTooManyRequests || r.header.Get("Retry-After") == "" {
 		t.Fatalf("another address of the same /64: %d, want 429 with Retry-After", r.status)
 	}
-	if r := submit("2001:db8:1:3::1", "someone-else", "wrong"); r.status != http.StatusUnauthorized {
-		t.Fatalf("an address of the next /64: %d, want 401", r.status)
+	if r := submit("2001:db8:1:3::1", "someone-else", "wrong"); r.status != http.StatusSeeOther {
+		t.Fatalf("an address of the next /64: %d, want 303", r.status)
 	}
 	// IPv4-mapped IPv6 is its IPv4 address, and IPv4 keys by the full address.
 	for i := range 5 {
-		if r := submit("::ffff:192.0.2.1", "v4user"+strconv.Itoa(i), "wrong"); r.status != http.StatusUnauthorized {
+		if r := submit("::ffff:192.0.2.1", "v4user"+strconv.Itoa(i), "wrong"); r.status != http.StatusSeeOther {
 			t.Fatalf("IPv4 failure %d: %d", i+1, r.status)
 		}
 	}
 	if r := submit("192.0.2.1", "v4-other", "wrong"); r.status != http.StatusTooManyRequests {
 		t.Fatalf("192.0.2.1 after failures as ::ffff:192.0.2.1: %d, want 429", r.status)
 	}
-	if r := submit("192.0.2.2", "v4-other", alicePassword); r.status != http.StatusUnauthorized {
-		t.Fatalf("the neighbouring IPv4 address: %d, want 401", r.status)
+	if r := submit("192.0.2.2", "v4-other", alicePassword); r.status != http.StatusSeeOther {
+		t.Fatalf("the neighbouring IPv4 address: %d, want 303", r.status)
 	}
 }
 

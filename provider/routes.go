@@ -13,7 +13,7 @@ func (p *Provider) init() error {
 	if p.cfg.Cookies.Secure != nil {
 		p.secureCookies = *p.cfg.Cookies.Secure
 	}
-	pg, err := loadPages(p.cfg.TemplatesDir)
+	pg, err := loadPages(p.cfg.TemplatesDir, p.cfg.Branding, p.cfg.Issuer)
 	if err != nil {
 		return err
 	}

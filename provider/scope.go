@@ -21,15 +21,8 @@ var scopeClaims = map[string][]string{
 	"phone":   {"phone_number", "phone_number_verified"},
 }
 
-// scopeDescriptions are shown on the consent page.
-var scopeDescriptions = map[string]string{
-	scopeOpenID:        "Sign you in with your account",
-	"profile":          "Your name and basic profile information",
-	"email":            "Your email address",
-	"address":          "Your postal address",
-	"phone":            "Your phone number",
-	scopeOfflineAccess: "Keep access while you are not using the app",
-}
+// The consent page describes each supported scope with the message
+// catalogue key scope.<value> (templates/messages).
 
 // parseScope splits a scope parameter (RFC 6749 §3.3) and keeps the values
 // this provider supports, in a stable order and without duplicates. Unknown

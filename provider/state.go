@@ -41,8 +41,17 @@ type interaction struct {
 	ConsentDone bool        `json:"consent_done,omitempty"`
 	AccountID   string      `json:"sub,omitempty"`
 	AuthTime    int64       `json:"auth_time,omitempty"`
-	ExpiresAt   time.Time   `json:"-"`
+	// LoginName and Notice carry a failed login across the POST-redirect-GET
+	// to the login page: the name typed (never the password) and the
+	// catalogue key of the message (login.error.<Notice>).
+	LoginName string    `json:"login_name,omitempty"`
+	Notice    string    `json:"notice,omitempty"`
+	ExpiresAt time.Time `json:"-"`
+	// wait goes into a throttled page's message; shown, never stored.
+	wait time.Duration
 }
+
+func (in *interaction) noticeWait() time.Duration { return in.wait }
 
 // authCode is what an authorization code stands for.
 type authCode struct {

@@ -312,18 +312,3 @@ func (p *Provider) clientIP(r *http.Request) string {
 func retryAfter(d time.Duration) string {
 	return strconv.Itoa(int((d + time.Second - 1) / time.Second))
 }
-
-func humanDuration(d time.Duration) string {
-	s := int((d + time.Second - 1) / time.Second)
-	if s < 60 {
-		if s == 1 {
-			return "1 second"
-		}
-		return strconv.Itoa(s) + " seconds"
-	}
-	m := (s + 59) / 60
-	if m == 1 {
-		return "1 minute"
-	}
-	return strconv.Itoa(m) + " minutes"
-}

@@ -426,10 +426,11 @@ func (f *flowEnv) authorize(seed string, mistype bool) (code, verifier string) {
 			if mistype {
 				mistype = false
 				bad := f.post(f.browser, action, url.Values{"csrf_token": {csrf}, "login": {flowLogin}, "password": {flowWrongPassword}}, "", "")
-				if bad.status != http.StatusUnauthorized {
-					t.Fatalf("wrong password: status %d, want 401: %s", bad.status, bad.body)
+				// POST-redirect-GET back to the login page.
+				if bad.status != http.StatusSeeOther || bad.header.Get("Location") != loc {
+					t.Fatalf("wrong password: status %d to %q, want 303 to the login page: %s", bad.status, bad.header.Get("Location"), bad.body)
 				}
-				action, csrf = f.form(bad)
+				action, csrf = f.form(f.get(f.browser, loc))
 			}
 			r = f.post(f.browser, action, url.Values{"csrf_token": {csrf}, "login": {flowLogin}, "password": {flowPassword}}, "", "")
 		case strings.HasSuffix(action, "/consent"):
