@@ -488,7 +488,8 @@ func buildClients(repl *caddy.Replacer, cfgs []ClientConfig) (provider.StaticCli
 			case cc.Public:
 				c.TokenEndpointAuthMethod = provider.AuthMethodNone
 			case c.HasSecret():
-				c.TokenEndpointAuthMethod = provider.AuthMethodClientSecretBasic
+				// Not chosen: either secret method is accepted.
+				c.TokenEndpointAuthMethod, c.AuthMethodDefaulted = provider.AuthMethodClientSecretBasic, true
 			case len(c.JWKS) > 0 || c.JWKSURI != "":
 				c.TokenEndpointAuthMethod = provider.AuthMethodPrivateKeyJWT
 			default:
