@@ -83,6 +83,10 @@ type refreshToken struct {
 	IssuedAt  int64
 	// AbsoluteExpiry caps the whole rotation chain.
 	AbsoluteExpiry int64
+	// Successor is set when the token is consumed by rotation: the new
+	// token, sealed for the reuse grace (successorSealer), so a duplicate
+	// of the refresh gets the same one. Never logged.
+	Successor []byte
 }
 
 func (p *Provider) put(ctx context.Context, kind Kind, id, uid, grantID string, v any, exp time.Time, durable bool) error {
