@@ -191,10 +191,14 @@ func (p *Provider) saveSession(r *http.Request, s *session) error {
 	return nil
 }
 
-func (p *Provider) destroySession(r *http.Request, s *session) {
-	if err := p.cfg.Store.Delete(r.Context(), KindSession, s.cookieID); err == nil {
-		p.emit(r, Event{Name: EventSessionDestroyed})
+// destroySession deletes the session and reports whether this call ended it
+// (false when it was already gone, say ended by a concurrent logout).
+func (p *Provider) destroySession(r *http.Request, s *session) bool {
+	if err := p.cfg.Store.Delete(r.Context(), KindSession, s.cookieID); err != nil {
+		return false
 	}
+	p.emit(r, Event{Name: EventSessionDestroyed})
+	return true
 }
 
 // cookiePath scopes cookies to the issuer's path.
