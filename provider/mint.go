@@ -107,8 +107,14 @@ func (p *Provider) mintRefreshToken(r *http.Request, rt refreshToken) (string, e
 	if err := p.storeRefreshToken(r, token, rt); err != nil {
 		return "", err
 	}
-	p.emit(r, Event{Name: EventRefreshTokenSaved, ClientID: rt.ClientID, GrantID: rt.GrantID})
+	p.refreshTokenSaved(r, rt.ClientID, rt.GrantID)
 	return token, nil
+}
+
+// refreshTokenSaved emits refresh_token.saved once a stored refresh token is
+// handed out (a rotation's candidate only if it won).
+func (p *Provider) refreshTokenSaved(r *http.Request, clientID, grantID string) {
+	p.emit(r, Event{Name: EventRefreshTokenSaved, ClientID: clientID, GrantID: grantID})
 }
 
 // storeRefreshToken writes the record of refresh token value token, without

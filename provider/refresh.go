@@ -105,8 +105,10 @@ func (p *Provider) refresh(r *http.Request, client *Client, form params) (*token
 	if raced {
 		// Within the grace: answer with the live successor. The grant must
 		// still stand (checked below, as for non-rotating tokens).
-		if next, err = p.liveSuccessor(ctx, client.ID, id, rt.Successor); err != nil {
+		if next, err = p.liveSuccessor(ctx, client.ID, id, rt.Successor); errors.Is(err, ErrNotFound) {
 			return nil, "", errInvalidGrant("the refresh token has just been used")
+		} else if err != nil {
+			return nil, "", errServer(err)
 		}
 	}
 	switch {
@@ -132,7 +134,7 @@ func (p *Provider) refresh(r *http.Request, client *Client, form params) (*token
 		return nil, "", errServer(err)
 	case rotate:
 		p.emit(r, Event{Name: EventRefreshTokenConsumed, ClientID: client.ID, GrantID: rt.GrantID})
-		p.emit(r, Event{Name: EventRefreshTokenSaved, ClientID: client.ID, GrantID: rt.GrantID})
+		p.refreshTokenSaved(r, client.ID, rt.GrantID)
 	}
 	// Scope may narrow, never widen (RFC 6749 §6); checked in the closure.
 	scopes := rt.Scopes
