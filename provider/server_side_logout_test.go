@@ -78,3 +78,26 @@ func TestServerSideLogoutByPost(t *testing.T) {
 		t.Fatal("the session survived")
 	}
 }
+
+// Re-authenticating in the same browser (prompt=login, max_age) gives a new
+// session cookie but keeps the session's sid: relying parties know the
+// session by the sid of the ID tokens they already hold (refreshed ID tokens
+// carry it too), so a back end logging out with such a hint must end the
+// live session rather than be told of a logout that did not happen.
+func TestServerSideLogoutAfterReauthentication(t *testing.T) {
+	h := newHarness(t)
+	b, idt := h.loggedIn(t)
+	h.clock.advance(61e9)
+	if q := b.login(h.authorizeURL(map[string]string{"prompt": "login"}), alicePassword); q.Get("code") == "" {
+		t.Fatalf("re-login: %v", q)
+	}
+	if !h.stillLoggedIn(b) {
+		t.Fatal("not logged in after the re-login")
+	}
+	if r := h.browser().get(h.issuer + "/session/end?" + url.Values{"id_token_hint": {idt}}.Encode()); r.status != 200 {
+		t.Fatalf("server-side logout: %d %s", r.status, r.body)
+	}
+	if h.stillLoggedIn(b) {
+		t.Fatal("the re-authenticated session survived a logout with an ID token of that browser's session")
+	}
+}

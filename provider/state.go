@@ -161,12 +161,16 @@ func (p *Provider) loadSession(r *http.Request) (*session, error) {
 
 // startSession logs the account in on this browser. The cookie value is always
 // new (no session fixation); grants of the previous session carry over only
-// when the same account logs in again.
+// when the same account logs in again, and so does its sid: re-authenticating
+// (prompt=login, max_age) does not start another session of the user agent
+// in the sense of the sid claim (OIDC Back-Channel Logout 1.0 §2.1), and the
+// relying parties know the session by the sid of the ID tokens they hold, for
+// back-channel logout and for logging out with an id_token_hint.
 func (p *Provider) startSession(w http.ResponseWriter, r *http.Request, prev *session, accountID string, authTime time.Time) (*session, error) {
 	value := newSecret()
 	s := &session{SID: newHandle(), AccountID: accountID, AuthTime: authTime.Unix(), ExpiresAt: authTime.Add(p.cfg.Lifetimes.Session), cookieID: secretID(value)}
 	if prev != nil && prev.AccountID == accountID {
-		s.Grants = prev.Grants
+		s.SID, s.Grants = prev.SID, prev.Grants
 	}
 	if err := p.saveSession(r, s); err != nil {
 		return nil, err
