@@ -135,7 +135,8 @@ type ClientConfig struct {
 	// and PAR endpoints: client_secret_basic, client_secret_post,
 	// client_secret_jwt (an HMAC-signed assertion; the secret must be at
 	// least 32 bytes), private_key_jwt (an assertion signed with a key from
-	// `jwks_file` or `jwks_uri`) or none. Default: client_secret_basic when
+	// `jwks_file` or `jwks_uri`) or none. Setting it pins the client to that
+	// method. Default: either client_secret_basic or client_secret_post when
 	// a secret is set, private_key_jwt when keys are set, none for public
 	// clients.
 	TokenEndpointAuthMethod string `json:"token_endpoint_auth_method,omitempty"`
