@@ -135,7 +135,8 @@ type ClientConfig struct {
 	// and PAR endpoints: client_secret_basic, client_secret_post,
 	// client_secret_jwt (an HMAC-signed assertion; the secret must be at
 	// least 32 bytes), private_key_jwt (an assertion signed with a key from
-	// `jwks_file` or `jwks_uri`) or none. Default: client_secret_basic when
+	// `jwks_file` or `jwks_uri`) or none. Setting it pins the client to that
+	// method. Default: either client_secret_basic or client_secret_post when
 	// a secret is set, private_key_jwt when keys are set, none for public
 	// clients.
 	TokenEndpointAuthMethod string `json:"token_endpoint_auth_method,omitempty"`
@@ -566,7 +567,8 @@ func buildClients(repl *caddy.Replacer, cfgs []ClientConfig) (provider.StaticCli
 			case cc.Public:
 				c.TokenEndpointAuthMethod = provider.AuthMethodNone
 			case c.HasSecret():
-				c.TokenEndpointAuthMethod = provider.AuthMethodClientSecretBasic
+				// Not chosen: either secret method is accepted.
+				c.TokenEndpointAuthMethod, c.AuthMethodDefaulted = provider.AuthMethodClientSecretBasic, true
 			case len(c.JWKS) > 0 || c.JWKSURI != "":
 				c.TokenEndpointAuthMethod = provider.AuthMethodPrivateKeyJWT
 			default:

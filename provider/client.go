@@ -42,6 +42,11 @@ type Client struct {
 	GrantTypes []string
 	// TokenEndpointAuthMethod; "none" makes the client public (PKCE required).
 	TokenEndpointAuthMethod string
+	// AuthMethodDefaulted: TokenEndpointAuthMethod was not chosen explicitly
+	// (no auth_method in the Caddyfile, no token_endpoint_auth_method at
+	// registration) but filled in as client_secret_basic for a client with a
+	// secret. Such a client may then authenticate by either secret method.
+	AuthMethodDefaulted bool
 	// SkipConsent marks a first-party client whose requests need no consent
 	// screen (the operator vouches for it).
 	SkipConsent bool
@@ -108,6 +113,25 @@ func (c *Client) CheckSecret(secret string) bool {
 	}
 	h := sha256.Sum256([]byte(secret))
 	return subtle.ConstantTimeCompare(h[:], c.secretHash) == 1
+}
+
+// acceptsAuthMethod reports whether the client may authenticate by method.
+// An explicit method pins the client to it. A client whose method was only
+// defaulted accepts both ways of sending its secret, client_secret_basic and
+// client_secret_post: discovery advertises both, and relying parties pick
+// differently (openid-client posts the secret, zitadel's rp sends it in the
+// header at login and in the body at refresh). JWT methods and "none" are
+// never defaulted into one another. One method per request (RFC 6749 §2.3)
+// is enforced by the caller.
+func (c *Client) acceptsAuthMethod(method string) bool {
+	if method == c.TokenEndpointAuthMethod {
+		return true
+	}
+	return c.AuthMethodDefaulted && isSecretAuthMethod(method) && isSecretAuthMethod(c.TokenEndpointAuthMethod)
+}
+
+func isSecretAuthMethod(m string) bool {
+	return m == AuthMethodClientSecretBasic || m == AuthMethodClientSecretPost
 }
 
 // Public reports whether the client cannot keep a secret.

@@ -10,8 +10,9 @@ import (
 
 // authenticateClient implements RFC 6749 §2.3 for the token endpoint:
 // client_secret_basic, client_secret_post and none (public clients, which
-// are identified but not authenticated). A client must use exactly the
-// method it is registered with, and only one method per request (§2.3).
+// are identified but not authenticated). A client must use the method it is
+// registered with (either secret method when that was only defaulted, see
+// Client.acceptsAuthMethod), and only one method per request (§2.3).
 // The returned client id is what the request claimed, for events, even when
 // authentication failed.
 func (p *Provider) authenticateClient(r *http.Request, form params) (*Client, string, *Error) {
@@ -51,7 +52,7 @@ func (p *Provider) authenticateClient(r *http.Request, form params) (*Client, st
 	if err != nil {
 		return nil, id, errServer(err)
 	}
-	if client.TokenEndpointAuthMethod != method {
+	if !client.acceptsAuthMethod(method) {
 		return nil, id, errInvalidClient("the client must authenticate with " + client.TokenEndpointAuthMethod)
 	}
 	if method != AuthMethodNone && !client.CheckSecret(secret) {

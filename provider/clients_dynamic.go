@@ -25,6 +25,10 @@ type storedClient struct {
 	// once its list of grants has been taken for revocation, and it is
 	// not found any more.
 	Deleted bool `json:"deleted,omitempty"`
+	// AuthMethodDefaulted: the registration omitted token_endpoint_auth_method,
+	// so the metadata holds the RFC 7591 §2 default (client_secret_basic) and
+	// the client may use either secret method (Client.AuthMethodDefaulted).
+	AuthMethodDefaulted bool `json:"auth_method_defaulted,omitempty"`
 }
 
 const (
@@ -149,7 +153,7 @@ func (p *Provider) clientFromStored(sc *storedClient) (*Client, error) {
 		ID: sc.ID, Name: m.ClientName, RedirectURIs: m.RedirectURIs, PostLogoutRedirectURIs: m.PostLogoutRedirectURIs,
 		GrantTypes: m.GrantTypes, TokenEndpointAuthMethod: m.TokenEndpointAuthMethod, JWKS: m.JWKS, JWKSURI: m.JWKSURI,
 		RequirePushedAuthorizationRequests: m.RequirePushedAuthorizationRequests, BackchannelLogoutURI: m.BackchannelLogoutURI,
-		IDTokenSignedResponseAlg: m.IDTokenSignedResponseAlg, ClaimsInIDToken: m.ClaimsInIDToken, secretHash: sc.SecretHash, dynamic: true,
+		IDTokenSignedResponseAlg: m.IDTokenSignedResponseAlg, ClaimsInIDToken: m.ClaimsInIDToken, secretHash: sc.SecretHash, dynamic: true, AuthMethodDefaulted: sc.AuthMethodDefaulted,
 	}
 	c.ClientURI = m.ClientURI // checked by checkWebURI at registration
 	// The stored scope was checked against the allow-list when it was

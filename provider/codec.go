@@ -134,6 +134,11 @@ func (t refreshToken) MarshalBinary() ([]byte, error) {
 	w.int(t.AuthTime)
 	w.int(t.IssuedAt)
 	w.int(t.AbsoluteExpiry)
+	// Optional trailer: only consumed tokens carry a sealed successor, and
+	// records written before it existed end here.
+	if len(t.Successor) > 0 {
+		w.str(string(t.Successor))
+	}
 	return w.b, nil
 }
 
@@ -141,6 +146,9 @@ func (t *refreshToken) UnmarshalBinary(b []byte) error {
 	r := newBinReader(b)
 	*t = refreshToken{ClientID: r.str(), AccountID: r.str(), GrantID: r.str(), SID: r.str(), Resource: r.str()}
 	t.Scopes, t.AuthTime, t.IssuedAt, t.AbsoluteExpiry = r.strs(), r.int(), r.int(), r.int()
+	if r.err == nil && len(r.b) > 0 {
+		t.Successor = []byte(r.str())
+	}
 	return r.done()
 }
 

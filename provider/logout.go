@@ -3,6 +3,7 @@ package provider
 import (
 	"context"
 	"crypto/subtle"
+	"errors"
 	"net/http"
 	"net/url"
 	"slices"
@@ -17,6 +18,7 @@ type logoutRequest struct {
 	redirectURI string
 	state       string
 	hintSID     string // sid of a valid id_token_hint
+	hintSub     string // its sub
 }
 
 // serveEndSession is the end_session_endpoint of OpenID Connect RP-Initiated
@@ -54,6 +56,13 @@ func (p *Provider) serveEndSession(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	switch {
+	case sess == nil && lr.hintSID != "":
+		// No cookie: the relying party's back end, or a browser whose
+		// cookie a cross-site POST did not carry. The hint names the session.
+		if e := p.endSessionOfHint(r, lr); e != nil {
+			p.logoutFailed(w, r, e)
+			return
+		}
 	case sess == nil:
 		// Nobody to log out: the outcome the relying party wants already holds.
 	case lr.hintSID != "" && lr.hintSID == sess.SID:
@@ -115,6 +124,7 @@ func (p *Provider) parseLogoutRequest(ctx context.Context, in params) (*logoutRe
 		}
 		clientID = aud
 		lr.hintSID, _ = claims["sid"].(string)
+		lr.hintSub, _ = claims["sub"].(string)
 	}
 	if clientID != "" {
 		c, err := p.clients.Client(ctx, clientID)
@@ -133,6 +143,49 @@ func (p *Provider) parseLogoutRequest(ctx context.Context, in params) (*logoutRe
 		lr.redirectURI = ru
 	}
 	return lr, nil
+}
+
+// endSessionOfHint ends the session that a valid id_token_hint's sid names,
+// for a request without the session cookie (oauth2-proxy's
+// --backend-logout-url, zitadel's rp.EndSession, a cross-site form POST).
+//
+// RP-Initiated Logout 1.0 §2 has the OP ask the End-User unless the
+// id_token_hint belongs to the current OP session with the RP, and §6 warns
+// that logout requests without a valid hint are a means of denial of
+// service. Here there is no End-User to ask, but the hint is the proof the
+// confirmation would stand in for: an ID token this provider signed for this
+// client, in this very session (its sid), for this very account (its sub),
+// and the client takes part in the session (its grant is linked there).
+// Only the holder of such a token, the relying party, can end the session
+// this way, exactly as it could by sending the browser with the same hint.
+// Expired hints are accepted: back ends log out long after the ID token's
+// hour. What ends is what a logout by cookie ends: the session and, through
+// back-channel logout, each client's view of it.
+//
+// A session that is already gone (ended, expired) answers success without
+// notifying anyone again: the state the relying party asks for holds. A live
+// session the hint does not belong to is refused: nothing is ended, and
+// saying otherwise would report a logout that did not happen.
+func (p *Provider) endSessionOfHint(r *http.Request, lr *logoutRequest) *Error {
+	rec, err := p.cfg.Store.GetByUID(r.Context(), KindSession, lr.hintSID)
+	if errors.Is(err, ErrNotFound) || (err == nil && p.expired(rec)) {
+		return nil
+	}
+	if err != nil {
+		return errServer(err)
+	}
+	var s session
+	if err := decodeInto(rec.Payload, &s); err != nil {
+		return errServer(err)
+	}
+	s.cookieID, s.ExpiresAt = rec.ID, rec.ExpiresAt
+	if s.SID != lr.hintSID || s.AccountID != lr.hintSub || lr.client == nil || s.Grants[lr.client.ID] == "" {
+		return errInvalidRequest("the id_token_hint does not belong to a current session of its client")
+	}
+	if p.destroySession(r, &s) {
+		p.backchannelLogout(r, &s)
+	}
+	return nil
 }
 
 // logoutCSRF is the confirmation form's token: derived from the session's

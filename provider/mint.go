@@ -103,29 +103,44 @@ func (p *Provider) mintAccessToken(r *http.Request, s *tokenSubject) (string, ti
 // lifetime or the chain's absolute expiry, whichever comes first. Durable: a
 // refresh token is a long-lived credential the client relies on.
 func (p *Provider) mintRefreshToken(r *http.Request, rt refreshToken) (string, error) {
+	token := newSecret()
+	if err := p.storeRefreshToken(r, token, rt); err != nil {
+		return "", err
+	}
+	p.refreshTokenSaved(r, rt.ClientID, rt.GrantID)
+	return token, nil
+}
+
+// refreshTokenSaved emits refresh_token.saved once a stored refresh token is
+// handed out (a rotation's candidate only if it won).
+func (p *Provider) refreshTokenSaved(r *http.Request, clientID, grantID string) {
+	p.emit(r, Event{Name: EventRefreshTokenSaved, ClientID: clientID, GrantID: grantID})
+}
+
+// storeRefreshToken writes the record of refresh token value token, without
+// the saved event (rotation emits it only once the token is handed out).
+func (p *Provider) storeRefreshToken(r *http.Request, token string, rt refreshToken) error {
 	now := p.now()
-	rt.IssuedAt = now.Unix()
+	rt.IssuedAt, rt.Successor = now.Unix(), nil
 	exp := now.Add(p.cfg.Lifetimes.RefreshToken)
 	if abs := time.Unix(rt.AbsoluteExpiry, 0); abs.Before(exp) {
 		exp = abs
 	}
 	if !exp.After(now) {
-		return "", errInvalidGrant("the refresh token has reached its maximum lifetime")
+		return errInvalidGrant("the refresh token has reached its maximum lifetime")
 	}
 	// Keep the grant (the consent all these tokens hang on) alive as long as
 	// the chain may run. This also proves the grant still exists before the
 	// new token is written: a grant revoked meanwhile ends the chain here.
 	if err := p.extendGrant(r, rt.GrantID, time.Unix(rt.AbsoluteExpiry, 0)); errors.Is(err, ErrNotFound) {
-		return "", errInvalidGrant("the grant has been revoked")
+		return errInvalidGrant("the grant has been revoked")
 	} else if err != nil {
-		return "", errServer(err)
+		return errServer(err)
 	}
-	token := newSecret()
 	if err := p.put(r.Context(), KindRefreshToken, secretID(token), "", rt.GrantID, rt, exp, true); err != nil {
-		return "", errServer(err)
+		return errServer(err)
 	}
-	p.emit(r, Event{Name: EventRefreshTokenSaved, ClientID: rt.ClientID, GrantID: rt.GrantID})
-	return token, nil
+	return nil
 }
 
 func (p *Provider) extendGrant(r *http.Request, grantID string, until time.Time) error {

@@ -28,6 +28,7 @@ type Provider struct {
 	throttle             *loginThrottle
 	discovery            []byte
 	secureCookies        bool
+	successors           *successorSealer
 }
 
 // New validates cfg and builds a Provider.
@@ -44,7 +45,7 @@ func New(cfg Config) (*Provider, error) {
 	if cfg.Cookies.NamePrefix == "" {
 		cfg.Cookies.NamePrefix = "oidcaddy"
 	}
-	p := &Provider{cfg: cfg, prefix: u.Path, events: cfg.Events, now: cfg.Clock}
+	p := &Provider{cfg: cfg, prefix: u.Path, events: cfg.Events, now: cfg.Clock, successors: newSuccessorSealer(cfg.Lifetimes.RefreshTokenReuseGrace)}
 	if p.events == nil {
 		p.events = discardSink{}
 	}

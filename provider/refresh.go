@@ -1,6 +1,7 @@
 package provider
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"slices"
@@ -11,6 +12,7 @@ import (
 var (
 	errRefreshReused  = errors.New("refresh token reused")
 	errRefreshRace    = errors.New("refresh token rotated moments ago")
+	errNoSuccessor    = errors.New("refresh token rotated without a prepared successor")
 	errRefreshForeign = errors.New("refresh token of another client")
 	errRefreshScope   = newError(http.StatusBadRequest, ErrCodeInvalidScope, "the requested scope exceeds the scope of the refresh token")
 	errRefreshTarget  = newError(http.StatusBadRequest, ErrCodeInvalidTarget, "the refresh token is bound to another resource")
@@ -19,7 +21,10 @@ var (
 // refresh is the refresh_token grant (RFC 6749 §6). With rotation (the
 // default) each use consumes the token and issues a new one; presenting a
 // consumed token again means two parties hold it, so the whole grant is
-// revoked (RFC 9700 §4.14.2).
+// revoked (RFC 9700 §4.14.2). Except within the reuse grace: a client racing
+// itself (a page and its favicon behind oauth2-proxy refreshing at once)
+// gets the successor the first request got, with an access token of its
+// own, so every racer ends up on one live chain.
 func (p *Provider) refresh(r *http.Request, client *Client, form params) (*tokenResponse, string, error) {
 	ctx := r.Context()
 	raw := form.get("refresh_token")
@@ -29,6 +34,7 @@ func (p *Provider) refresh(r *http.Request, client *Client, form params) (*token
 	id := secretID(raw)
 	now := p.now()
 	rotate := !client.DisableRefreshTokenRotation
+	grace := p.cfg.Lifetimes.RefreshTokenReuseGrace
 	var asked []string
 	if s := form.get("scope"); s != "" {
 		asked = strings.Fields(s)
@@ -36,6 +42,20 @@ func (p *Provider) refresh(r *http.Request, client *Client, form params) (*token
 	resource, rerr := p.resolveResource(client, form)
 	if rerr != nil {
 		return nil, "", rerr
+	}
+	// With rotation, this request's candidate successor is written before
+	// the old token is consumed, and the winner seals its candidate into the
+	// consumed record in the same update: so a duplicate that sees the token
+	// consumed always finds the successor already stored (there is no window
+	// where it is promised but not yet written). Losers delete their own
+	// candidate, which nobody ever saw.
+	var next string
+	var sealedNext []byte
+	if rotate {
+		var e *Error
+		if next, sealedNext, e = p.prepareSuccessor(r, client, id); e != nil {
+			return nil, "", e
+		}
 	}
 	var rt refreshToken
 	// One read-modify-write decides ownership, scope and consumption
@@ -46,14 +66,13 @@ func (p *Provider) refresh(r *http.Request, client *Client, form params) (*token
 		if err := decodeInto(rec.Payload, &rt); err != nil {
 			return err
 		}
+		consumed := !rec.ConsumedAt.IsZero()
 		switch {
 		case p.expired(*rec):
 			return ErrNotFound
 		case rt.ClientID != client.ID:
 			return errRefreshForeign
-		case !rec.ConsumedAt.IsZero() && now.Sub(rec.ConsumedAt) <= p.cfg.Lifetimes.RefreshTokenReuseGrace:
-			return errRefreshRace
-		case !rec.ConsumedAt.IsZero():
+		case consumed && now.Sub(rec.ConsumedAt) > grace:
 			return errRefreshReused
 		case asked != nil && !coversScopes(rt.Scopes, asked):
 			return errRefreshScope
@@ -61,13 +80,39 @@ func (p *Provider) refresh(r *http.Request, client *Client, form params) (*token
 			// RFC 8707 §2.2: a refresh token bound to one resource does not
 			// become a token for another.
 			return errRefreshTarget
+		case consumed:
+			return errRefreshRace
 		}
 		if rotate {
-			rec.ConsumedAt = now
+			if next == "" {
+				return errNoSuccessor
+			}
+			stored := rt
+			stored.Successor = sealedNext
+			b, err := encodePayload(stored)
+			if err != nil {
+				return err
+			}
+			rec.ConsumedAt, rec.Payload = now, b
 		}
 		return nil
 	})
+	raced := errors.Is(err, errRefreshRace)
+	if err != nil && next != "" {
+		// Not the winner: this candidate was never handed out.
+		p.dropCandidate(r, next)
+	}
+	if raced {
+		// Within the grace: answer with the live successor. The grant must
+		// still stand (checked below, as for non-rotating tokens).
+		if next, err = p.liveSuccessor(ctx, client.ID, id, rt.Successor); errors.Is(err, ErrNotFound) {
+			return nil, "", errInvalidGrant("the refresh token has just been used")
+		} else if err != nil {
+			return nil, "", errServer(err)
+		}
+	}
 	switch {
+	case raced:
 	case errors.Is(err, ErrNotFound):
 		return nil, "", errInvalidGrant("the refresh token is invalid or expired")
 	case errors.Is(err, errRefreshForeign):
@@ -76,18 +121,20 @@ func (p *Provider) refresh(r *http.Request, client *Client, form params) (*token
 		return nil, "", errRefreshScope
 	case errors.Is(err, errRefreshTarget):
 		return nil, "", errRefreshTarget
-	case errors.Is(err, errRefreshRace):
-		return nil, "", errInvalidGrant("the refresh token has just been used")
 	case errors.Is(err, errRefreshReused):
 		if err := p.revokeGrant(r, rt.GrantID, client.ID); err != nil {
 			return nil, "", errServer(err)
 		}
 		return nil, "", errInvalidGrant("the refresh token has already been used; the grant is revoked")
 	case err != nil:
+		var e *Error
+		if errors.As(err, &e) {
+			return nil, "", e
+		}
 		return nil, "", errServer(err)
-	}
-	if rotate {
+	case rotate:
 		p.emit(r, Event{Name: EventRefreshTokenConsumed, ClientID: client.ID, GrantID: rt.GrantID})
+		p.refreshTokenSaved(r, client.ID, rt.GrantID)
 	}
 	// Scope may narrow, never widen (RFC 6749 §6); checked in the closure.
 	scopes := rt.Scopes
@@ -104,9 +151,10 @@ func (p *Provider) refresh(r *http.Request, client *Client, form params) (*token
 	if resource == nil && rt.Resource != "" {
 		resource, _ = p.resolveResource(client, params{"resource": rt.Resource})
 	}
-	if !rotate {
-		// Nothing below re-reads the grant (rotation does, when it writes the
-		// successor): a grant revoked meanwhile must end the chain here.
+	if !rotate || raced {
+		// Nothing below re-reads the grant (the winner of a rotation proved
+		// it alive when it wrote the successor): a grant revoked meanwhile
+		// must end the chain here.
 		if _, err := p.cfg.Store.Get(ctx, KindGrant, rt.GrantID); errors.Is(err, ErrNotFound) {
 			return nil, "", errInvalidGrant("the grant has been revoked")
 		} else if err != nil {
@@ -123,9 +171,7 @@ func (p *Provider) refresh(r *http.Request, client *Client, form params) (*token
 	if rotate {
 		// The new token keeps the original scope: narrowing applies to this
 		// access token only (RFC 6749 §6 "identical to the original").
-		if resp.RefreshToken, err = p.mintRefreshToken(r, rt); err != nil {
-			return nil, "", err
-		}
+		resp.RefreshToken = next
 	} else {
 		// Without rotation the same token slides its idle expiry.
 		exp := min(now.Add(p.cfg.Lifetimes.RefreshToken).Unix(), rt.AbsoluteExpiry)
@@ -144,6 +190,82 @@ func (p *Provider) refresh(r *http.Request, client *Client, form params) (*token
 		resp.IDToken = idt
 	}
 	return resp, rt.GrantID, nil
+}
+
+// prepareSuccessor writes this request's candidate successor of the refresh
+// token with id consumedID, and seals it for duplicates. It answers "" when
+// the token is not live and unconsumed for this client: the update that
+// follows then gives the precise answer (not found, another client's,
+// reused, raced) without a useless write.
+func (p *Provider) prepareSuccessor(r *http.Request, client *Client, consumedID string) (string, []byte, *Error) {
+	var cur refreshToken
+	rec, err := p.load(r.Context(), KindRefreshToken, consumedID, &cur)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return "", nil, errInvalidGrant("the refresh token is invalid or expired")
+	case err != nil:
+		return "", nil, errServer(err)
+	case !rec.ConsumedAt.IsZero() || cur.ClientID != client.ID:
+		return "", nil, nil
+	}
+	next := newSecret()
+	if err := p.storeRefreshToken(r, next, cur); err != nil {
+		var e *Error
+		if errors.As(err, &e) {
+			return "", nil, e
+		}
+		return "", nil, errServer(err)
+	}
+	var sealed []byte
+	if p.cfg.Lifetimes.RefreshTokenReuseGrace > 0 {
+		sealed = p.successors.seal(next, consumedID, p.now())
+	}
+	return next, sealed, nil
+}
+
+// dropCandidate deletes a candidate successor that lost the race or was
+// refused; nobody holds its value, so failing to delete it only leaves an
+// unusable record until it expires.
+func (p *Provider) dropCandidate(r *http.Request, token string) {
+	_ = p.cfg.Store.Delete(context.WithoutCancel(r.Context()), KindRefreshToken, secretID(token))
+}
+
+// maxSuccessorHops bounds how far a duplicate follows a chain that rotated
+// on within the grace.
+const maxSuccessorHops = 4
+
+// liveSuccessor returns the live refresh token that succeeded the consumed
+// token consumedID, whose record held sealed. If that successor was itself
+// rotated within the grace, the chain is followed to its live end: the
+// duplicate joins the chain where it stands now. ErrNotFound when the chain
+// ends (revoked, expired, or its sealed successor no longer opens).
+func (p *Provider) liveSuccessor(ctx context.Context, clientID, consumedID string, sealed []byte) (string, error) {
+	now := p.now()
+	for range maxSuccessorHops {
+		if len(sealed) == 0 {
+			return "", ErrNotFound
+		}
+		raw, err := p.successors.open(sealed, consumedID, now)
+		if err != nil {
+			return "", ErrNotFound
+		}
+		var next refreshToken
+		rec, err := p.load(ctx, KindRefreshToken, secretID(raw), &next)
+		if err != nil {
+			return "", err
+		}
+		if next.ClientID != clientID {
+			return "", ErrNotFound
+		}
+		if rec.ConsumedAt.IsZero() {
+			return raw, nil
+		}
+		if now.Sub(rec.ConsumedAt) > p.cfg.Lifetimes.RefreshTokenReuseGrace {
+			return "", ErrNotFound
+		}
+		sealed, consumedID = next.Successor, secretID(raw)
+	}
+	return "", ErrNotFound
 }
 
 // clientCredentials is RFC 6749 §4.4: a token for the client itself, within

@@ -138,7 +138,7 @@ func (p *Provider) serveRegistration(w http.ResponseWriter, r *http.Request) {
 		p.endpointError(w, r, ev, e, "")
 		return
 	}
-	sc := &storedClient{ID: newHandle(), Metadata: *m, IssuedAt: p.now().Unix()}
+	sc := &storedClient{ID: newHandle(), Metadata: *m, IssuedAt: p.now().Unix(), AuthMethodDefaulted: authMethodOmitted(body)}
 	secret, err := p.issueClientSecret(sc)
 	if err != nil {
 		p.endpointError(w, r, ev, errServer(err), "")
@@ -330,6 +330,7 @@ func (p *Provider) updateClient(w http.ResponseWriter, r *http.Request, sc *stor
 		p.endpointError(w, r, ev, errServer(err), sc.ID)
 		return
 	}
+	defaulted := authMethodOmitted(body) // RFC 7592 §2.2: the update replaces all metadata
 	// Read-modify-write: what the store holds now, not what was read when
 	// the request was authorized, so grants recorded on the client meanwhile
 	// (rememberGrant) are kept.
@@ -348,7 +349,7 @@ func (p *Provider) updateClient(w http.ResponseWriter, r *http.Request, sc *stor
 		if m.TokenEndpointAuthMethod != oldMethod && (cur.SecretHash == nil || m.TokenEndpointAuthMethod == AuthMethodClientSecretJWT || m.TokenEndpointAuthMethod == AuthMethodNone || m.TokenEndpointAuthMethod == AuthMethodPrivateKeyJWT) {
 			cur.SecretHash, cur.SealedSecret, secret = fresh.SecretHash, fresh.SealedSecret, freshSecret
 		}
-		cur.Metadata = *m
+		cur.Metadata, cur.AuthMethodDefaulted = *m, defaulted
 		b, err := encodePayload(&cur)
 		if err != nil {
 			return err
@@ -422,4 +423,17 @@ func (p *Provider) deleteClient(r *http.Request, sc *storedClient, ratID string)
 		}
 	}
 	return nil
+}
+
+// authMethodOmitted reports whether a registration or update request left
+// token_endpoint_auth_method out (or empty), so that the RFC 7591 §2 default
+// applies: such a client accepts either secret method, one that named its
+// method is held to it. The body has already been parsed and validated.
+func authMethodOmitted(body []byte) bool {
+	var m struct {
+		Method string `json:"token_endpoint_auth_method"`
+	}
+	// A type error cannot happen: parseClientMetadata accepted the body.
+	_ = json.Unmarshal(body, &m)
+	return m.Method == ""
 }

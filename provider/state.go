@@ -92,6 +92,10 @@ type refreshToken struct {
 	IssuedAt  int64
 	// AbsoluteExpiry caps the whole rotation chain.
 	AbsoluteExpiry int64
+	// Successor is set when the token is consumed by rotation: the new
+	// token, sealed for the reuse grace (successorSealer), so a duplicate
+	// of the refresh gets the same one. Never logged.
+	Successor []byte
 }
 
 func (p *Provider) put(ctx context.Context, kind Kind, id, uid, grantID string, v any, exp time.Time, durable bool) error {
@@ -166,12 +170,16 @@ func (p *Provider) loadSession(r *http.Request) (*session, error) {
 
 // startSession logs the account in on this browser. The cookie value is always
 // new (no session fixation); grants of the previous session carry over only
-// when the same account logs in again.
+// when the same account logs in again, and so does its sid: re-authenticating
+// (prompt=login, max_age) does not start another session of the user agent
+// in the sense of the sid claim (OIDC Back-Channel Logout 1.0 §2.1), and the
+// relying parties know the session by the sid of the ID tokens they hold, for
+// back-channel logout and for logging out with an id_token_hint.
 func (p *Provider) startSession(w http.ResponseWriter, r *http.Request, prev *session, accountID string, authTime time.Time) (*session, error) {
 	value := newSecret()
 	s := &session{SID: newHandle(), AccountID: accountID, AuthTime: authTime.Unix(), ExpiresAt: authTime.Add(p.cfg.Lifetimes.Session), cookieID: secretID(value)}
 	if prev != nil && prev.AccountID == accountID {
-		s.Grants = prev.Grants
+		s.SID, s.Grants = prev.SID, prev.Grants
 	}
 	if err := p.saveSession(r, s); err != nil {
 		return nil, err
@@ -196,10 +204,14 @@ func (p *Provider) saveSession(r *http.Request, s *session) error {
 	return nil
 }
 
-func (p *Provider) destroySession(r *http.Request, s *session) {
-	if err := p.cfg.Store.Delete(r.Context(), KindSession, s.cookieID); err == nil {
-		p.emit(r, Event{Name: EventSessionDestroyed})
+// destroySession deletes the session and reports whether this call ended it
+// (false when it was already gone, say ended by a concurrent logout).
+func (p *Provider) destroySession(r *http.Request, s *session) bool {
+	if err := p.cfg.Store.Delete(r.Context(), KindSession, s.cookieID); err != nil {
+		return false
 	}
+	p.emit(r, Event{Name: EventSessionDestroyed})
+	return true
 }
 
 // cookiePath scopes cookies to the issuer's path.
