@@ -55,6 +55,7 @@ func (p *Provider) serveEndSession(w http.ResponseWriter, r *http.Request) {
 		p.logoutFailed(w, r, errServer(err))
 		return
 	}
+	stayed := false // the person chose "Stay signed in" on the confirmation
 	switch {
 	case sess == nil && lr.hintSID != "":
 		// No cookie: the relying party's back end, or a browser whose
@@ -77,6 +78,8 @@ func (p *Provider) serveEndSession(w http.ResponseWriter, r *http.Request) {
 		}
 		if in.get("decision") == "logout" {
 			p.logout(w, r, sess)
+		} else {
+			stayed = true
 		}
 	}
 	clientID := ""
@@ -97,7 +100,9 @@ func (p *Provider) serveEndSession(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, target, http.StatusSeeOther)
 		return
 	}
-	p.render(w, r, p.pages.logout, http.StatusOK, map[string]any{"Done": true})
+	// A person who chose to stay signed in is told so: the page never
+	// reports a logout that did not happen.
+	p.render(w, r, p.pages.logout, http.StatusOK, map[string]any{"Done": !stayed, "Stayed": stayed})
 }
 
 // parseLogoutRequest validates §2: an id_token_hint this provider issued

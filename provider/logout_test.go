@@ -168,3 +168,28 @@ func TestBackchannelLogout(t *testing.T) {
 		t.Errorf("typ = %q", typ)
 	}
 }
+
+// "Stay signed in" on a confirmation with nowhere to return to says that the
+// person is still signed in: the page never reports a logout that did not
+// happen.
+func TestStayingSignedInIsNotReportedAsSignedOut(t *testing.T) {
+	h := newHarness(t)
+	b, _ := h.loggedIn(t)
+	r := b.get(h.issuer + "/session/end")
+	if r.status != 200 || !strings.Contains(r.body, `name="decision" value="stay"`) {
+		t.Fatalf("confirmation page: %d %s", r.status, r.body)
+	}
+	action, csrf := page(t, r)
+	stateField := regexpField(r.body, "logout_state")
+	r = b.postForm(h.abs(action), url.Values{"csrf_token": {csrf}, "decision": {"stay"}, "logout_state": {stateField}})
+	if r.status != 200 || !h.stillLoggedIn(b) {
+		t.Fatalf("stay signed in: %d, still logged in %v", r.status, h.stillLoggedIn(b))
+	}
+	if strings.Contains(r.body, "signed out") || !strings.Contains(r.body, "You are still signed in") {
+		t.Errorf("stay signed in answered with the wrong page:\n%s", r.body)
+	}
+	r = b.postForm(h.abs(action), url.Values{"csrf_token": {csrf}, "decision": {"logout"}, "logout_state": {stateField}})
+	if r.status != 200 || !strings.Contains(r.body, "You are signed out") || h.stillLoggedIn(b) {
+		t.Fatalf("confirmed logout: %d, still logged in %v", r.status, h.stillLoggedIn(b))
+	}
+}
