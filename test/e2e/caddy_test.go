@@ -194,6 +194,35 @@ func (s *caddyServer) load(cfg siteConfig) {
 	// here, like any client across a server restart, start fresh.
 	http.DefaultTransport.(*http.Transport).CloseIdleConnections()
 	s.cfg = cfg
+	s.awaitSettledReload()
+}
+
+// awaitSettledReload waits until the site answers on a fresh connection.
+// While the old server shuts down after /load returns, a connection that its
+// accept loop took just before closing is closed unanswered (an EOF on a
+// first use, which net/http never retries); a browser would retry. The
+// tests after a reload assert what the new configuration serves, so they
+// start once five fresh connections in a row get an answer.
+func (s *caddyServer) awaitSettledReload() {
+	s.t.Helper()
+	probe := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 5 * time.Second}
+	deadline := time.Now().Add(10 * time.Second)
+	for answered := 0; answered < 5; {
+		resp, err := probe.Get(s.cfg.Issuer() + "/.well-known/openid-configuration")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				answered++
+				continue
+			}
+			err = fmt.Errorf("status %s", resp.Status)
+		}
+		answered = 0
+		if time.Now().After(deadline) {
+			s.t.Fatalf("the site does not answer after the reload: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // metrics scrapes the admin endpoint and returns the provider's event
