@@ -64,6 +64,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //			jwks_uri <https url>
 //			require_par
 //			backchannel_logout_uri <url>
+//			introspect_any_token
 //		}
 //		resource <identifier uri> {
 //			scopes <scope...>
@@ -407,10 +408,14 @@ func (c *ClientConfig) unmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if err := checkBackchannelLogoutURI(c.BackchannelLogoutURI); err != nil {
 				return d.Errf("client %s: %v", c.ClientID, err)
 			}
+		case "introspect_any_token":
+			if err := flagArg(d, &c.IntrospectAnyToken); err != nil {
+				return err
+			}
 		default:
 			return d.Errf("unrecognized client subdirective %q (expected name, secret, redirect_uri, post_logout_redirect_uri, grant_types, auth_method, public, "+
 				"skip_consent, access_token_format, allowed_scopes, always_issue_refresh_token, disable_refresh_token_rotation, jwks_file, jwks_uri, "+
-				"require_par or backchannel_logout_uri)", sub)
+				"require_par, backchannel_logout_uri or introspect_any_token)", sub)
 		}
 	}
 	return nil

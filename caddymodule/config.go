@@ -188,6 +188,12 @@ type ClientConfig struct {
 	// users logs out (OpenID Connect Back-Channel Logout). https, or http
 	// on a loopback host.
 	BackchannelLogoutURI string `json:"backchannel_logout_uri,omitempty"`
+
+	// Make this client a resource server that may introspect tokens issued
+	// to other clients (RFC 7662 §4). Without it a client's introspection
+	// requests see only its own tokens; any other token answers
+	// {"active":false}.
+	IntrospectAnyToken bool `json:"introspect_any_token,omitempty"`
 }
 
 // ResourceConfig is an API (an RFC 8707 resource) that accepts the
@@ -468,6 +474,7 @@ func buildClients(repl *caddy.Replacer, cfgs []ClientConfig) (provider.StaticCli
 			JWKSURI:                            cc.JWKSURI,
 			RequirePushedAuthorizationRequests: cc.RequirePushedAuthorizationRequests,
 			BackchannelLogoutURI:               cc.BackchannelLogoutURI,
+			IntrospectAnyToken:                 cc.IntrospectAnyToken,
 		}
 		if cc.ClientSecret != "" {
 			secret, err := resolveSecret(repl, cc.ClientSecret)

@@ -71,6 +71,12 @@ type Client struct {
 	// configured client, empty means every configured resource; a client
 	// that registered itself may use none unless the operator lists them.
 	Resources []string
+	// IntrospectAnyToken makes the client a resource server that may
+	// introspect tokens issued to other clients (RFC 7662 §4 leaves to the
+	// server which callers learn about which tokens). Without it a client
+	// learns only about its own tokens; others' answer {"active":false}.
+	// Only the operator sets it: registered clients never have it.
+	IntrospectAnyToken bool
 
 	dynamic bool // registered over RFC 7591, stored in the Store
 }
@@ -142,6 +148,9 @@ func (c *Client) Validate() error {
 	case "", TokenFormatOpaque, TokenFormatJWT:
 	default:
 		return fmt.Errorf("client %q: access token format must be opaque or jwt, got %q", c.ID, c.AccessTokenFormat)
+	}
+	if c.IntrospectAnyToken && c.Public() {
+		return fmt.Errorf("client %q: a public client cannot introspect tokens, so it cannot be a resource server (introspect_any_token)", c.ID)
 	}
 	if c.AllowsGrant(GrantTypeClientCredentials) && c.Public() {
 		return fmt.Errorf("client %q: a public client cannot use client_credentials", c.ID)
