@@ -19,7 +19,7 @@ func (p *Provider) interactionCookieName() string {
 func (p *Provider) startInteraction(w http.ResponseWriter, r *http.Request, req *authRequest, client *Client, in *interaction, prompt string) {
 	if in == nil {
 		binding := newSecret()
-		in = &interaction{UID: newHandle(), Request: *req, CSRF: newSecret(), BindingID: secretID(binding), ExpiresAt: p.now().Add(p.cfg.Lifetimes.Interaction)}
+		in = &interaction{UID: newHandle(), Request: *req, BindingID: secretID(binding), ExpiresAt: p.now().Add(p.cfg.Lifetimes.Interaction)}
 		http.SetCookie(w, &http.Cookie{
 			Name: p.interactionCookieName(), Value: binding, Path: p.cookiePath(PathInteraction + in.UID),
 			MaxAge: int(p.cfg.Lifetimes.Interaction.Seconds()), HttpOnly: true, Secure: p.secureCookies, SameSite: http.SameSiteLaxMode,
@@ -84,10 +84,12 @@ func (p *Provider) serveInteraction(w http.ResponseWriter, r *http.Request) {
 		p.interactionFailed(w, r, errServer(err), "")
 		return
 	}
-	if !p.boundToBrowser(r, &in) {
+	binding, ok := p.boundToBrowser(r, &in)
+	if !ok {
 		p.interactionFailed(w, r, errInteractionGone, in.Request.ClientID)
 		return
 	}
+	in.CSRF = interactionCSRF(binding)
 	client, err := p.clients.Client(r.Context(), in.Request.ClientID)
 	if err != nil {
 		// The client was removed while the user was on the page.
@@ -119,13 +121,22 @@ func (p *Provider) serveInteraction(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func (p *Provider) boundToBrowser(r *http.Request, in *interaction) bool {
+func (p *Provider) boundToBrowser(r *http.Request, in *interaction) (binding string, ok bool) {
 	c, err := r.Cookie(p.interactionCookieName())
 	if err != nil || c.Value == "" || len(c.Value) > 128 {
-		return false
+		return "", false
 	}
-	return subtle.ConstantTimeCompare([]byte(secretID(c.Value)), []byte(in.BindingID)) == 1
+	if subtle.ConstantTimeCompare([]byte(secretID(c.Value)), []byte(in.BindingID)) != 1 {
+		return "", false
+	}
+	return c.Value, true
 }
+
+// interactionCSRF is the pages' form token. It is derived from the
+// browser-binding cookie (HttpOnly, so a page of another origin can neither
+// read it nor the token), which the store knows only as a differently
+// prefixed hash: a copy of the database yields no usable form token.
+func interactionCSRF(binding string) string { return secretID("interaction-csrf:" + binding) }
 
 // interactionFailed shows an error page for a broken interaction step; it is
 // an authorization error because the request cannot go on.
