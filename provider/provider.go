@@ -44,6 +44,8 @@ func New(cfg Config) (*Provider, error) {
 	p := &Provider{cfg: cfg, prefix: u.Path, events: cfg.Events, now: cfg.Clock}
 	if p.events == nil {
 		p.events = discardSink{}
+	} else {
+		p.events = boundedClientIDs{p.events}
 	}
 	if p.now == nil {
 		p.now = time.Now
