@@ -251,5 +251,5 @@ func (p *Provider) denyInteraction(w http.ResponseWriter, r *http.Request, in *i
 		p.settleDevice(w, r, &in.Request, client, nil, nil, false)
 		return
 	}
-	p.authorizationError(w, r, &authError{Error: newError(http.StatusBadRequest, ErrCodeAccessDenied, desc), redirect: true, req: &in.Request}, client)
+	p.authorizationError(w, r, &authError{Error: newError(http.StatusBadRequest, ErrCodeAccessDenied, desc), redirect: true, req: &in.Request, userActed: true}, client)
 }
