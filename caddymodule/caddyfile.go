@@ -86,6 +86,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //			max_concurrent_password_checks <n>
 //		}
 //		max_body_size <size>
+//		body_read_timeout <duration>
 //		user <login> {
 //			password_hash <bcrypt hash>
 //			subject <sub>
@@ -239,9 +240,18 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.Errf("max_body_size: %q is less than 1KiB; give a unit, e.g. 64KiB", raw)
 			}
 			h.MaxBodySize = int64(size)
+		case "body_read_timeout":
+			if h.BodyReadTimeout != 0 {
+				return d.Err("body_read_timeout already specified")
+			}
+			dur, err := durationArg(d, "body_read_timeout", false)
+			if err != nil {
+				return err
+			}
+			h.BodyReadTimeout = dur
 		default:
 			return d.Errf("unrecognized oidc_provider subdirective %q (expected issuer, storage, signing_key, lifetimes, client, resource, registration, require_par, "+
-				"secret_key_file, login_throttle, max_body_size, user, users_file, cookie, templates or log_exporter)", sub)
+				"secret_key_file, login_throttle, max_body_size, body_read_timeout, user, users_file, cookie, templates or log_exporter)", sub)
 		}
 	}
 	if h.Issuer == "" {

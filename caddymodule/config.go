@@ -436,6 +436,9 @@ func (h *Handler) checkStatic() error {
 			return errors.New("login_throttle: base_delay must not exceed max_delay")
 		}
 	}
+	if h.BodyReadTimeout < 0 {
+		return errors.New("body_read_timeout must not be negative")
+	}
 	if h.MaxBodySize < 0 || h.MaxBodySize > 0 && h.MaxBodySize < minMaxBodySize {
 		return fmt.Errorf("max_body_size must be at least %d bytes, got %d", minMaxBodySize, h.MaxBodySize)
 	}

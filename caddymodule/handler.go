@@ -88,6 +88,13 @@ type Handler struct {
 	// at least 1024.
 	MaxBodySize int64 `json:"max_body_size,omitempty"`
 
+	// How long the provider waits for one form or JSON request body to
+	// arrive, from the start of reading it; a body not complete in time is
+	// answered 408, so a client trickling its body cannot hold a connection
+	// for minutes. Default 10s. Caddy's own `timeouts { read_body }` (server
+	// option) bounds every other handler too.
+	BodyReadTimeout caddy.Duration `json:"body_read_timeout,omitempty"`
+
 	// A file holding the 32-byte key that encrypts the secrets of
 	// dynamically registered client_secret_jwt clients (whose HMAC needs
 	// the secret itself; other secrets are stored only as hashes). The file
@@ -204,6 +211,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		Resources:                          buildResources(h.Resources),
 		RequirePushedAuthorizationRequests: h.RequirePushedAuthorizationRequests,
 		MaxBodyBytes:                       h.MaxBodySize,
+		BodyReadTimeout:                    time.Duration(h.BodyReadTimeout),
 	}
 	if h.Lifetimes != nil {
 		cfg.Lifetimes = h.Lifetimes.toProvider()

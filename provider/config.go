@@ -131,6 +131,11 @@ type Config struct {
 	TemplatesDir string
 	// MaxBodyBytes caps form and JSON request bodies. Default 64 KiB.
 	MaxBodyBytes int64
+	// BodyReadTimeout bounds how long reading one form or JSON request body
+	// may take, counted from the start of the read, so a client trickling
+	// its body cannot hold a connection and a goroutine for minutes. A body
+	// not complete in time is answered 408. Default 10s.
+	BodyReadTimeout time.Duration
 	// SecretKey (32 bytes) seals the secrets of dynamically registered
 	// client_secret_jwt clients, whose HMAC needs the secret itself; without
 	// it that method is not offered for registration. Other client secrets

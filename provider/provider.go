@@ -38,6 +38,9 @@ func New(cfg Config) (*Provider, error) {
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = 64 << 10
 	}
+	if cfg.BodyReadTimeout <= 0 {
+		cfg.BodyReadTimeout = defaultBodyReadTimeout
+	}
 	if cfg.Cookies.NamePrefix == "" {
 		cfg.Cookies.NamePrefix = "oidcaddy"
 	}

@@ -102,15 +102,7 @@ func (p *Provider) readJSONBody(w http.ResponseWriter, r *http.Request) ([]byte,
 	if err != nil || mt != "application/json" {
 		return nil, errInvalidRequest("Content-Type must be application/json")
 	}
-	body, err := readAllLimited(http.MaxBytesReader(w, r.Body, p.cfg.MaxBodyBytes), p.cfg.MaxBodyBytes, r.ContentLength)
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return nil, errBodyTooLarge
-		}
-		return nil, errInvalidRequest("could not read the request body")
-	}
-	return body, nil
+	return p.readBody(w, r)
 }
 
 // serveRegistration is the client registration endpoint (RFC 7591 §3).
