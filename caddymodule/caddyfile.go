@@ -85,6 +85,10 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //			max_delay     <duration>
 //			max_concurrent_password_checks <n>
 //		}
+//		pending_limits {
+//			per_address <n>
+//			total       <n>
+//		}
 //		max_body_size <size>
 //		body_read_timeout <duration>
 //		user <login> {
@@ -224,6 +228,14 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if err := h.LoginThrottle.unmarshalCaddyfile(d); err != nil {
 				return err
 			}
+		case "pending_limits":
+			if h.PendingLimits != nil {
+				return d.Err("pending_limits already specified")
+			}
+			h.PendingLimits = new(PendingLimitsConfig)
+			if err := h.PendingLimits.unmarshalCaddyfile(d); err != nil {
+				return err
+			}
 		case "max_body_size":
 			if h.MaxBodySize != 0 {
 				return d.Err("max_body_size already specified")
@@ -251,7 +263,7 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			h.BodyReadTimeout = dur
 		default:
 			return d.Errf("unrecognized oidc_provider subdirective %q (expected issuer, storage, signing_key, lifetimes, client, resource, registration, require_par, "+
-				"secret_key_file, login_throttle, max_body_size, body_read_timeout, user, users_file, cookie, templates or log_exporter)", sub)
+				"secret_key_file, login_throttle, pending_limits, max_body_size, body_read_timeout, user, users_file, cookie, templates or log_exporter)", sub)
 		}
 	}
 	if h.Issuer == "" {
@@ -553,6 +565,34 @@ func (t *LoginThrottleConfig) unmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	}
 	if t.BaseDelay > 0 && t.MaxDelay > 0 && t.BaseDelay > t.MaxDelay {
 		return d.Err("login_throttle: base_delay must not exceed max_delay")
+	}
+	return nil
+}
+
+func (l *PendingLimitsConfig) unmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		name := d.Val()
+		var field *int
+		switch name {
+		case "per_address":
+			field = &l.PerAddress
+		case "total":
+			field = &l.Total
+		default:
+			return d.Errf("unrecognized pending_limits subdirective %q (expected per_address or total)", name)
+		}
+		var raw string
+		if err := oneArg(d, &raw); err != nil {
+			return err
+		}
+		n, err := strconv.Atoi(raw)
+		if err != nil || n < 1 {
+			return d.Errf("pending_limits %s must be a positive whole number, got %q", name, raw)
+		}
+		*field = n
 	}
 	return nil
 }

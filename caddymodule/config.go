@@ -270,6 +270,22 @@ func (t *LoginThrottleConfig) toProvider() provider.LoginThrottle {
 	}
 }
 
+// PendingLimitsConfig bounds the records that callers who have not
+// authenticated can leave pending in storage: interactions (a login started
+// at /authorize), pushed authorization requests of public clients, and
+// device codes, each kind counted on its own. What is bounded is how many
+// are unfinished and unexpired, not how fast they are made, so completed
+// logins never count against anyone. Counts are kept in memory per process
+// (approximate when several instances share the storage).
+type PendingLimitsConfig struct {
+	// Pending records one client address (an IPv6 address by its /64) may
+	// hold; past it the address gets 429 with Retry-After (1000).
+	PerAddress int `json:"per_address,omitempty"`
+	// Pending records in all; past it everybody gets 503 with Retry-After
+	// (100000).
+	Total int `json:"total,omitempty"`
+}
+
 // UserConfig is one end-user. The same form is used in `users_file`.
 type UserConfig struct {
 	// What the user types on the login page (case-insensitive). Required.
@@ -435,6 +451,9 @@ func (h *Handler) checkStatic() error {
 		if t.BaseDelay > 0 && t.MaxDelay > 0 && t.BaseDelay > t.MaxDelay {
 			return errors.New("login_throttle: base_delay must not exceed max_delay")
 		}
+	}
+	if l := h.PendingLimits; l != nil && (l.PerAddress < 0 || l.Total < 0) {
+		return errors.New("pending_limits: per_address and total must not be negative")
 	}
 	if h.BodyReadTimeout < 0 {
 		return errors.New("body_read_timeout must not be negative")

@@ -83,6 +83,11 @@ type Handler struct {
 	// defaults.
 	LoginThrottle *LoginThrottleConfig `json:"login_throttle,omitempty"`
 
+	// Limits on the records unauthenticated callers can leave pending:
+	// started logins, public clients' pushed authorization requests and
+	// device codes. Unset values take the defaults.
+	PendingLimits *PendingLimitsConfig `json:"pending_limits,omitempty"`
+
 	// The largest request body, in bytes, the provider reads from a form
 	// or JSON request (token, registration, PAR, login ...). Default 65536;
 	// at least 1024.
@@ -215,6 +220,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	if h.Lifetimes != nil {
 		cfg.Lifetimes = h.Lifetimes.toProvider()
+	}
+	if h.PendingLimits != nil {
+		cfg.PendingLimits = provider.PendingLimits{PerAddress: h.PendingLimits.PerAddress, Total: h.PendingLimits.Total}
 	}
 	if h.LoginThrottle != nil {
 		cfg.Throttle = h.LoginThrottle.toProvider()

@@ -58,7 +58,7 @@ type authError struct {
 // clients and keep hostile input from bloating stored interactions.
 const (
 	maxParamLen     = 2048
-	maxStateLen     = 2048
+	maxStateLen     = 1024 // stored with each pending interaction; see TestStateLengthIsBounded
 	maxNonceLen     = 512
 	maxLoginHintLen = 256
 )

@@ -131,6 +131,10 @@ type Config struct {
 	TemplatesDir string
 	// MaxBodyBytes caps form and JSON request bodies. Default 64 KiB.
 	MaxBodyBytes int64
+	// PendingLimits bounds the interactions, public clients' pushed
+	// authorization requests and device codes that unauthenticated callers
+	// can leave pending, per address and in all.
+	PendingLimits PendingLimits
 	// BodyReadTimeout bounds how long reading one form or JSON request body
 	// may take, counted from the start of the read, so a client trickling
 	// its body cannot hold a connection and a goroutine for minutes. A body

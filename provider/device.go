@@ -137,8 +137,14 @@ func (p *Provider) serveDeviceAuthorization(w http.ResponseWriter, r *http.Reque
 	}
 	deviceCode := newSecret()
 	exp := p.now().Add(p.cfg.Lifetimes.DeviceCode)
+	if e, wait := p.pending.deviceCodes.acquire(p.clientIP(r), secretID(deviceCode), exp, p.now()); e != nil {
+		refusePending(w, wait)
+		p.endpointError(w, r, "", e, client.ID)
+		return
+	}
 	dg := deviceGrant{ClientID: client.ID, Scopes: scopes, Status: deviceStatusPending, Interval: deviceMinInterval}
 	if err := p.put(r.Context(), KindDeviceCode, secretID(deviceCode), userCodeID(userCode), "", dg, exp, false); err != nil {
+		p.pending.deviceCodes.release(secretID(deviceCode))
 		p.endpointError(w, r, "", errServer(err), client.ID)
 		return
 	}
@@ -360,6 +366,7 @@ func (p *Provider) exchangeDeviceCode(r *http.Request, client *Client, form para
 }
 
 func (p *Provider) destroyDeviceCode(r *http.Request, id, clientID, grantID string) {
+	p.pending.deviceCodes.release(id)
 	if err := p.cfg.Store.Delete(r.Context(), KindDeviceCode, id); err == nil {
 		p.emit(r, Event{Name: EventDeviceCodeDestroyed, ClientID: clientID, GrantID: grantID})
 	}

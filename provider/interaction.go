@@ -20,6 +20,11 @@ func (p *Provider) startInteraction(w http.ResponseWriter, r *http.Request, req 
 	if in == nil {
 		binding := newSecret()
 		in = &interaction{UID: newHandle(), Request: *req, BindingID: secretID(binding), ExpiresAt: p.now().Add(p.cfg.Lifetimes.Interaction)}
+		if e, wait := p.pending.interactions.acquire(p.clientIP(r), in.UID, in.ExpiresAt, p.now()); e != nil {
+			refusePending(w, wait)
+			p.authorizationError(w, r, &authError{Error: e}, client)
+			return
+		}
 		http.SetCookie(w, &http.Cookie{
 			Name: p.interactionCookieName(), Value: binding, Path: p.cookiePath(PathInteraction + in.UID),
 			MaxAge: int(p.cfg.Lifetimes.Interaction.Seconds()), HttpOnly: true, Secure: p.secureCookies, SameSite: http.SameSiteLaxMode,
@@ -27,6 +32,7 @@ func (p *Provider) startInteraction(w http.ResponseWriter, r *http.Request, req 
 	}
 	in.Prompt = prompt
 	if err := p.saveInteraction(r, in, client.ID); err != nil {
+		p.pending.interactions.release(in.UID)
 		p.authorizationError(w, r, &authError{Error: errServer(err)}, client)
 		return
 	}
@@ -47,6 +53,7 @@ func (p *Provider) saveInteraction(r *http.Request, in *interaction, clientID st
 // client, the record and the browser-binding cookie go away.
 func (p *Provider) endInteraction(w http.ResponseWriter, r *http.Request, in *interaction, clientID string) {
 	p.emit(r, Event{Name: EventInteractionEnded, ClientID: clientID})
+	p.pending.interactions.release(in.UID)
 	if err := p.cfg.Store.Delete(r.Context(), KindInteraction, in.UID); err == nil {
 		p.emit(r, Event{Name: EventInteractionDestroyed, ClientID: clientID})
 	}

@@ -23,6 +23,7 @@ type Provider struct {
 	staticIATs    [][32]byte // SHA-256 of the configured initial access tokens
 	pages         *pages
 	throttle      *loginThrottle
+	pending       pendingLimiters
 	discovery     []byte
 	secureCookies bool
 }
@@ -35,6 +36,7 @@ func New(cfg Config) (*Provider, error) {
 	}
 	cfg.Lifetimes.applyDefaults()
 	cfg.Throttle.applyDefaults()
+	cfg.PendingLimits.applyDefaults()
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = 64 << 10
 	}
@@ -44,7 +46,7 @@ func New(cfg Config) (*Provider, error) {
 	if cfg.Cookies.NamePrefix == "" {
 		cfg.Cookies.NamePrefix = "oidcaddy"
 	}
-	p := &Provider{cfg: cfg, prefix: u.Path, events: cfg.Events, now: cfg.Clock}
+	p := &Provider{cfg: cfg, prefix: u.Path, events: cfg.Events, now: cfg.Clock, pending: newPendingLimiters(cfg.PendingLimits, cfg.Lifetimes)}
 	if p.events == nil {
 		p.events = discardSink{}
 	} else {
