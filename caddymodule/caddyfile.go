@@ -75,6 +75,9 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //			initial_access_token <token>
 //			rotate_registration_access_token
 //			allowed_scopes <scope...>
+//			max_clients <n>
+//			rate <n> <duration>
+//			unused_client_ttl <duration>
 //		}
 //		require_par
 //		secret_key_file <path>
@@ -516,8 +519,39 @@ func (rc *RegistrationConfig) unmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.ArgErr()
 			}
 			rc.AllowedScopes = append(rc.AllowedScopes, scopes...)
+		case "max_clients":
+			var raw string
+			if err := oneArg(d, &raw); err != nil {
+				return err
+			}
+			n, err := strconv.Atoi(raw)
+			if err != nil || n < 1 {
+				return d.Errf("registration max_clients must be a positive whole number, got %q", raw)
+			}
+			rc.MaxClients = n
+		case "rate":
+			args := d.RemainingArgs()
+			if len(args) != 2 {
+				return d.Err("usage: rate <registrations> <per duration>, e.g. rate 100 1h")
+			}
+			n, err := strconv.Atoi(args[0])
+			if err != nil || n < 1 {
+				return d.Errf("registration rate: the number of registrations must be a positive whole number, got %q", args[0])
+			}
+			window, err := caddy.ParseDuration(args[1])
+			if err != nil || window <= 0 {
+				return d.Errf("registration rate: invalid duration %q (use e.g. 1h)", args[1])
+			}
+			rc.RateLimit, rc.RateWindow = n, caddy.Duration(window)
+		case "unused_client_ttl":
+			dur, err := durationArg(d, "registration unused_client_ttl", false)
+			if err != nil {
+				return err
+			}
+			rc.UnusedClientTTL = dur
 		default:
-			return d.Errf("unrecognized registration subdirective %q (expected policy, initial_access_token, rotate_registration_access_token or allowed_scopes)", sub)
+			return d.Errf("unrecognized registration subdirective %q (expected policy, initial_access_token, rotate_registration_access_token, allowed_scopes, "+
+				"max_clients, rate or unused_client_ttl)", sub)
 		}
 	}
 	if len(rc.InitialAccessTokens) > 0 && rc.Policy != provider.RegistrationInitialAccessToken {

@@ -378,6 +378,21 @@ func TestUnmarshalCaddyfileErrors(t *testing.T) {
 			want:  []string{"Testfile:4", "lifetimes pushed_authorization_request: invalid duration"},
 		},
 		{
+			name:  "registration rate without window",
+			input: "oidc_provider {\n issuer https://a.example\n registration {\n  rate 10\n }\n}",
+			want:  []string{"Testfile:4", "usage: rate <registrations> <per duration>"},
+		},
+		{
+			name:  "registration zero max_clients",
+			input: "oidc_provider {\n issuer https://a.example\n registration {\n  max_clients 0\n }\n}",
+			want:  []string{"Testfile:4", "max_clients must be a positive whole number"},
+		},
+		{
+			name:  "registration bad unused_client_ttl",
+			input: "oidc_provider {\n issuer https://a.example\n registration {\n  unused_client_ttl never\n }\n}",
+			want:  []string{"Testfile:4", "unused_client_ttl: invalid duration"},
+		},
+		{
 			name:  "zero pending limit",
 			input: "oidc_provider {\n issuer https://a.example\n pending_limits {\n  per_address 0\n }\n}",
 			want:  []string{"Testfile:4", "pending_limits per_address must be a positive whole number"},

@@ -239,6 +239,21 @@ type RegistrationConfig struct {
 	// names any other is refused; narrowing this list later narrows the
 	// clients already registered. Empty: registered clients hold no scope.
 	AllowedScopes []string `json:"allowed_scopes,omitempty"`
+
+	// How many registered clients may exist at once; a registration past it
+	// gets 503 with Retry-After (10000). Counted in the database, so every
+	// instance sharing it sees the same number.
+	MaxClients int `json:"max_clients,omitempty"`
+
+	// With policy open: how many registrations one client address (an IPv6
+	// address by its /64) may make per `rate_window`; more get 429 with
+	// Retry-After (100 per 1h). Kept in memory per process.
+	RateLimit  int            `json:"rate_limit,omitempty"`
+	RateWindow caddy.Duration `json:"rate_window,omitempty"`
+
+	// A registered client that has not obtained a token this long after
+	// registering is removed, with its registration access token (30d).
+	UnusedClientTTL caddy.Duration `json:"unused_client_ttl,omitempty"`
 }
 
 // LoginThrottleConfig bounds password guessing. After `free_attempts`
@@ -440,6 +455,9 @@ func (h *Handler) checkStatic() error {
 				return fmt.Errorf("registration: allowed_scopes must be single non-empty scope tokens, got %q", s)
 			}
 		}
+		if reg.MaxClients < 0 || reg.RateLimit < 0 || reg.RateWindow < 0 || reg.UnusedClientTTL < 0 {
+			return errors.New("registration: max_clients, rate and unused_client_ttl must not be negative")
+		}
 	}
 	if t := h.LoginThrottle; t != nil {
 		if t.FreeAttempts < 0 || t.MaxConcurrentPasswordChecks < 0 {
@@ -576,6 +594,10 @@ func buildRegistration(repl *caddy.Replacer, rc *RegistrationConfig) (provider.R
 		Policy:                        rc.Policy,
 		RotateRegistrationAccessToken: rc.RotateRegistrationAccessToken,
 		AllowedScopes:                 slices.Clone(rc.AllowedScopes),
+		MaxClients:                    rc.MaxClients,
+		RateLimit:                     rc.RateLimit,
+		RateWindow:                    time.Duration(rc.RateWindow),
+		UnusedClientTTL:               time.Duration(rc.UnusedClientTTL),
 	}
 	if reg.Policy == "" {
 		reg.Policy = provider.RegistrationClosed

@@ -78,7 +78,8 @@ type Client struct {
 	// Only the operator sets it: registered clients never have it.
 	IntrospectAnyToken bool
 
-	dynamic bool // registered over RFC 7591, stored in the Store
+	dynamic     bool  // registered over RFC 7591, stored in the Store
+	unusedUntil int64 // a registered client that has not yet obtained a token expires then (unix s)
 }
 
 // SetSecret stores only a hash of secret; the plaintext is not kept.

@@ -25,6 +25,9 @@ type storedClient struct {
 	// once its list of grants has been taken for revocation, and it is
 	// not found any more.
 	Deleted bool `json:"deleted,omitempty"`
+	// UnusedUntil (unix s) is when the client expires unless it obtains a
+	// token first (RegistrationConfig.UnusedClientTTL); 0 once it has.
+	UnusedUntil int64 `json:"unused_until,omitempty"`
 }
 
 const (
@@ -139,7 +142,7 @@ func (p *Provider) loadStoredClient(ctx context.Context, id string) (*storedClie
 func (p *Provider) saveStoredClient(ctx context.Context, sc *storedClient) error {
 	// Durable: a registered client must survive a crash (its owner holds the
 	// only copy of its secret).
-	return p.put(ctx, KindClient, sc.ID, "", "", sc, nilTime, true)
+	return p.put(ctx, KindClient, sc.ID, "", "", sc, sc.unusedExpiry(), true)
 }
 
 // clientFromStored builds the runtime Client of a registration.
@@ -149,7 +152,7 @@ func (p *Provider) clientFromStored(sc *storedClient) (*Client, error) {
 		ID: sc.ID, Name: m.ClientName, RedirectURIs: m.RedirectURIs, PostLogoutRedirectURIs: m.PostLogoutRedirectURIs,
 		GrantTypes: m.GrantTypes, TokenEndpointAuthMethod: m.TokenEndpointAuthMethod, JWKS: m.JWKS, JWKSURI: m.JWKSURI,
 		RequirePushedAuthorizationRequests: m.RequirePushedAuthorizationRequests, BackchannelLogoutURI: m.BackchannelLogoutURI,
-		secretHash: sc.SecretHash, dynamic: true,
+		secretHash: sc.SecretHash, dynamic: true, unusedUntil: sc.UnusedUntil,
 	}
 	// The stored scope was checked against the allow-list when it was
 	// registered; the operator may have narrowed the list since. Resources

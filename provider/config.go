@@ -187,6 +187,43 @@ type RegistrationConfig struct {
 	// wider list holds only what the current list still allows. Empty: a
 	// registered client holds no scope and may not register one.
 	AllowedScopes []string
+	// MaxClients bounds how many registered clients exist at once; a
+	// registration past it is answered 503. Default 10000. Counted in the
+	// Store, so every instance sharing it sees the same number; clients
+	// registered before this bound existed are not counted.
+	MaxClients int
+	// RateLimit registrations per RateWindow may come from one client
+	// address (an IPv6 address by its /64) under the open policy; more are
+	// answered 429 with Retry-After. Defaults 100 per hour. Kept in memory
+	// per process.
+	RateLimit  int
+	RateWindow time.Duration
+	// UnusedClientTTL: a registered client that has not obtained a token
+	// within this time after registering is removed, with its registration
+	// access token. Default 30 days.
+	UnusedClientTTL time.Duration
+}
+
+const (
+	defaultMaxRegisteredClients = 10_000
+	defaultRegistrationRate     = 100
+	defaultRegistrationWindow   = time.Hour
+	defaultUnusedClientTTL      = 30 * 24 * time.Hour
+)
+
+func (rc *RegistrationConfig) applyDefaults() {
+	if rc.MaxClients <= 0 {
+		rc.MaxClients = defaultMaxRegisteredClients
+	}
+	if rc.RateLimit <= 0 {
+		rc.RateLimit = defaultRegistrationRate
+	}
+	if rc.RateWindow <= 0 {
+		rc.RateWindow = defaultRegistrationWindow
+	}
+	if rc.UnusedClientTTL <= 0 {
+		rc.UnusedClientTTL = defaultUnusedClientTTL
+	}
 }
 
 // Endpoint paths, relative to the issuer's path.

@@ -26,6 +26,9 @@ type Provider struct {
 	pending       pendingLimiters
 	discovery     []byte
 	secureCookies bool
+
+	// registrationRate bounds open registrations per address.
+	registrationRate *rateLimiter
 }
 
 // New validates cfg and builds a Provider.
@@ -37,6 +40,7 @@ func New(cfg Config) (*Provider, error) {
 	cfg.Lifetimes.applyDefaults()
 	cfg.Throttle.applyDefaults()
 	cfg.PendingLimits.applyDefaults()
+	cfg.Registration.applyDefaults()
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = 64 << 10
 	}
@@ -55,6 +59,7 @@ func New(cfg Config) (*Provider, error) {
 	if p.now == nil {
 		p.now = time.Now
 	}
+	p.registrationRate = newRateLimiter(cfg.Registration.RateLimit, cfg.Registration.RateWindow)
 	if err := p.init(); err != nil {
 		return nil, err
 	}

@@ -169,3 +169,64 @@ func newPendingLimiters(limits PendingLimits, l Lifetimes) pendingLimiters {
 func refusePending(w http.ResponseWriter, wait time.Duration) {
 	w.Header().Set("Retry-After", retryAfter(max(wait, time.Second)))
 }
+
+// rateLimiter is a token bucket per source address: limit requests, refilled
+// evenly over window. In memory per process, bounded like the login
+// throttle's keys.
+type rateLimiter struct {
+	limit  float64
+	window time.Duration
+
+	mu sync.Mutex
+	m  map[string]*tokenBucket
+}
+
+type tokenBucket struct {
+	tokens float64
+	last   time.Time
+}
+
+func newRateLimiter(limit int, window time.Duration) *rateLimiter {
+	return &rateLimiter{limit: float64(limit), window: window, m: map[string]*tokenBucket{}}
+}
+
+// allow takes one token for ip, or says how long until one is there.
+func (l *rateLimiter) allow(ip string, now time.Time) (ok bool, wait time.Duration) {
+	key := addressKey(ip)
+	perSecond := l.limit / l.window.Seconds()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b := l.m[key]
+	if b == nil {
+		if len(l.m) >= maxThrottleKeys {
+			l.sweep(now, perSecond)
+		}
+		b = &tokenBucket{tokens: l.limit, last: now}
+		l.m[key] = b
+	}
+	if elapsed := now.Sub(b.last).Seconds(); elapsed > 0 {
+		b.tokens = min(l.limit, b.tokens+elapsed*perSecond)
+		b.last = now
+	}
+	if b.tokens >= 1 {
+		b.tokens--
+		return true, 0
+	}
+	return false, time.Duration((1 - b.tokens) / perSecond * float64(time.Second))
+}
+
+// sweep drops the buckets that have refilled (they equal a fresh one), then
+// arbitrary ones if still full.
+func (l *rateLimiter) sweep(now time.Time, perSecond float64) {
+	for k, b := range l.m {
+		if b.tokens+now.Sub(b.last).Seconds()*perSecond >= l.limit {
+			delete(l.m, k)
+		}
+	}
+	for k := range l.m {
+		if len(l.m) < maxThrottleKeys*9/10 {
+			break
+		}
+		delete(l.m, k)
+	}
+}
