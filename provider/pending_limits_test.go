@@ -147,7 +147,12 @@ func TestPendingLimitsUnderConcurrencyAndInAll(t *testing.T) {
 			t.Fatalf("login %d below the total: %d", i, r.status)
 		}
 	}
+	h.events.reset()
 	wantRefused(t, "login past the total", h.startLogin(t, "203.0.113.1"), http.StatusServiceUnavailable)
+	// A limit reached is the endpoint's error, not a server fault.
+	if h.events.count(provider.EventAuthorizationError) != 1 || h.events.count(provider.EventServerError) != 0 {
+		t.Errorf("events of a refusal at the total: %v", h.events.names())
+	}
 
 	// Pushed requests: a public client's count, a confidential client's not.
 	_, ch := pkce("p")
