@@ -167,6 +167,9 @@ func (p *Provider) markClientUsed(ctx context.Context, c *Client) error {
 		rec.Payload, rec.ExpiresAt = b, time.Time{}
 		return err
 	})
+	if errors.Is(err, ErrNotFound) {
+		return nil // deleted (or expired) meanwhile: nothing left to keep
+	}
 	if err != nil || was == 0 {
 		return err
 	}
