@@ -66,6 +66,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //			backchannel_logout_uri <url>
 //			id_token_signed_response_alg RS256|PS256|ES256|ES384|EdDSA
 //			claims_in_id_token
+//			introspect_any_token
 //		}
 //		resource <identifier uri> {
 //			scopes <scope...>
@@ -77,6 +78,9 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //			rotate_registration_access_token
 //			allowed_scopes <scope...>
 //			allow_private_hosts <host|ip|cidr...>
+//			max_clients <n>
+//			rate <n> <duration>
+//			unused_client_ttl <duration>
 //		}
 //		require_par
 //		secret_key_file <path>
@@ -87,7 +91,12 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //			max_delay     <duration>
 //			max_concurrent_password_checks <n>
 //		}
+//		pending_limits {
+//			per_address <n>
+//			total       <n>
+//		}
 //		max_body_size <size>
+//		body_read_timeout <duration>
 //		user <login> {
 //			password_hash <argon2id or bcrypt hash>
 //			subject <sub>
@@ -239,6 +248,14 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if err := h.LoginThrottle.unmarshalCaddyfile(d); err != nil {
 				return err
 			}
+		case "pending_limits":
+			if h.PendingLimits != nil {
+				return d.Err("pending_limits already specified")
+			}
+			h.PendingLimits = new(PendingLimitsConfig)
+			if err := h.PendingLimits.unmarshalCaddyfile(d); err != nil {
+				return err
+			}
 		case "max_body_size":
 			if h.MaxBodySize != 0 {
 				return d.Err("max_body_size already specified")
@@ -255,9 +272,18 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.Errf("max_body_size: %q is less than 1KiB; give a unit, e.g. 64KiB", raw)
 			}
 			h.MaxBodySize = int64(size)
+		case "body_read_timeout":
+			if h.BodyReadTimeout != 0 {
+				return d.Err("body_read_timeout already specified")
+			}
+			dur, err := durationArg(d, "body_read_timeout", false)
+			if err != nil {
+				return err
+			}
+			h.BodyReadTimeout = dur
 		default:
 			return d.Errf("unrecognized oidc_provider subdirective %q (expected issuer, storage, signing_key, lifetimes, client, resource, registration, require_par, "+
-				"secret_key_file, login_throttle, max_body_size, user, users_file, cookie, templates, branding or log_exporter)", sub)
+				"secret_key_file, login_throttle, pending_limits, max_body_size, body_read_timeout, user, users_file, cookie, templates, branding or log_exporter)", sub)
 		}
 	}
 	if h.Issuer == "" {
@@ -451,10 +477,14 @@ func (c *ClientConfig) unmarshalCaddyfile(d *caddyfile.Dispenser, algUses *[]alg
 			if err := flagArg(d, &c.ClaimsInIDToken); err != nil {
 				return err
 			}
+		case "introspect_any_token":
+			if err := flagArg(d, &c.IntrospectAnyToken); err != nil {
+				return err
+			}
 		default:
 			return d.Errf("unrecognized client subdirective %q (expected name, secret, redirect_uri, post_logout_redirect_uri, grant_types, auth_method, public, "+
 				"skip_consent, access_token_format, allowed_scopes, always_issue_refresh_token, disable_refresh_token_rotation, jwks_file, jwks_uri, "+
-				"require_par, backchannel_logout_uri, id_token_signed_response_alg or claims_in_id_token)", sub)
+				"require_par, backchannel_logout_uri, id_token_signed_response_alg, claims_in_id_token or introspect_any_token)", sub)
 		}
 	}
 	return nil
@@ -542,9 +572,39 @@ func (rc *RegistrationConfig) unmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.Errf("registration: %v", err)
 			}
 			rc.AllowPrivateHosts = append(rc.AllowPrivateHosts, hosts...)
+		case "max_clients":
+			var raw string
+			if err := oneArg(d, &raw); err != nil {
+				return err
+			}
+			n, err := strconv.Atoi(raw)
+			if err != nil || n < 1 {
+				return d.Errf("registration max_clients must be a positive whole number, got %q", raw)
+			}
+			rc.MaxClients = n
+		case "rate":
+			args := d.RemainingArgs()
+			if len(args) != 2 {
+				return d.Err("usage: rate <registrations> <per duration>, e.g. rate 100 1h")
+			}
+			n, err := strconv.Atoi(args[0])
+			if err != nil || n < 1 {
+				return d.Errf("registration rate: the number of registrations must be a positive whole number, got %q", args[0])
+			}
+			window, err := caddy.ParseDuration(args[1])
+			if err != nil || window <= 0 {
+				return d.Errf("registration rate: invalid duration %q (use e.g. 1h)", args[1])
+			}
+			rc.RateLimit, rc.RateWindow = n, caddy.Duration(window)
+		case "unused_client_ttl":
+			dur, err := durationArg(d, "registration unused_client_ttl", false)
+			if err != nil {
+				return err
+			}
+			rc.UnusedClientTTL = dur
 		default:
-			return d.Errf("unrecognized registration subdirective %q (expected policy, initial_access_token, rotate_registration_access_token, allowed_scopes "+
-				"or allow_private_hosts)", sub)
+			return d.Errf("unrecognized registration subdirective %q (expected policy, initial_access_token, rotate_registration_access_token, allowed_scopes, "+
+				"allow_private_hosts, max_clients, rate or unused_client_ttl)", sub)
 		}
 	}
 	if len(rc.InitialAccessTokens) > 0 && rc.Policy != provider.RegistrationInitialAccessToken {
@@ -592,6 +652,34 @@ func (t *LoginThrottleConfig) unmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	}
 	if t.BaseDelay > 0 && t.MaxDelay > 0 && t.BaseDelay > t.MaxDelay {
 		return d.Err("login_throttle: base_delay must not exceed max_delay")
+	}
+	return nil
+}
+
+func (l *PendingLimitsConfig) unmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		name := d.Val()
+		var field *int
+		switch name {
+		case "per_address":
+			field = &l.PerAddress
+		case "total":
+			field = &l.Total
+		default:
+			return d.Errf("unrecognized pending_limits subdirective %q (expected per_address or total)", name)
+		}
+		var raw string
+		if err := oneArg(d, &raw); err != nil {
+			return err
+		}
+		n, err := strconv.Atoi(raw)
+		if err != nil || n < 1 {
+			return d.Errf("pending_limits %s must be a positive whole number, got %q", name, raw)
+		}
+		*field = n
 	}
 	return nil
 }

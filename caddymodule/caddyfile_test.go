@@ -388,6 +388,41 @@ func TestUnmarshalCaddyfileErrors(t *testing.T) {
 			want:  []string{"Testfile:4", "lifetimes pushed_authorization_request: invalid duration"},
 		},
 		{
+			name:  "registration rate without window",
+			input: "oidc_provider {\n issuer https://a.example\n registration {\n  rate 10\n }\n}",
+			want:  []string{"Testfile:4", "usage: rate <registrations> <per duration>"},
+		},
+		{
+			name:  "registration zero max_clients",
+			input: "oidc_provider {\n issuer https://a.example\n registration {\n  max_clients 0\n }\n}",
+			want:  []string{"Testfile:4", "max_clients must be a positive whole number"},
+		},
+		{
+			name:  "registration bad unused_client_ttl",
+			input: "oidc_provider {\n issuer https://a.example\n registration {\n  unused_client_ttl never\n }\n}",
+			want:  []string{"Testfile:4", "unused_client_ttl: invalid duration"},
+		},
+		{
+			name:  "zero pending limit",
+			input: "oidc_provider {\n issuer https://a.example\n pending_limits {\n  per_address 0\n }\n}",
+			want:  []string{"Testfile:4", "pending_limits per_address must be a positive whole number"},
+		},
+		{
+			name:  "unknown pending limit",
+			input: "oidc_provider {\n issuer https://a.example\n pending_limits {\n  rate 5\n }\n}",
+			want:  []string{"Testfile:4", `unrecognized pending_limits subdirective "rate"`},
+		},
+		{
+			name:  "zero body read timeout",
+			input: "oidc_provider {\n issuer https://a.example\n body_read_timeout 0s\n}",
+			want:  []string{"Testfile:3", "body_read_timeout: must be positive"},
+		},
+		{
+			name:  "introspect_any_token with an argument",
+			input: "oidc_provider {\n issuer https://a.example\n client app {\n  introspect_any_token yes\n }\n}",
+			want:  []string{"Testfile:4"},
+		},
+		{
 			name:  "client without id",
 			input: "oidc_provider {\n issuer https://a.example\n client {\n  public\n }\n}",
 			want:  []string{"Testfile:3", "usage: client <client_id>"},

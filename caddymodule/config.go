@@ -202,6 +202,12 @@ type ClientConfig struct {
 	// applications that read them only there. Default: the ID token holds
 	// only the authentication claims; userinfo serves the rest.
 	ClaimsInIDToken bool `json:"claims_in_id_token,omitempty"`
+
+	// Make this client a resource server that may introspect tokens issued
+	// to other clients (RFC 7662 §4). Without it a client's introspection
+	// requests see only its own tokens; any other token answers
+	// {"active":false}.
+	IntrospectAnyToken bool `json:"introspect_any_token,omitempty"`
 }
 
 // ResourceConfig is an API (an RFC 8707 resource) that accepts the
@@ -257,6 +263,21 @@ type RegistrationConfig struct {
 	// a client could otherwise make the provider send requests into its
 	// own network (SSRF). List only what the applications use.
 	AllowPrivateHosts []string `json:"allow_private_hosts,omitempty"`
+
+	// How many registered clients may exist at once; a registration past it
+	// gets 503 with Retry-After (10000). Counted in the database, so every
+	// instance sharing it sees the same number.
+	MaxClients int `json:"max_clients,omitempty"`
+
+	// With policy open: how many registrations one client address (an IPv6
+	// address by its /64) may make per `rate_window`; more get 429 with
+	// Retry-After (100 per 1h). Kept in memory per process.
+	RateLimit  int            `json:"rate_limit,omitempty"`
+	RateWindow caddy.Duration `json:"rate_window,omitempty"`
+
+	// A registered client that has not obtained a token this long after
+	// registering is removed, with its registration access token (30d).
+	UnusedClientTTL caddy.Duration `json:"unused_client_ttl,omitempty"`
 }
 
 // LoginThrottleConfig bounds password guessing. After `free_attempts`
@@ -288,6 +309,22 @@ func (t *LoginThrottleConfig) toProvider() provider.LoginThrottle {
 		BaseDelay:    time.Duration(t.BaseDelay),
 		MaxDelay:     time.Duration(t.MaxDelay),
 	}
+}
+
+// PendingLimitsConfig bounds the records that callers who have not
+// authenticated can leave pending in storage: interactions (a login started
+// at /authorize), pushed authorization requests of public clients, and
+// device codes, each kind counted on its own. What is bounded is how many
+// are unfinished and unexpired, not how fast they are made, so completed
+// logins never count against anyone. Counts are kept in memory per process
+// (approximate when several instances share the storage).
+type PendingLimitsConfig struct {
+	// Pending records one client address (an IPv6 address by its /64) may
+	// hold; past it the address gets 429 with Retry-After (1000).
+	PerAddress int `json:"per_address,omitempty"`
+	// Pending records in all; past it everybody gets 503 with Retry-After
+	// (100000).
+	Total int `json:"total,omitempty"`
 }
 
 // UserConfig is one end-user. The same form is used in `users_file`.
@@ -480,6 +517,9 @@ func (h *Handler) checkStatic() error {
 		if err := provider.CheckAllowPrivateHosts(reg.AllowPrivateHosts); err != nil {
 			return fmt.Errorf("registration: %w", err)
 		}
+		if reg.MaxClients < 0 || reg.RateLimit < 0 || reg.RateWindow < 0 || reg.UnusedClientTTL < 0 {
+			return errors.New("registration: max_clients, rate and unused_client_ttl must not be negative")
+		}
 	}
 	if t := h.LoginThrottle; t != nil {
 		if t.FreeAttempts < 0 || t.MaxConcurrentPasswordChecks < 0 {
@@ -491,6 +531,12 @@ func (h *Handler) checkStatic() error {
 		if t.BaseDelay > 0 && t.MaxDelay > 0 && t.BaseDelay > t.MaxDelay {
 			return errors.New("login_throttle: base_delay must not exceed max_delay")
 		}
+	}
+	if l := h.PendingLimits; l != nil && (l.PerAddress < 0 || l.Total < 0) {
+		return errors.New("pending_limits: per_address and total must not be negative")
+	}
+	if h.BodyReadTimeout < 0 {
+		return errors.New("body_read_timeout must not be negative")
 	}
 	if h.MaxBodySize < 0 || h.MaxBodySize > 0 && h.MaxBodySize < minMaxBodySize {
 		return fmt.Errorf("max_body_size must be at least %d bytes, got %d", minMaxBodySize, h.MaxBodySize)
@@ -547,6 +593,7 @@ func buildClients(repl *caddy.Replacer, cfgs []ClientConfig) (provider.StaticCli
 			BackchannelLogoutURI:               cc.BackchannelLogoutURI,
 			IDTokenSignedResponseAlg:           cc.IDTokenSignedResponseAlg,
 			ClaimsInIDToken:                    cc.ClaimsInIDToken,
+			IntrospectAnyToken:                 cc.IntrospectAnyToken,
 		}
 		if cc.ClientSecret != "" {
 			secret, err := resolveSecret(repl, cc.ClientSecret)
@@ -628,6 +675,10 @@ func buildRegistration(repl *caddy.Replacer, rc *RegistrationConfig) (provider.R
 		RotateRegistrationAccessToken: rc.RotateRegistrationAccessToken,
 		AllowedScopes:                 slices.Clone(rc.AllowedScopes),
 		AllowPrivateHosts:             slices.Clone(rc.AllowPrivateHosts),
+		MaxClients:                    rc.MaxClients,
+		RateLimit:                     rc.RateLimit,
+		RateWindow:                    time.Duration(rc.RateWindow),
+		UnusedClientTTL:               time.Duration(rc.UnusedClientTTL),
 	}
 	if reg.Policy == "" {
 		reg.Policy = provider.RegistrationClosed

@@ -83,10 +83,22 @@ type Handler struct {
 	// defaults.
 	LoginThrottle *LoginThrottleConfig `json:"login_throttle,omitempty"`
 
+	// Limits on the records unauthenticated callers can leave pending:
+	// started logins, public clients' pushed authorization requests and
+	// device codes. Unset values take the defaults.
+	PendingLimits *PendingLimitsConfig `json:"pending_limits,omitempty"`
+
 	// The largest request body, in bytes, the provider reads from a form
 	// or JSON request (token, registration, PAR, login ...). Default 65536;
 	// at least 1024.
 	MaxBodySize int64 `json:"max_body_size,omitempty"`
+
+	// How long the provider waits for one form or JSON request body to
+	// arrive, from the start of reading it; a body not complete in time is
+	// answered 408, so a client trickling its body cannot hold a connection
+	// for minutes. Default 10s. Caddy's own `timeouts { read_body }` (server
+	// option) bounds every other handler too.
+	BodyReadTimeout caddy.Duration `json:"body_read_timeout,omitempty"`
 
 	// A file holding the 32-byte key that encrypts the secrets of
 	// dynamically registered client_secret_jwt clients (whose HMAC needs
@@ -211,9 +223,13 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		Resources:                          buildResources(h.Resources),
 		RequirePushedAuthorizationRequests: h.RequirePushedAuthorizationRequests,
 		MaxBodyBytes:                       h.MaxBodySize,
+		BodyReadTimeout:                    time.Duration(h.BodyReadTimeout),
 	}
 	if h.Lifetimes != nil {
 		cfg.Lifetimes = h.Lifetimes.toProvider()
+	}
+	if h.PendingLimits != nil {
+		cfg.PendingLimits = provider.PendingLimits{PerAddress: h.PendingLimits.PerAddress, Total: h.PendingLimits.Total}
 	}
 	if h.LoginThrottle != nil {
 		cfg.Throttle = h.LoginThrottle.toProvider()

@@ -239,6 +239,9 @@ func TestProvisionRejectsInconsistentConfig(t *testing.T) {
 		{"missing issuer", func(h *Handler) { h.Issuer = "" }, "issuer is required"},
 		{"issuer not a URL", func(h *Handler) { h.Issuer = "auth.example.com" }, "issuer must be an absolute"},
 		{"public client with secret", func(h *Handler) { h.Clients[0].Public = true }, "public client must not have a secret"},
+		{"public resource server", func(h *Handler) {
+			h.Clients[0].Public, h.Clients[0].ClientSecret, h.Clients[0].IntrospectAnyToken = true, "", true
+		}, "a public client cannot introspect tokens"},
 		{"client neither public nor with secret", func(h *Handler) { h.Clients[0].ClientSecret = "" }, "set a client_secret, a jwks_file or jwks_uri, or mark the client public"},
 		{"duplicate client", func(h *Handler) { h.Clients = append(h.Clients, h.Clients[0]) }, `client "app" defined twice`},
 		{"unset secret variable", func(h *Handler) { h.Clients[0].ClientSecret = "{env.OIDCADDY_TEST_UNSET}" }, "{env.OIDCADDY_TEST_UNSET} is empty"},

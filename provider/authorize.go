@@ -109,7 +109,7 @@ func (p *Provider) resolve(w http.ResponseWriter, r *http.Request, req *authRequ
 			// Logged out (in another tab) while this request ran: the user
 			// is simply not signed in any more.
 			if req.hasPrompt(promptNone) {
-				p.authorizationError(w, r, &authError{Error: newError(http.StatusBadRequest, ErrCodeLoginRequired, "the session ended"), redirect: true, req: req}, client)
+				p.authorizationError(w, r, &authError{Error: newError(http.StatusBadRequest, ErrCodeLoginRequired, "the session ended"), redirect: true, req: req, userActed: in != nil}, client)
 				return
 			}
 			p.startInteraction(w, r, req, client, in, promptLogin)
@@ -151,7 +151,7 @@ func (p *Provider) authorizationError(w http.ResponseWriter, r *http.Request, ae
 		clientID = client.ID
 	}
 	p.emitError(r, EventAuthorizationError, ae.Error, clientID)
-	if !ae.redirect || ae.req == nil || ae.req.RedirectURI == "" {
+	if !ae.redirect || ae.req == nil || ae.req.RedirectURI == "" || !p.mayRedirectError(r, ae, client) {
 		p.renderClientError(w, r, ae.Error, client)
 		return
 	}
@@ -160,6 +160,27 @@ func (p *Provider) authorizationError(w http.ResponseWriter, r *http.Request, ae
 		v.Set("error_description", ae.Description)
 	}
 	p.respondToClient(w, r, ae.req, v)
+}
+
+// mayRedirectError decides whether an error may go to the client's redirect
+// URI at once (RFC 9700 §4.11.2). An operator vouches for the URIs of the
+// clients it configures. A self-registered client's URIs are whatever its
+// registrant chose: redirecting its errors (prompt=none, a bad
+// response_type or scope) straight away would make the provider an open
+// redirector behind a trustworthy link. Such errors go there only once the
+// user has shown trust in the client: by acting on a page of this request,
+// or by having approved the client before (a live grant in the session).
+// Otherwise the user sees the error here.
+func (p *Provider) mayRedirectError(r *http.Request, ae *authError, client *Client) bool {
+	if client == nil || !client.dynamic || ae.userActed {
+		return true
+	}
+	sess, err := p.loadSession(r)
+	if err != nil || sess == nil {
+		return false
+	}
+	g, err := p.loadGrant(r.Context(), sess, client.ID)
+	return err == nil && g != nil
 }
 
 // respondToClient sends the authorization response to the redirect URI in the

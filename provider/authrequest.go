@@ -48,13 +48,17 @@ type authError struct {
 	*Error
 	redirect bool
 	req      *authRequest // what is known of the request for the redirect
+	// userActed: the error answers the user's own action on one of the
+	// request's pages (a denied consent, a cancelled login), so the user
+	// has seen which client asks; see mayRedirectError.
+	userActed bool
 }
 
 // Lengths beyond which a parameter is refused. They are generous for real
 // clients and keep hostile input from bloating stored interactions.
 const (
 	maxParamLen     = 2048
-	maxStateLen     = 2048
+	maxStateLen     = 1024 // stored with each pending interaction; see TestStateLengthIsBounded
 	maxNonceLen     = 512
 	maxLoginHintLen = 256
 )

@@ -88,8 +88,15 @@ type Client struct {
 	// ClientURI is the application's home page (RFC 7591 client_uri): an
 	// error page links back to it.
 	ClientURI string
+	// IntrospectAnyToken makes the client a resource server that may
+	// introspect tokens issued to other clients (RFC 7662 §4 leaves to the
+	// server which callers learn about which tokens). Without it a client
+	// learns only about its own tokens; others' answer {"active":false}.
+	// Only the operator sets it: registered clients never have it.
+	IntrospectAnyToken bool
 
-	dynamic bool // registered over RFC 7591, stored in the Store
+	dynamic     bool  // registered over RFC 7591, stored in the Store
+	unusedUntil int64 // a registered client that has not yet obtained a token expires then (unix s)
 }
 
 // SetSecret stores only a hash of secret; the plaintext is not kept.
@@ -178,6 +185,9 @@ func (c *Client) Validate() error {
 	case "", TokenFormatOpaque, TokenFormatJWT:
 	default:
 		return fmt.Errorf("client %q: access token format must be opaque or jwt, got %q", c.ID, c.AccessTokenFormat)
+	}
+	if c.IntrospectAnyToken && c.Public() {
+		return fmt.Errorf("client %q: a public client cannot introspect tokens, so it cannot be a resource server (introspect_any_token)", c.ID)
 	}
 	if c.AllowsGrant(GrantTypeClientCredentials) && c.Public() {
 		return fmt.Errorf("client %q: a public client cannot use client_credentials", c.ID)

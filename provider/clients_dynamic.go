@@ -29,6 +29,9 @@ type storedClient struct {
 	// so the metadata holds the RFC 7591 §2 default (client_secret_basic) and
 	// the client may use either secret method (Client.AuthMethodDefaulted).
 	AuthMethodDefaulted bool `json:"auth_method_defaulted,omitempty"`
+	// UnusedUntil (unix s) is when the client expires unless it obtains a
+	// token first (RegistrationConfig.UnusedClientTTL); 0 once it has.
+	UnusedUntil int64 `json:"unused_until,omitempty"`
 }
 
 const (
@@ -143,7 +146,7 @@ func (p *Provider) loadStoredClient(ctx context.Context, id string) (*storedClie
 func (p *Provider) saveStoredClient(ctx context.Context, sc *storedClient) error {
 	// Durable: a registered client must survive a crash (its owner holds the
 	// only copy of its secret).
-	return p.put(ctx, KindClient, sc.ID, "", "", sc, nilTime, true)
+	return p.put(ctx, KindClient, sc.ID, "", "", sc, sc.unusedExpiry(), true)
 }
 
 // clientFromStored builds the runtime Client of a registration.
@@ -153,7 +156,7 @@ func (p *Provider) clientFromStored(sc *storedClient) (*Client, error) {
 		ID: sc.ID, Name: m.ClientName, RedirectURIs: m.RedirectURIs, PostLogoutRedirectURIs: m.PostLogoutRedirectURIs,
 		GrantTypes: m.GrantTypes, TokenEndpointAuthMethod: m.TokenEndpointAuthMethod, JWKS: m.JWKS, JWKSURI: m.JWKSURI,
 		RequirePushedAuthorizationRequests: m.RequirePushedAuthorizationRequests, BackchannelLogoutURI: m.BackchannelLogoutURI,
-		IDTokenSignedResponseAlg: m.IDTokenSignedResponseAlg, ClaimsInIDToken: m.ClaimsInIDToken, secretHash: sc.SecretHash, dynamic: true, AuthMethodDefaulted: sc.AuthMethodDefaulted,
+		IDTokenSignedResponseAlg: m.IDTokenSignedResponseAlg, ClaimsInIDToken: m.ClaimsInIDToken, secretHash: sc.SecretHash, dynamic: true, AuthMethodDefaulted: sc.AuthMethodDefaulted, unusedUntil: sc.UnusedUntil,
 	}
 	c.ClientURI = m.ClientURI // checked by checkWebURI at registration
 	// The stored scope was checked against the allow-list when it was

@@ -136,6 +136,15 @@ type Config struct {
 	Branding Branding
 	// MaxBodyBytes caps form and JSON request bodies. Default 64 KiB.
 	MaxBodyBytes int64
+	// PendingLimits bounds the interactions, public clients' pushed
+	// authorization requests and device codes that unauthenticated callers
+	// can leave pending, per address and in all.
+	PendingLimits PendingLimits
+	// BodyReadTimeout bounds how long reading one form or JSON request body
+	// may take, counted from the start of the read, so a client trickling
+	// its body cannot hold a connection and a goroutine for minutes. A body
+	// not complete in time is answered 408. Default 10s.
+	BodyReadTimeout time.Duration
 	// SecretKey (32 bytes) seals the secrets of dynamically registered
 	// client_secret_jwt clients, whose HMAC needs the secret itself; without
 	// it that method is not offered for registration. Other client secrets
@@ -193,6 +202,43 @@ type RegistrationConfig struct {
 	// ("10.0.0.0/8"). A back-channel logout URL on a listed name or address
 	// may use http; jwks_uri stays https-only. Empty: public addresses only.
 	AllowPrivateHosts []string
+	// MaxClients bounds how many registered clients exist at once; a
+	// registration past it is answered 503. Default 10000. Counted in the
+	// Store, so every instance sharing it sees the same number; clients
+	// registered before this bound existed are not counted.
+	MaxClients int
+	// RateLimit registrations per RateWindow may come from one client
+	// address (an IPv6 address by its /64) under the open policy; more are
+	// answered 429 with Retry-After. Defaults 100 per hour. Kept in memory
+	// per process.
+	RateLimit  int
+	RateWindow time.Duration
+	// UnusedClientTTL: a registered client that has not obtained a token
+	// within this time after registering is removed, with its registration
+	// access token. Default 30 days.
+	UnusedClientTTL time.Duration
+}
+
+const (
+	defaultMaxRegisteredClients = 10_000
+	defaultRegistrationRate     = 100
+	defaultRegistrationWindow   = time.Hour
+	defaultUnusedClientTTL      = 30 * 24 * time.Hour
+)
+
+func (rc *RegistrationConfig) applyDefaults() {
+	if rc.MaxClients <= 0 {
+		rc.MaxClients = defaultMaxRegisteredClients
+	}
+	if rc.RateLimit <= 0 {
+		rc.RateLimit = defaultRegistrationRate
+	}
+	if rc.RateWindow <= 0 {
+		rc.RateWindow = defaultRegistrationWindow
+	}
+	if rc.UnusedClientTTL <= 0 {
+		rc.UnusedClientTTL = defaultUnusedClientTTL
+	}
 }
 
 // Endpoint paths, relative to the issuer's path.

@@ -73,7 +73,7 @@ var errUserCodesExhausted = errors.New("no unused user code found")
 func (p *Provider) freshUserCode(ctx context.Context) (string, error) {
 	for range userCodeAttempts {
 		code := newUserCode()
-		rec, err := p.cfg.Store.GetByUID(ctx, KindDeviceCode, code)
+		rec, err := p.cfg.Store.GetByUID(ctx, KindDeviceCode, userCodeID(code))
 		if errors.Is(err, ErrNotFound) || (err == nil && p.expired(rec)) {
 			return code, nil
 		}
@@ -97,6 +97,13 @@ func normalizeUserCode(s string) string {
 }
 
 func displayUserCode(c string) string { return c[:4] + "-" + c[4:] }
+
+// userCodeID is the store key (the record's UID) of a normalized user code:
+// only its hash is stored, like every other bearer secret, so a copy of the
+// database does not show which codes would approve a waiting device. (A
+// user code has only ~35 bits; the hash protects it against a glance at the
+// data, not a brute-force search within its 10-minute life.)
+func userCodeID(code string) string { return secretID("user-code:" + code) }
 
 type deviceAuthorizationResponse struct {
 	DeviceCode              string `json:"device_code"`
@@ -131,8 +138,14 @@ func (p *Provider) serveDeviceAuthorization(w http.ResponseWriter, r *http.Reque
 	}
 	deviceCode := newSecret()
 	exp := p.now().Add(p.cfg.Lifetimes.DeviceCode)
+	if e, wait := p.pending.deviceCodes.acquire(p.clientIP(r), secretID(deviceCode), exp, p.now()); e != nil {
+		refusePending(w, wait)
+		p.endpointError(w, r, "", e, client.ID)
+		return
+	}
 	dg := deviceGrant{ClientID: client.ID, Scopes: scopes, Status: deviceStatusPending, Interval: deviceMinInterval}
-	if err := p.put(r.Context(), KindDeviceCode, secretID(deviceCode), userCode, "", dg, exp, false); err != nil {
+	if err := p.put(r.Context(), KindDeviceCode, secretID(deviceCode), userCodeID(userCode), "", dg, exp, false); err != nil {
+		p.pending.deviceCodes.release(secretID(deviceCode))
 		p.endpointError(w, r, "", errServer(err), client.ID)
 		return
 	}
@@ -145,8 +158,14 @@ func (p *Provider) serveDeviceAuthorization(w http.ResponseWriter, r *http.Reque
 	})
 }
 
+// The device page's CSRF cookie is host-only and, for an issuer at the root,
+// scoped to "/" rather than to the page, so that it can carry the stronger
+// __Host- prefix (no sibling domain or other path can plant or shadow it);
+// below an issuer path it is scoped to that path and only __Secure- fits.
+func (p *Provider) deviceCSRFCookiePath() string { return p.cookiePath("") }
+
 func (p *Provider) deviceCSRFCookieName() string {
-	return p.cookieName("_device", p.cookiePath(PathDevice), "")
+	return p.cookieName("_device", p.deviceCSRFCookiePath(), "")
 }
 
 // serveDeviceVerification is the verification URI: the user enters the code
@@ -171,7 +190,7 @@ func (p *Provider) serveDeviceVerification(w http.ResponseWriter, r *http.Reques
 // device.error.<notice> of a message, if any.
 func (p *Provider) renderDevicePage(w http.ResponseWriter, r *http.Request, userCode, notice string, wait time.Duration, status int) {
 	csrf := newSecret()
-	http.SetCookie(w, &http.Cookie{Name: p.deviceCSRFCookieName(), Value: csrf, Path: p.cookiePath(PathDevice), MaxAge: int(p.cfg.Lifetimes.Interaction.Seconds()),
+	http.SetCookie(w, &http.Cookie{Name: p.deviceCSRFCookieName(), Value: csrf, Path: p.deviceCSRFCookiePath(), MaxAge: int(p.cfg.Lifetimes.Interaction.Seconds()),
 		HttpOnly: true, Secure: p.secureCookies, SameSite: http.SameSiteLaxMode})
 	data := map[string]any{"Action": p.prefix + PathDevice, "CSRF": csrf, "UserCode": userCode}
 	if notice != "" {
@@ -200,7 +219,7 @@ func (p *Provider) submitUserCode(w http.ResponseWriter, r *http.Request) {
 	}
 	code := normalizeUserCode(form.get("user_code"))
 	var dg deviceGrant
-	rec, err := p.cfg.Store.GetByUID(r.Context(), KindDeviceCode, code)
+	rec, err := p.cfg.Store.GetByUID(r.Context(), KindDeviceCode, userCodeID(code))
 	if err == nil && !p.expired(rec) {
 		err = decodeInto(rec.Payload, &dg)
 	} else if err == nil {
@@ -354,6 +373,7 @@ func (p *Provider) exchangeDeviceCode(r *http.Request, client *Client, form para
 }
 
 func (p *Provider) destroyDeviceCode(r *http.Request, id, clientID, grantID string) {
+	p.pending.deviceCodes.release(id)
 	if err := p.cfg.Store.Delete(r.Context(), KindDeviceCode, id); err == nil {
 		p.emit(r, Event{Name: EventDeviceCodeDestroyed, ClientID: clientID, GrantID: grantID})
 	}

@@ -52,3 +52,42 @@ func (m MultiSink) Emit(ctx context.Context, e Event) {
 type discardSink struct{}
 
 func (discardSink) Emit(context.Context, Event) {}
+
+// maxEventClientIDLen bounds the client id an event carries. Before a
+// client has authenticated, the id is whatever the caller sent (up to the
+// 2 KB parameter limit), and events become log records and span attributes.
+const maxEventClientIDLen = 256
+
+// boundedClientIDs is the one place every event passes through on its way to
+// the configured sink: it cuts client ids to maxEventClientIDLen bytes and
+// replaces every byte outside VSCHAR (%x20-7E, what RFC 6749 Appendix A.1
+// allows in a client_id) with '?', so that a made-up id can neither flood the
+// logs nor forge log lines with newlines or terminal escapes. Real client ids
+// pass unchanged.
+type boundedClientIDs struct{ sink EventSink }
+
+func (b boundedClientIDs) Emit(ctx context.Context, e Event) {
+	e.ClientID = boundClientID(e.ClientID)
+	b.sink.Emit(ctx, e)
+}
+
+func boundClientID(id string) string {
+	clean := len(id) <= maxEventClientIDLen
+	for i := 0; clean && i < len(id); i++ {
+		clean = id[i] >= 0x20 && id[i] <= 0x7e
+	}
+	if clean {
+		return id
+	}
+	const mark = "...(truncated)"
+	out := []byte(id)
+	if len(out) > maxEventClientIDLen {
+		out = append(out[:maxEventClientIDLen-len(mark)], mark...)
+	}
+	for i, c := range out {
+		if c < 0x20 || c > 0x7e {
+			out[i] = '?'
+		}
+	}
+	return string(out)
+}

@@ -130,7 +130,7 @@ func testClients(tb testing.TB) provider.StaticClients {
 	nocode := &provider.Client{ID: "machine", TokenEndpointAuthMethod: provider.AuthMethodClientSecretBasic, GrantTypes: []string{provider.GrantTypeClientCredentials}}
 	nocode.SetSecret(webSecret)
 	api := &provider.Client{ID: "api", TokenEndpointAuthMethod: provider.AuthMethodClientSecretBasic, GrantTypes: []string{provider.GrantTypeClientCredentials},
-		AllowedScopes: []string{"read", "write"}}
+		AllowedScopes: []string{"read", "write"}, IntrospectAnyToken: true}
 	api.SetSecret(apiSecret)
 	apiJWT := &provider.Client{ID: "api-jwt", TokenEndpointAuthMethod: provider.AuthMethodClientSecretBasic, GrantTypes: []string{provider.GrantTypeClientCredentials},
 		AllowedScopes: []string{"read"}, AccessTokenFormat: provider.TokenFormatJWT}

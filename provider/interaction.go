@@ -20,7 +20,12 @@ func (p *Provider) interactionCookieName() string {
 func (p *Provider) startInteraction(w http.ResponseWriter, r *http.Request, req *authRequest, client *Client, in *interaction, prompt string) {
 	if in == nil {
 		binding := newSecret()
-		in = &interaction{UID: newHandle(), Request: *req, CSRF: newSecret(), BindingID: secretID(binding), ExpiresAt: p.now().Add(p.cfg.Lifetimes.Interaction)}
+		in = &interaction{UID: newHandle(), Request: *req, BindingID: secretID(binding), ExpiresAt: p.now().Add(p.cfg.Lifetimes.Interaction)}
+		if e, wait := p.pending.interactions.acquire(p.clientIP(r), in.UID, in.ExpiresAt, p.now()); e != nil {
+			refusePending(w, wait)
+			p.authorizationError(w, r, &authError{Error: e}, client)
+			return
+		}
 		http.SetCookie(w, &http.Cookie{
 			Name: p.interactionCookieName(), Value: binding, Path: p.cookiePath(PathInteraction + in.UID),
 			MaxAge: int(p.cfg.Lifetimes.Interaction.Seconds()), HttpOnly: true, Secure: p.secureCookies, SameSite: http.SameSiteLaxMode,
@@ -29,6 +34,7 @@ func (p *Provider) startInteraction(w http.ResponseWriter, r *http.Request, req 
 	// A message from the previous step (a failed login) does not carry over.
 	in.Prompt, in.Notice = prompt, ""
 	if err := p.saveInteraction(r, in, client.ID); err != nil {
+		p.pending.interactions.release(in.UID)
 		p.authorizationError(w, r, &authError{Error: errServer(err)}, client)
 		return
 	}
@@ -49,6 +55,7 @@ func (p *Provider) saveInteraction(r *http.Request, in *interaction, clientID st
 // client, the record and the browser-binding cookie go away.
 func (p *Provider) endInteraction(w http.ResponseWriter, r *http.Request, in *interaction, clientID string) {
 	p.emit(r, Event{Name: EventInteractionEnded, ClientID: clientID})
+	p.pending.interactions.release(in.UID)
 	if err := p.cfg.Store.Delete(r.Context(), KindInteraction, in.UID); err == nil {
 		p.emit(r, Event{Name: EventInteractionDestroyed, ClientID: clientID})
 	}
@@ -90,10 +97,12 @@ func (p *Provider) serveInteraction(w http.ResponseWriter, r *http.Request) {
 		p.interactionFailed(w, r, errServer(err), "")
 		return
 	}
-	if !p.boundToBrowser(r, &in) {
+	binding, ok := p.boundToBrowser(r, &in)
+	if !ok {
 		p.interactionFailed(w, r, errInteractionGone, in.Request.ClientID)
 		return
 	}
+	in.CSRF = interactionCSRF(binding)
 	client, err := p.clients.Client(r.Context(), in.Request.ClientID)
 	if err != nil {
 		// The client was removed while the user was on the page.
@@ -127,13 +136,22 @@ func (p *Provider) serveInteraction(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func (p *Provider) boundToBrowser(r *http.Request, in *interaction) bool {
+func (p *Provider) boundToBrowser(r *http.Request, in *interaction) (binding string, ok bool) {
 	c, err := r.Cookie(p.interactionCookieName())
 	if err != nil || c.Value == "" || len(c.Value) > 128 {
-		return false
+		return "", false
 	}
-	return subtle.ConstantTimeCompare([]byte(secretID(c.Value)), []byte(in.BindingID)) == 1
+	if subtle.ConstantTimeCompare([]byte(secretID(c.Value)), []byte(in.BindingID)) != 1 {
+		return "", false
+	}
+	return c.Value, true
 }
+
+// interactionCSRF is the pages' form token. It is derived from the
+// browser-binding cookie (HttpOnly, so a page of another origin can neither
+// read it nor the token), which the store knows only as a differently
+// prefixed hash: a copy of the database yields no usable form token.
+func interactionCSRF(binding string) string { return secretID("interaction-csrf:" + binding) }
 
 // interactionFailed shows an error page for a broken interaction step; it is
 // an authorization error because the request cannot go on. The page leads
@@ -331,5 +349,5 @@ func (p *Provider) denyInteraction(w http.ResponseWriter, r *http.Request, in *i
 		p.settleDevice(w, r, &in.Request, client, nil, nil, false)
 		return
 	}
-	p.authorizationError(w, r, &authError{Error: newError(http.StatusBadRequest, ErrCodeAccessDenied, desc), redirect: true, req: &in.Request}, client)
+	p.authorizationError(w, r, &authError{Error: newError(http.StatusBadRequest, ErrCodeAccessDenied, desc), redirect: true, req: &in.Request, userActed: true}, client)
 }

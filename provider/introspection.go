@@ -22,7 +22,9 @@ type introspectionResponse struct {
 // serveIntrospection is the introspection endpoint (RFC 7662). Callers must
 // authenticate as a confidential client (§2.1 requires authorization; a
 // public client could otherwise probe tokens). Anything that is not a live
-// token of this provider is {"active":false} and nothing more (§2.2).
+// token of this provider, issued to the caller or (for a resource server,
+// Client.IntrospectAnyToken) to anyone, is {"active":false} and nothing
+// more (§2.2).
 func (p *Provider) serveIntrospection(w http.ResponseWriter, r *http.Request) {
 	client, form, ok := p.tokenEndpointClient(w, r, EventIntrospectionError)
 	if !ok {
@@ -43,6 +45,12 @@ func (p *Provider) serveIntrospection(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	resp := introspectionResponse{}
+	// A token of another client is none of this client's business unless
+	// the operator made it a resource server (RFC 7662 §4): answering
+	// "inactive" rather than an error reveals nothing about the token.
+	if info != nil && info.clientID != client.ID && !client.IntrospectAnyToken {
+		info = nil
+	}
 	if info != nil {
 		resp = introspectionResponse{Active: true, Scope: strings.Join(info.scopes, " "), ClientID: info.clientID, Sub: info.accountID,
 			Exp: info.expiresAt, Iat: info.issuedAt, TokenType: "Bearer", Aud: info.audience, Iss: p.cfg.Issuer, Jti: info.jti}

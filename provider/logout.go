@@ -145,7 +145,13 @@ func (p *Provider) parseLogoutRequest(ctx context.Context, in params) (*logoutRe
 		if !slices.Contains(lr.client.PostLogoutRedirectURIs, ru) {
 			return nil, errInvalidRequest("post_logout_redirect_uri is not registered for this client")
 		}
-		lr.redirectURI = ru
+		// §3: without an id_token_hint the OP must not redirect unless it
+		// has other means of trusting the target. A self-registered
+		// client's URIs are its registrant's choice (RFC 9700 §4.11.2), so
+		// it needs the hint; the user then sees the logged-out page here.
+		if !lr.client.dynamic || in.get("id_token_hint") != "" {
+			lr.redirectURI = ru
+		}
 	}
 	return lr, nil
 }

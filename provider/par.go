@@ -48,9 +48,19 @@ func (p *Provider) servePAR(w http.ResponseWriter, r *http.Request) {
 	}
 	handle := newSecret()
 	exp := p.now().Add(p.cfg.Lifetimes.PushedAuthorizationRequest)
+	// A public client's pushes are anyone's: bounded like the other
+	// records unauthenticated callers leave behind.
+	if client.Public() {
+		if e, wait := p.pending.par.acquire(p.clientIP(r), secretID(handle), exp, p.now()); e != nil {
+			refusePending(w, wait)
+			p.endpointError(w, r, ev, e, client.ID)
+			return
+		}
+	}
 	// Stored by hash like any bearer value; the client's own grant id ties
 	// it to the client for deletion.
 	if err := p.put(r.Context(), KindPushedAuthorizationRequest, secretID(handle), "", clientGrantID(client.ID), req, exp, false); err != nil {
+		p.pending.par.release(secretID(handle))
 		p.endpointError(w, r, ev, errServer(err), client.ID)
 		return
 	}
@@ -85,6 +95,7 @@ func (p *Provider) pushedRequest(r *http.Request, in params) (*authRequest, *Cli
 		return nil, nil, &authError{Error: errServer(err)}
 	}
 	// Single use: the record goes now, whatever happens next.
+	p.pending.par.release(id)
 	if err := p.cfg.Store.Delete(r.Context(), KindPushedAuthorizationRequest, id); err == nil {
 		p.emit(r, Event{Name: EventPushedAuthorizationRequestDestroyed, ClientID: clientID})
 	}

@@ -1,7 +1,6 @@
 package provider
 
 import (
-	"errors"
 	"mime"
 	"net/http"
 	"net/url"
@@ -75,14 +74,9 @@ func (p *Provider) readForm(w http.ResponseWriter, r *http.Request) (params, *Er
 	if err != nil || mt != "application/x-www-form-urlencoded" {
 		return nil, errInvalidRequest("Content-Type must be application/x-www-form-urlencoded")
 	}
-	body := http.MaxBytesReader(w, r.Body, p.cfg.MaxBodyBytes)
-	buf, err := readAllLimited(body, p.cfg.MaxBodyBytes, r.ContentLength)
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return nil, errBodyTooLarge
-		}
-		return nil, errInvalidRequest("could not read the request body")
+	buf, perr := p.readBody(w, r)
+	if perr != nil {
+		return nil, perr
 	}
 	v, err := url.ParseQuery(string(buf))
 	if err != nil {

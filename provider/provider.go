@@ -29,6 +29,10 @@ type Provider struct {
 	discovery            []byte
 	secureCookies        bool
 	successors           *successorSealer
+	pending              pendingLimiters
+
+	// registrationRate bounds open registrations per address.
+	registrationRate *rateLimiter
 }
 
 // New validates cfg and builds a Provider.
@@ -39,19 +43,28 @@ func New(cfg Config) (*Provider, error) {
 	}
 	cfg.Lifetimes.applyDefaults()
 	cfg.Throttle.applyDefaults()
+	cfg.PendingLimits.applyDefaults()
+	cfg.Registration.applyDefaults()
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = 64 << 10
+	}
+	if cfg.BodyReadTimeout <= 0 {
+		cfg.BodyReadTimeout = defaultBodyReadTimeout
 	}
 	if cfg.Cookies.NamePrefix == "" {
 		cfg.Cookies.NamePrefix = "oidcaddy"
 	}
-	p := &Provider{cfg: cfg, prefix: u.Path, events: cfg.Events, now: cfg.Clock, successors: newSuccessorSealer(cfg.Lifetimes.RefreshTokenReuseGrace)}
+	p := &Provider{cfg: cfg, prefix: u.Path, events: cfg.Events, now: cfg.Clock, successors: newSuccessorSealer(cfg.Lifetimes.RefreshTokenReuseGrace),
+		pending: newPendingLimiters(cfg.PendingLimits, cfg.Lifetimes)}
 	if p.events == nil {
 		p.events = discardSink{}
+	} else {
+		p.events = boundedClientIDs{p.events}
 	}
 	if p.now == nil {
 		p.now = time.Now
 	}
+	p.registrationRate = newRateLimiter(cfg.Registration.RateLimit, cfg.Registration.RateWindow)
 	if err := p.init(); err != nil {
 		return nil, err
 	}

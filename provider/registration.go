@@ -102,15 +102,7 @@ func (p *Provider) readJSONBody(w http.ResponseWriter, r *http.Request) ([]byte,
 	if err != nil || mt != "application/json" {
 		return nil, errInvalidRequest("Content-Type must be application/json")
 	}
-	body, err := readAllLimited(http.MaxBytesReader(w, r.Body, p.cfg.MaxBodyBytes), p.cfg.MaxBodyBytes, r.ContentLength)
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return nil, errBodyTooLarge
-		}
-		return nil, errInvalidRequest("could not read the request body")
-	}
-	return body, nil
+	return p.readBody(w, r)
 }
 
 // serveRegistration is the client registration endpoint (RFC 7591 §3).
@@ -128,6 +120,16 @@ func (p *Provider) serveRegistration(w http.ResponseWriter, r *http.Request) {
 		p.endpointError(w, r, ev, e, "")
 		return
 	}
+	// Anyone may call an open endpoint: a per-address rate bounds how fast
+	// one caller fills the store (initial access token holders are the
+	// operator's own).
+	if p.cfg.Registration.Policy == RegistrationOpen {
+		if ok, wait := p.registrationRate.allow(p.clientIP(r), p.now()); !ok {
+			w.Header().Set("Retry-After", retryAfter(max(wait, time.Second)))
+			p.endpointError(w, r, ev, errRegistrationRate(), "")
+			return
+		}
+	}
 	body, e := p.readJSONBody(w, r)
 	if e != nil {
 		p.endpointError(w, r, ev, e, "")
@@ -138,17 +140,30 @@ func (p *Provider) serveRegistration(w http.ResponseWriter, r *http.Request) {
 		p.endpointError(w, r, ev, e, "")
 		return
 	}
-	sc := &storedClient{ID: newHandle(), Metadata: *m, IssuedAt: p.now().Unix(), AuthMethodDefaulted: authMethodOmitted(body)}
+	now := p.now()
+	sc := &storedClient{ID: newHandle(), Metadata: *m, IssuedAt: now.Unix(), UnusedUntil: now.Add(p.cfg.Registration.UnusedClientTTL).Unix(),
+		AuthMethodDefaulted: authMethodOmitted(body)}
 	secret, err := p.issueClientSecret(sc)
 	if err != nil {
 		p.endpointError(w, r, ev, errServer(err), "")
 		return
 	}
-	if err := p.saveStoredClient(r.Context(), sc); err != nil {
+	if err := p.reserveClientPlace(r.Context(), sc.UnusedUntil); errors.Is(err, errCountFull) {
+		// The oldest unused clients expire within a bucket or so; a
+		// registrant cannot do better than try again in an hour.
+		w.Header().Set("Retry-After", "3600")
+		p.endpointError(w, r, ev, errRegistrationFull(), "")
+		return
+	} else if err != nil {
 		p.endpointError(w, r, ev, errServer(err), "")
 		return
 	}
-	rat, err := p.newRegistrationAccessToken(r, sc.ID)
+	if err := p.saveStoredClient(r.Context(), sc); err != nil {
+		p.releaseClientPlace(r.Context(), sc.UnusedUntil)
+		p.endpointError(w, r, ev, errServer(err), "")
+		return
+	}
+	rat, err := p.newRegistrationAccessToken(r, sc.ID, sc.unusedExpiry())
 	if err != nil {
 		p.endpointError(w, r, ev, errServer(err), sc.ID)
 		return
@@ -178,10 +193,12 @@ func (p *Provider) issueClientSecret(sc *storedClient) (string, error) {
 	return secret, nil
 }
 
-func (p *Provider) newRegistrationAccessToken(r *http.Request, clientID string) (string, error) {
+// newRegistrationAccessToken stores a client's token; it expires with the
+// client while the client is unused (expires), else never.
+func (p *Provider) newRegistrationAccessToken(r *http.Request, clientID string, expires time.Time) (string, error) {
 	tok := newSecret()
 	// UID = client id: one registration access token per client.
-	if err := p.put(r.Context(), KindRegistrationAccessToken, secretID(tok), clientID, "", regAccessToken{ClientID: clientID}, nilTime, true); err != nil {
+	if err := p.put(r.Context(), KindRegistrationAccessToken, secretID(tok), clientID, "", regAccessToken{ClientID: clientID}, expires, true); err != nil {
 		return "", err
 	}
 	p.emit(r, Event{Name: EventRegistrationAccessTokenSaved, ClientID: clientID})
@@ -374,7 +391,7 @@ func (p *Provider) updateClient(w http.ResponseWriter, r *http.Request, sc *stor
 	sc = &updated
 	var rat string
 	if p.cfg.Registration.RotateRegistrationAccessToken {
-		if rat, err = p.newRegistrationAccessToken(r, sc.ID); err != nil {
+		if rat, err = p.newRegistrationAccessToken(r, sc.ID, sc.unusedExpiry()); err != nil {
 			p.endpointError(w, r, ev, errServer(err), sc.ID)
 			return
 		}
@@ -393,12 +410,13 @@ func (p *Provider) deleteClient(r *http.Request, sc *storedClient, ratID string)
 	// Mark the client deleted and take its grants in one step: a grant
 	// recorded after this fails (rememberGrant), one recorded before is in
 	// the list, so none escapes revocation.
-	grants := sc.Grants
+	grants, unusedUntil, wasLive := sc.Grants, sc.UnusedUntil, false
 	_, err := p.cfg.Store.Update(ctx, KindClient, sc.ID, func(rec *Record) error {
 		var cur storedClient
 		if err := decodeInto(rec.Payload, &cur); err != nil {
 			return err
 		}
+		wasLive, unusedUntil = !cur.Deleted, cur.UnusedUntil
 		cur.Deleted, grants = true, cur.Grants
 		b, err := encodePayload(&cur)
 		rec.Payload = b
@@ -411,6 +429,11 @@ func (p *Provider) deleteClient(r *http.Request, sc *storedClient, ratID string)
 		return err
 	}
 	p.clients.forget(sc.ID)
+	if wasLive {
+		if err := p.releaseClientPlace(ctx, unusedUntil); err != nil {
+			return err
+		}
+	}
 	if sc.Metadata.JWKSURI != "" {
 		p.jwksCache.evict(sc.Metadata.JWKSURI)
 	}

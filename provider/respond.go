@@ -66,7 +66,11 @@ func (p *Provider) endpointError(w http.ResponseWriter, r *http.Request, event E
 // endpoint's own .error event for everything the protocol handled.
 func (p *Provider) emitError(r *http.Request, event EventName, e *Error, clientID string) {
 	ev := Event{Name: event, ClientID: clientID, ErrorCode: e.Code, ErrorDescription: e.Description}
-	if e.Status >= 500 {
+	// A deliberate refusal for capacity (temporarily_unavailable without an
+	// internal cause: a limit was reached) is the endpoint's own error, as
+	// for a busy login; a fault behind a 5xx is a server_error.
+	capacity := e.Code == ErrCodeTemporarilyUnavailable && e.cause == nil
+	if e.Status >= 500 && !capacity {
 		if r.Context().Err() != nil {
 			// The client went away and the store gave up on its behalf: not
 			// a server fault, and not something to page anyone about.

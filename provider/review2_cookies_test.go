@@ -132,9 +132,14 @@ func TestCookiePrefixes(t *testing.T) {
 				t.Fatalf("prompt=none with the session cookie: %d %s", r.status, r.header.Get("Location"))
 			}
 
-			// The device page's CSRF cookie.
+			// The device page's CSRF cookie has no Domain and, for an issuer
+			// at the root, the path "/": __Host- fits there.
 			pg := b.get(base + "/device")
-			check(jar.lastSet("_device"), tc.others+tc.namePrefix+"_device", tc.path+"/device")
+			devicePrefix := tc.others
+			if tc.secure && tc.path == "" {
+				devicePrefix = "__Host-"
+			}
+			check(jar.lastSet("_device"), devicePrefix+tc.namePrefix+"_device", sessionPath)
 			action, csrf = page(t, pg)
 			if r := b.postForm(local(action), url.Values{"csrf_token": {csrf}, "user_code": {"BCDF-GHJK"}}); r.status != http.StatusBadRequest {
 				t.Errorf("device form with its cookie: %d, want 400 (a wrong code, not a CSRF failure)", r.status)

@@ -35,7 +35,7 @@ type interaction struct {
 	UID         string      `json:"uid"`
 	Request     authRequest `json:"request"`
 	Prompt      string      `json:"prompt"`
-	CSRF        string      `json:"csrf"`
+	CSRF        string      `json:"-"`       // form token derived from the binding cookie per request (interactionCSRF), never stored
 	BindingID   string      `json:"binding"` // secretID of the browser-binding cookie
 	LoginDone   bool        `json:"login_done,omitempty"`
 	ConsentDone bool        `json:"consent_done,omitempty"`

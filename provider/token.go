@@ -45,6 +45,13 @@ func (p *Provider) serveToken(w http.ResponseWriter, r *http.Request) {
 	case gt == GrantTypeDeviceCode:
 		resp, grantID, err = p.exchangeDeviceCode(r, client, form)
 	}
+	if err == nil && client.unusedUntil != 0 {
+		// A registered client's first token makes it permanent
+		// (RegistrationConfig.UnusedClientTTL).
+		if merr := p.markClientUsed(r.Context(), client); merr != nil {
+			err = errServer(merr)
+		}
+	}
 	if err != nil {
 		p.endpointError(w, r, EventGrantError, err, client.ID)
 		return

@@ -83,6 +83,7 @@ const (
 // Store is a provider.Store on Badger. Its methods are safe for concurrent
 // use.
 type Store struct {
+	dir    string // "" when in memory
 	db     *badger.DB
 	logger badger.Logger // nil when silenced
 
@@ -126,6 +127,9 @@ func Open(opts Options) (*Store, error) {
 	case opts.Dir == "":
 		return nil, errors.New("badgerstore: Dir is required")
 	default:
+		if err := prepareDir(opts.Dir); err != nil {
+			return nil, err
+		}
 		bo = badger.DefaultOptions(opts.Dir)
 	}
 	bo = bo.
@@ -159,7 +163,14 @@ func Open(opts Options) (*Store, error) {
 		db.Close()
 		return nil, err
 	}
+	if !opts.InMemory {
+		if err := makePrivate(opts.Dir); err != nil {
+			db.Close()
+			return nil, err
+		}
+	}
 	s := &Store{
+		dir:        opts.Dir,
 		db:         db,
 		logger:     opts.Logger,
 		seed:       maphash.MakeSeed(),
@@ -212,6 +223,12 @@ func (s *Store) Close() error {
 		if err := s.db.Close(); err != nil {
 			s.closeErr = fmt.Errorf("badgerstore: close: %w", err)
 		}
+		// Close flushes the memtable into new table files.
+		if s.dir != "" {
+			if err := makePrivate(s.dir); err != nil && s.closeErr == nil {
+				s.closeErr = err
+			}
+		}
 	})
 	return s.closeErr
 }
@@ -227,6 +244,10 @@ func (s *Store) runGC(interval time.Duration) {
 		case <-t.C:
 		}
 		s.gcPasses.Add(1)
+		// Table and value-log files written since the last pass.
+		if err := makePrivate(s.dir); err != nil && s.logger != nil {
+			s.logger.Warningf("%v", err)
+		}
 		// Badger rewrites at most one file per call; keep going while it
 		// finds garbage, but let Close interrupt between files.
 		for {

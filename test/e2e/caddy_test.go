@@ -86,6 +86,9 @@ http://127.0.0.1:{{.SitePort}} {
 			name "Demo App"
 			secret {env.DEMO_CLIENT_SECRET}
 			redirect_uri http://localhost:5556/callback
+			# The tests also use it as the resource server (RFC 7662 §4)
+			# that introspects other clients' tokens.
+			introspect_any_token
 		}
 		client demo-spa {
 			name "Demo SPA"

@@ -143,8 +143,9 @@ func TestRefreshTokenRotationAndReuse(t *testing.T) {
 }
 
 // TestClientCredentialsIntrospectionRevocation gets a machine token with
-// x/oauth2/clientcredentials, introspects it (RFC 7662), has another client
-// fail to revoke it, revokes it as its owner (RFC 7009) and sees it
+// x/oauth2/clientcredentials, introspects it (RFC 7662) as its owner and as
+// the resource server while another client sees it inactive, has another
+// client fail to revoke it, revokes it as its owner (RFC 7009) and sees it
 // inactive; a public client may not introspect at all.
 func TestClientCredentialsIntrospectionRevocation(t *testing.T) {
 	cfg := newSiteConfig(t)
@@ -154,6 +155,10 @@ func TestClientCredentialsIntrospectionRevocation(t *testing.T) {
 			secret {env.DEMO_CLIENT_SECRET}
 			grant_types client_credentials
 			allowed_scopes read write
+		}
+		client other-machine {
+			secret {env.DEMO_CLIENT_SECRET}
+			grant_types client_credentials
 		}`
 	srv := startCaddy(t, cfg)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -194,6 +199,9 @@ func TestClientCredentialsIntrospectionRevocation(t *testing.T) {
 		t.Errorf("client_credentials beyond allowed_scopes: err = %v, want invalid_scope", err)
 	}
 	wantActive(t, "machine token, asked by a resource server", introspect(t, m, demoApp, tok.AccessToken), true, machine.ID)
+	// A client that is not a resource server learns nothing about others'
+	// tokens (RFC 7662 §4).
+	wantActive(t, "machine token, asked by another client", introspect(t, m, clientCreds{ID: "other-machine", Secret: demoClientSecret}, tok.AccessToken), false, "")
 
 	// Introspection needs a confidential client: a public client's call
 	// and a wrong secret are refused (introspection.error).
