@@ -134,6 +134,9 @@ func (p *Provider) serveRegistration(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	m, e := p.parseClientMetadata(body)
+	if e == nil {
+		e = p.checkClientName(m.ClientName)
+	}
 	if e != nil {
 		p.endpointError(w, r, ev, e, "")
 		return
@@ -317,6 +320,9 @@ func (p *Provider) updateClient(w http.ResponseWriter, r *http.Request, sc *stor
 		}
 	}
 	m, e := p.parseClientMetadata(body)
+	if e == nil {
+		e = p.checkClientName(m.ClientName)
+	}
 	if e != nil {
 		p.endpointError(w, r, ev, e, sc.ID)
 		return
