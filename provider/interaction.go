@@ -21,6 +21,7 @@ func (p *Provider) startInteraction(w http.ResponseWriter, r *http.Request, req 
 	if in == nil {
 		binding := newSecret()
 		in = &interaction{UID: newHandle(), Request: *req, CSRF: newSecret(), BindingID: secretID(binding), ExpiresAt: p.now().Add(p.cfg.Lifetimes.Interaction)}
+		in.SealedUserCode = sealUserCode(req.deviceUserCode, binding, in.UID)
 		http.SetCookie(w, &http.Cookie{
 			Name: p.interactionCookieName(), Value: binding, Path: p.cookiePath(PathInteraction + in.UID),
 			MaxAge: int(p.cfg.Lifetimes.Interaction.Seconds()), HttpOnly: true, Secure: p.secureCookies, SameSite: http.SameSiteLaxMode,
