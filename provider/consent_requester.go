@@ -50,15 +50,15 @@ func clientURIHost(raw string) string {
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Hostname() == "" {
 		return ""
 	}
+	if strings.Contains(u.Hostname(), ":") { // an IPv6 literal: no name to convert
+		return strings.ToLower(u.Host)
+	}
 	host, err := idna.Lookup.ToASCII(strings.ToLower(u.Hostname()))
 	if err != nil {
 		return ""
 	}
 	if port := u.Port(); port != "" {
 		host += ":" + port
-	}
-	if strings.Contains(u.Hostname(), ":") { // an IPv6 literal
-		host = u.Host
 	}
 	return host
 }

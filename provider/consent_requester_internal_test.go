@@ -24,3 +24,25 @@ func TestDeviceUserCodeIsSealedToTheBrowser(t *testing.T) {
 		t.Error("no code must seal to nothing and open to nothing")
 	}
 }
+
+// The consent page shows a registered client's client_uri host as it can be
+// read without doubt: lower case, punycode for non-ASCII names, the port
+// kept, nothing for an address that is not a web URL.
+func TestClientURIHostIsShownUnambiguously(t *testing.T) {
+	for raw, want := range map[string]string{
+		"https://App.Example/x?y=1":    "app.example",
+		"https://app.example:8443/":    "app.example:8443",
+		"https://pаypal.example/":      "xn--pypal-4ve.example", // Cyrillic а
+		"https://bücher.example/":      "xn--bcher-kva.example",
+		"https://[2001:DB8::1]:8443/":  "[2001:db8::1]:8443",
+		"http://127.0.0.1:9000/":       "127.0.0.1:9000",
+		"":                             "",
+		"javascript:alert(1)":          "",
+		"https://user:pw@app.example/": "app.example",
+		"https://exa mple.example/":    "",
+	} {
+		if got := clientURIHost(raw); got != want {
+			t.Errorf("clientURIHost(%q) = %q, want %q", raw, got, want)
+		}
+	}
+}
