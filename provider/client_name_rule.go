@@ -21,7 +21,7 @@ import (
 // the same name.
 
 // checkClientName refuses a registered client's name that looks like a
-// configured client's, or that shows nothing readable.
+// configured client's or the service's own, or that shows nothing readable.
 func (p *Provider) checkClientName(name string) *Error {
 	if name == "" {
 		return nil // the page then shows the client id, which is random
@@ -29,6 +29,12 @@ func (p *Provider) checkClientName(name string) *Error {
 	sk := nameSkeleton(name)
 	if sk == "" {
 		return errInvalidClientMetadata("client_name must contain visible characters")
+	}
+	taken := errInvalidClientMetadata("client_name is, or looks like, the name of this service or of an application configured on it; choose another name")
+	// The service's own name (the pages' brand) would read as the operator
+	// asking: "Example Login asks to ...".
+	if p.pages != nil && p.pages.brand.Name != "" && nameSkeleton(p.pages.brand.Name) == sk {
+		return taken
 	}
 	lister, ok := p.cfg.Clients.(clientLister)
 	if !ok {
@@ -38,7 +44,7 @@ func (p *Provider) checkClientName(name string) *Error {
 		if nameSkeleton(clientName(c)) == sk {
 			// Which configured client it resembles is not said: the
 			// caller may be probing the configuration.
-			return errInvalidClientMetadata("client_name is, or looks like, the name of an application configured on this server; choose another name")
+			return taken
 		}
 	}
 	return nil

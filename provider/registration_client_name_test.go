@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+
+	"github.com/oidcaddy/oidcaddy/provider"
 )
 
 // A client that registers itself may not take the name a configured client
@@ -11,10 +13,10 @@ import (
 // attacker's consent page would read like the operator's application. The
 // names are compared after Unicode compatibility normalisation, case
 // folding, whitespace and look-alike folding, so near copies are refused
-// too. The fixture's configured clients are "Web App" (id web) and, among
+// too; so is the service's own name. The fixture's configured clients are "Web App" (id web) and, among
 // others, "post", which has no name and is shown by its id.
 func TestRegistrationRefusesConfiguredClientNames(t *testing.T) {
-	h := newHarness(t, openRegistration)
+	h := newHarness(t, openRegistration, func(c *provider.Config) { c.Branding = provider.Branding{Name: "Example Login"} })
 	body := func(name string) string {
 		return `{"client_name":` + jsonString(name) + `,"grant_types":["urn:ietf:params:oauth:grant-type:device_code"],"response_types":[],"token_endpoint_auth_method":"none"}`
 	}
