@@ -37,6 +37,9 @@ type authRequest struct {
 	// authorization (RFC 8628): completion approves the device code instead
 	// of redirecting anywhere.
 	DeviceCodeID string `json:"device_code_id,omitempty"`
+	// deviceUserCode is the user code the user entered, on its way into
+	// the interaction (sealed there, see sealUserCode); never stored as is.
+	deviceUserCode string
 }
 
 func (a *authRequest) hasPrompt(v string) bool { return slices.Contains(a.Prompt, v) }

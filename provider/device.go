@@ -241,7 +241,7 @@ func (p *Provider) submitUserCode(w http.ResponseWriter, r *http.Request) {
 		p.renderDevicePage(w, r, "", "invalid", 0, http.StatusBadRequest)
 		return
 	}
-	req := &authRequest{ClientID: client.ID, Scopes: dg.Scopes, Prompt: []string{promptConsent}, MaxAge: -1, DeviceCodeID: rec.ID}
+	req := &authRequest{ClientID: client.ID, Scopes: dg.Scopes, Prompt: []string{promptConsent}, MaxAge: -1, DeviceCodeID: rec.ID, deviceUserCode: code}
 	sess, err := p.loadSession(r)
 	if err != nil {
 		p.interactionFailed(w, r, errServer(err), client.ID)

@@ -21,6 +21,7 @@ func (p *Provider) startInteraction(w http.ResponseWriter, r *http.Request, req 
 	if in == nil {
 		binding := newSecret()
 		in = &interaction{UID: newHandle(), Request: *req, BindingID: secretID(binding), ExpiresAt: p.now().Add(p.cfg.Lifetimes.Interaction)}
+		in.SealedUserCode = sealUserCode(req.deviceUserCode, binding, in.UID)
 		if e, wait := p.pending.interactions.acquire(p.clientIP(r), in.UID, in.ExpiresAt, p.now()); e != nil {
 			refusePending(w, wait)
 			p.authorizationError(w, r, &authError{Error: e}, client)

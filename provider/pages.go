@@ -158,6 +158,7 @@ func (p *Provider) renderInteraction(w http.ResponseWriter, r *http.Request, in 
 		if acc := p.consentAccount(r, in); acc != "" {
 			data["Account"] = acc
 		}
+		p.consentRequester(r, in, client, data)
 		p.render(w, r, p.pages.consent, status, data)
 		return
 	}

@@ -136,6 +136,9 @@ func (p *Provider) serveRegistration(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	m, e := p.parseClientMetadata(body)
+	if e == nil {
+		e = p.checkClientName(m.ClientName)
+	}
 	if e != nil {
 		p.endpointError(w, r, ev, e, "")
 		return
@@ -334,6 +337,9 @@ func (p *Provider) updateClient(w http.ResponseWriter, r *http.Request, sc *stor
 		}
 	}
 	m, e := p.parseClientMetadata(body)
+	if e == nil {
+		e = p.checkClientName(m.ClientName)
+	}
 	if e != nil {
 		p.endpointError(w, r, ev, e, sc.ID)
 		return

@@ -41,6 +41,9 @@ type interaction struct {
 	ConsentDone bool        `json:"consent_done,omitempty"`
 	AccountID   string      `json:"sub,omitempty"`
 	AuthTime    int64       `json:"auth_time,omitempty"`
+	// SealedUserCode is the device flow's user code, for the consent page
+	// to show; sealed under the binding cookie (sealUserCode).
+	SealedUserCode []byte `json:"user_code,omitempty"`
 	// LoginName and Notice carry a failed login across the POST-redirect-GET
 	// to the login page: the name typed (never the password) and the
 	// catalogue key of the message (login.error.<Notice>).

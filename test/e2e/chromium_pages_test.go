@@ -408,6 +408,9 @@ func TestChromiumPages(t *testing.T) {
 		branding {
 			name "Example Login"
 			primary_color "#0b5fff"
+		}
+		registration {
+			policy open
 		}`
 	tab := newTab(t) // first: it skips when Chromium is missing
 	startCaddy(t, cfg)
@@ -553,6 +556,40 @@ func TestChromiumPages(t *testing.T) {
 		t.Error("no message for a wrong device code")
 	}
 	tab.inspect("device with error")
+
+	// The device consent of a client that registered itself: a device
+	// asks, the code to compare with the device's, the warning, and the
+	// third-party mark with the client's host (issue 8 item 3).
+	reg := registered(t, sendJSON(t, http.MethodPost, issuer+"/register", "", map[string]any{
+		"client_name": "Garage Display", "client_uri": "https://garage.example/about", "response_types": []string{},
+		"grant_types": []string{"urn:ietf:params:oauth:grant-type:device_code"}, "token_endpoint_auth_method": "none"}))
+	da := postForm(t, issuer+"/device/auth", url.Values{"scope": {"openid profile"}}, clientCreds{ID: reg.ClientID})
+	if da.Status != http.StatusOK {
+		t.Fatalf("device authorization: %d %s", da.Status, da.Body)
+	}
+	device := da.JSON(t)
+	tab.open(device["verification_uri_complete"].(string))
+	tab.clickTo("button.primary")
+	if h1 := tab.text("h1"); h1 != "Allow access?" {
+		t.Fatalf("after entering the code: %q, want the consent page (the browser is signed in)", h1)
+	}
+	if asks := tab.text("#asks"); asks != "A device using Garage Display asks to:" {
+		t.Errorf("device consent says %q", asks)
+	}
+	if code := tab.text(".user-code"); code != device["user_code"] {
+		t.Errorf("device consent shows the code %q, the device %v", code, device["user_code"])
+	}
+	if note := tab.text(".notice"); !strings.Contains(note, "Registered by a third party; not verified by Example Login.") || !strings.Contains(note, "garage.example") {
+		t.Errorf("the registered client is not marked: %q", note)
+	}
+	if warn := tab.text(".warning"); !strings.Contains(warn, "started this yourself") {
+		t.Errorf("device consent warning %q", warn)
+	}
+	tab.inspect("device consent")
+	tab.clickTo("button[value=deny]")
+	if h1 := tab.text("h1"); h1 != "Request denied" {
+		t.Errorf("after denying the device: %q", h1)
+	}
 
 	tab.open(issuer + "/session/end")
 	if h1 := tab.text("h1"); h1 != "Sign out?" {
