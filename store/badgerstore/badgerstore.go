@@ -94,6 +94,10 @@ type Store struct {
 
 	gcPasses atomic.Uint64 // ticker passes of the GC goroutine, for tests
 
+	// testHookLocked, when set by a test, runs under every stripe lock
+	// before the transaction, e.g. to inject a panic there.
+	testHookLocked func()
+
 	// Group commit for durable operations, see sync.
 	commits atomic.Uint64 // commits that want a sync, counted after commit
 	syncMu  sync.Mutex
@@ -246,10 +250,18 @@ func (s *Store) runGC(interval time.Duration) {
 	}
 }
 
-func (s *Store) lock(id string) *stripe {
+// updateLocked is update under id's stripe lock. The lock is released by
+// defer: a panic inside (an Update callback's, or Badger's own when the disk
+// turns read-only) must not leave the stripe locked, or every later writer of
+// an ID on it would hang, and with them a graceful shutdown.
+func (s *Store) updateLocked(id string, fn func(txn *badger.Txn) error) error {
 	st := &s.stripes[maphash.String(s.seed, id)%numStripes]
 	st.Lock()
-	return st
+	defer st.Unlock()
+	if s.testHookLocked != nil {
+		s.testHookLocked()
+	}
+	return s.update(fn)
 }
 
 func live(r *provider.Record, now time.Time) bool {
@@ -453,8 +465,7 @@ func (s *Store) write(ctx context.Context, op string, rec provider.Record, durab
 	if rec.Kind == "" || rec.ID == "" {
 		return errors.New("badgerstore: " + op + ": empty kind or id")
 	}
-	st := s.lock(rec.ID)
-	err := s.update(func(txn *badger.Txn) error {
+	err := s.updateLocked(rec.ID, func(txn *badger.Txn) error {
 		// Read the clock per attempt, after any wait for the stripe lock, so
 		// a record that expired meanwhile is not treated as live.
 		now := time.Now()
@@ -473,7 +484,6 @@ func (s *Store) write(ctx context.Context, op string, rec provider.Record, durab
 			return err
 		}
 	})
-	st.Unlock()
 	if errors.Is(err, provider.ErrAlreadyExists) {
 		return provider.ErrAlreadyExists
 	}
@@ -555,8 +565,7 @@ func (s *Store) Update(ctx context.Context, kind provider.Kind, id string, fn fu
 		rec   provider.Record
 		fnErr error
 	)
-	st := s.lock(id)
-	err := s.update(func(txn *badger.Txn) error {
+	err := s.updateLocked(id, func(txn *badger.Txn) error {
 		// Read the clock per attempt, after any wait for the stripe lock, so
 		// a record that expired meanwhile is not treated as live.
 		now := time.Now()
@@ -575,7 +584,6 @@ func (s *Store) Update(ctx context.Context, kind provider.Kind, id string, fn fu
 		}
 		return s.writeRecord(txn, &rec, &old, now)
 	})
-	st.Unlock()
 	switch {
 	case err == nil:
 		// Durable per the Store contract: updates consume refresh tokens.
@@ -603,10 +611,9 @@ func (s *Store) Consume(ctx context.Context, kind provider.Kind, id string, at t
 		return provider.Record{}, errors.New("badgerstore: consume: zero time")
 	}
 	var rec provider.Record
-	st := s.lock(id)
 	// A conflict means someone else wrote the record first; the retry re-reads
 	// it and reports it consumed if that write was a Consume.
-	err := s.update(func(txn *badger.Txn) error {
+	err := s.updateLocked(id, func(txn *badger.Txn) error {
 		// Read the clock per attempt, after any wait for the stripe lock, so
 		// a record that expired meanwhile is not treated as live.
 		now := time.Now()
@@ -626,7 +633,6 @@ func (s *Store) Consume(ctx context.Context, kind provider.Kind, id string, at t
 		// Only the value changes: the index entries already carry this TTL.
 		return txn.SetEntry(&badger.Entry{Key: key, Value: val, ExpiresAt: badgerExpiry(rec.ExpiresAt)})
 	})
-	st.Unlock()
 	switch {
 	case err == nil:
 		// Sync outside the stripe lock: losers need not wait for our fsync
@@ -647,8 +653,7 @@ func (s *Store) Delete(ctx context.Context, kind provider.Kind, id string) error
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	st := s.lock(id)
-	err := s.update(func(txn *badger.Txn) error {
+	err := s.updateLocked(id, func(txn *badger.Txn) error {
 		// Read the clock per attempt, after any wait for the stripe lock, so
 		// a record that expired meanwhile is not treated as live.
 		now := time.Now()
@@ -662,7 +667,6 @@ func (s *Store) Delete(ctx context.Context, kind provider.Kind, id string) error
 		}
 		return deleteRecord(txn, &rec)
 	})
-	st.Unlock()
 	if err != nil {
 		return opError("delete", kind, err)
 	}
