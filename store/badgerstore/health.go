@@ -23,8 +23,9 @@ import (
 // its memory-mapped log, so a disk that has stopped taking writes goes
 // unnoticed by the writer, and Badger only logs (and retries forever) the
 // flush that fails later. A probe every ProbeInterval writes and syncs a
-// file next to the database and syncs Badger's log, so such a disk is
-// noticed within an interval even when no durable write comes by.
+// file next to the database, so such a disk is noticed within an interval
+// even when no durable write comes by; after a failure it also commits to
+// Badger and syncs its log before writes are let through again.
 
 // DefaultProbeInterval is the health probe period when Options.ProbeInterval
 // is 0.
@@ -155,9 +156,9 @@ func (s *Store) runProbe(interval time.Duration) {
 }
 
 // probe refreshes the free-space guard, then checks that the disk takes a
-// write: a file next to the database written and synced, and Badger's log
-// synced. While a failure is outstanding it also commits a record to
-// Badger; only when all of that succeeds are writes let through again.
+// write: a file next to the database written and synced. While a failure
+// is outstanding it also commits a record to Badger and syncs its log; only
+// when all of that succeeds are writes let through again.
 func (s *Store) probe() {
 	if s.space != nil {
 		s.space.refresh()
@@ -183,13 +184,17 @@ func (s *Store) probeWrite() error {
 	if err := s.probeFile(s.dir); err != nil {
 		return err
 	}
-	if s.health.failed() {
-		err := s.db.Update(func(txn *badger.Txn) error {
-			return txn.SetEntry(badger.NewEntry(probeKey, nil).WithTTL(time.Minute))
-		})
-		if err != nil {
-			return fmt.Errorf("probe commit: %w", err)
-		}
+	if !s.health.failed() {
+		// Healthy: the file is proof enough. Syncing Badger here would
+		// stall its writers once a second for nothing (see
+		// docs/performance.md); durable requests sync it anyway.
+		return nil
+	}
+	err := s.db.Update(func(txn *badger.Txn) error {
+		return txn.SetEntry(badger.NewEntry(probeKey, nil).WithTTL(time.Minute))
+	})
+	if err != nil {
+		return fmt.Errorf("probe commit: %w", err)
 	}
 	if err := s.dbSync(); err != nil {
 		return fmt.Errorf("probe sync: %w", err)
