@@ -102,6 +102,9 @@ type Store struct {
 	stopProbe chan struct{}
 	probeDone chan struct{} // closed when the probe goroutine has returned
 
+	writes      atomic.Uint64 // writes attempted, for releaseWhenIdle
+	releaseDone chan struct{} // closed when releaseWhenIdle has returned
+
 	seed    maphash.Seed
 	stripes [numStripes]stripe
 
@@ -200,7 +203,9 @@ func Open(opts Options) (*Store, error) {
 		}
 		s.stopProbe = make(chan struct{})
 		s.probeDone = make(chan struct{})
+		s.releaseDone = make(chan struct{})
 		go s.runProbe(probe)
+		go s.releaseWhenIdle()
 	}
 
 	interval := opts.GCInterval
@@ -243,6 +248,7 @@ func (s *Store) Close() error {
 		if s.stopProbe != nil {
 			close(s.stopProbe)
 			<-s.probeDone
+			<-s.releaseDone
 		}
 		if s.stopGC != nil {
 			close(s.stopGC)

@@ -118,6 +118,7 @@ func (s *Store) Healthy() (bool, error) {
 // writable is checked before every write: it refuses it while the store is
 // unhealthy, and keeps the free-space guard current.
 func (s *Store) writable(size int) error {
+	s.writes.Add(1)
 	if s.space != nil {
 		s.space.written(size)
 	}

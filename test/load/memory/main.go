@@ -165,7 +165,7 @@ func run(bin string, tokens, workers int, quiet time.Duration) error {
 	return nil
 }
 
-type rss struct{ rss, hwm int64 }
+type rss struct{ rss, hwm, anon, file int64 }
 
 // sample prints the process's resident memory (VmRSS), its peak (VmHWM) and
 // the Go heap figures Caddy exports.
@@ -182,13 +182,17 @@ func sample(pid int, adminURL, label string) rss {
 				r.rss = kb << 10
 			case "VmHWM":
 				r.hwm = kb << 10
+			case "RssAnon":
+				r.anon = kb << 10
+			case "RssFile":
+				r.file = kb << 10
 			}
 		}
 		f.Close()
 	}
 	heap := goMetrics(adminURL, "go_memstats_heap_alloc_bytes", "go_memstats_heap_sys_bytes", "go_memstats_heap_released_bytes")
-	fmt.Printf("%-16s RSS %4.0f MiB  peak %4.0f MiB  heap alloc %4.0f MiB  heap sys %4.0f MiB  released %4.0f MiB\n",
-		label, float64(r.rss)/mib, float64(r.hwm)/mib, heap[0]/mib, heap[1]/mib, heap[2]/mib)
+	fmt.Printf("%-16s RSS %4.0f MiB (anon %4.0f, file %4.0f)  peak %4.0f MiB  heap alloc %4.0f MiB  heap sys %4.0f MiB  released %4.0f MiB\n",
+		label, float64(r.rss)/mib, float64(r.anon)/mib, float64(r.file)/mib, float64(r.hwm)/mib, heap[0]/mib, heap[1]/mib, heap[2]/mib)
 	return r
 }
 
