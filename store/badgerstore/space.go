@@ -1,6 +1,7 @@
 package badgerstore
 
 import (
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -48,14 +49,14 @@ func freeSpaceMargin(bo badger.Options) uint64 {
 type spaceGuard struct {
 	dir    string
 	margin uint64
-	statfs func(dir string) (free uint64, err error)
-	onLow  func(err error) // nil err: space is back above the margin
+	statfs func(dir string) (free uint64, readOnly bool, err error)
+	onLow  func(err error) // nil err: writable with space above the margin again
 
 	pending     atomic.Int64 // bytes written since the last refresh
 	lastRefresh atomic.Int64 // unix nanoseconds of the last refresh
 
 	mu  sync.Mutex // serialises refreshes
-	low bool       // under mu
+	low error      // under mu: the last reason reported, nil when none
 }
 
 // written notes n bytes about to be written and refreshes the view when it
@@ -74,20 +75,25 @@ func (g *spaceGuard) refresh() {
 	defer g.mu.Unlock()
 	g.pending.Store(0)
 	g.lastRefresh.Store(time.Now().UnixNano())
-	free, err := g.statfs(g.dir)
+	free, readOnly, err := g.statfs(g.dir)
 	if err != nil {
 		// Unknown free space is no reason to stop: the probe and the write
 		// path report real write failures.
 		return
 	}
-	low := free < g.margin
-	if low == g.low {
+	var low error
+	switch {
+	case readOnly:
+		// Checked here too, not only by the probe: a write into Badger's
+		// mapped log on a read-only filesystem is acknowledged but never
+		// reaches the disk, so the sooner writes stop the better.
+		low = errors.New("the storage filesystem is mounted read-only")
+	case free < g.margin:
+		low = fmt.Errorf("free space on the storage filesystem is %d MiB, below the %d MiB margin Badger needs", free>>20, g.margin>>20)
+	}
+	if (low == nil) == (g.low == nil) && (low == nil || low.Error() == g.low.Error()) {
 		return
 	}
 	g.low = low
-	if low {
-		g.onLow(fmt.Errorf("free space on the storage filesystem is %d MiB, below the %d MiB margin Badger needs", free>>20, g.margin>>20))
-	} else {
-		g.onLow(nil)
-	}
+	g.onLow(low)
 }

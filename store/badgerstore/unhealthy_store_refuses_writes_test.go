@@ -134,7 +134,7 @@ func TestFreeSpaceGuard(t *testing.T) {
 	}
 	var mu sync.Mutex
 	free := s.space.margin - 1
-	s.space.statfs = func(string) (uint64, error) { mu.Lock(); defer mu.Unlock(); return free, nil }
+	s.space.statfs = func(string) (uint64, bool, error) { mu.Lock(); defer mu.Unlock(); return free, false, nil }
 	s.space.lastRefresh.Store(0) // stale: the next write refreshes
 	err := s.Put(ctx, session("x"), false)
 	if !errors.Is(err, provider.ErrUnavailable) || !strings.Contains(err.Error(), "margin") {
@@ -194,5 +194,36 @@ func TestClosedStoreIsUnavailable(t *testing.T) {
 	}
 	if got := tr.list(); len(got) != 0 {
 		t.Errorf("transitions = %v, want none", got)
+	}
+}
+
+// A filesystem remounted read-only (ext4 does so on an error) stops writes at
+// the next statfs refresh, before the probe's next round.
+func TestReadOnlyFilesystemStopsWrites(t *testing.T) {
+	s, tr := openProbed(t)
+	if s.space == nil {
+		t.Skip("no statfs on this platform")
+	}
+	ctx := context.Background()
+	var mu sync.Mutex
+	readOnly := true
+	s.space.statfs = func(string) (uint64, bool, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return s.space.margin * 2, readOnly, nil
+	}
+	s.space.lastRefresh.Store(0)
+	if err := s.Put(ctx, session("x"), false); !errors.Is(err, provider.ErrUnavailable) || !strings.Contains(err.Error(), "read-only") {
+		t.Fatalf("Put on a read-only filesystem: %v, want ErrUnavailable naming it", err)
+	}
+	mu.Lock()
+	readOnly = false
+	mu.Unlock()
+	s.space.lastRefresh.Store(0)
+	if err := s.Put(ctx, session("x"), false); err != nil {
+		t.Fatalf("Put after the filesystem is writable again: %v", err)
+	}
+	if got := tr.list(); !sameBools(got, []bool{false, true}) {
+		t.Fatalf("transitions = %v, want [false true]", got)
 	}
 }
