@@ -174,6 +174,11 @@ func Open(opts Options) (*Store, error) {
 		bo = bo.WithValueThreshold(inMemoryValueMax)
 		maxValue = inMemoryValueMax
 	}
+	if !opts.InMemory && haveStatfs {
+		if err := checkSpaceToOpen(opts.Dir, freeSpaceMargin(bo)); err != nil {
+			return nil, err
+		}
+	}
 	db, err := badger.Open(bo)
 	if err != nil {
 		return nil, fmt.Errorf("badgerstore: open: %w", err)
@@ -194,7 +199,7 @@ func Open(opts Options) (*Store, error) {
 	}
 	s.health.init(opts.OnHealthChange)
 	if !opts.InMemory && haveStatfs {
-		s.space = &spaceGuard{dir: opts.Dir, margin: freeSpaceMargin(bo), statfs: statfsFree, onLow: s.health.setLowSpace}
+		s.space = &spaceGuard{dir: opts.Dir, margin: freeSpaceMargin(bo), statfs: statfs, onLow: s.health.setLowSpace}
 		s.space.refresh()
 	}
 	if probe := opts.ProbeInterval; !opts.InMemory && probe >= 0 {

@@ -32,6 +32,26 @@ const (
 	spaceSlack = 4 << 20
 )
 
+// statfs is statfsFree; tests replace it.
+var statfs = statfsFree
+
+// checkSpaceToOpen refuses to open Badger on a filesystem that is read-only
+// or below the margin: opening writes into fresh memory-mapped files (a
+// memtable log's header, at least), which on a full filesystem kills the
+// process with SIGBUS. The error says what to free instead.
+func checkSpaceToOpen(dir string, margin uint64) error {
+	free, readOnly, err := statfs(dir)
+	switch {
+	case err != nil:
+		return nil // unknown: Badger's own errors will tell
+	case readOnly:
+		return fmt.Errorf("badgerstore: open %s: the filesystem is mounted read-only", dir)
+	case free < margin:
+		return fmt.Errorf("badgerstore: open %s: %d MiB free on its filesystem, below the %d MiB Badger may need; free some space", dir, free>>20, margin>>20)
+	}
+	return nil
+}
+
 // freeSpaceMargin is the space Badger may need to finish what it has
 // accepted, from the options the store opens it with.
 func freeSpaceMargin(bo badger.Options) uint64 {

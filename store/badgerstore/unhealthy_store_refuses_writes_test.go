@@ -227,3 +227,31 @@ func TestReadOnlyFilesystemStopsWrites(t *testing.T) {
 		t.Fatalf("transitions = %v, want [false true]", got)
 	}
 }
+
+// Opening on a full or read-only filesystem fails with an explanation
+// instead of letting Badger write into a mapping the disk cannot back.
+func TestOpenRefusesFullOrReadOnlyFilesystem(t *testing.T) {
+	if !haveStatfs {
+		t.Skip("no statfs on this platform")
+	}
+	saved := statfs
+	t.Cleanup(func() { statfs = saved })
+	for _, tc := range []struct {
+		free     uint64
+		readOnly bool
+		want     string
+	}{
+		{free: 1 << 20, want: "below"},
+		{free: 1 << 40, readOnly: true, want: "read-only"},
+	} {
+		statfs = func(string) (uint64, bool, error) { return tc.free, tc.readOnly, nil }
+		s, err := Open(Options{Dir: t.TempDir(), ProbeInterval: -1, GCInterval: -1})
+		if err == nil {
+			s.Close()
+			t.Fatalf("Open with %d bytes free, read-only %v: succeeded", tc.free, tc.readOnly)
+		}
+		if !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("Open: %v, want it to say %q", err, tc.want)
+		}
+	}
+}
