@@ -124,8 +124,11 @@ type Handler struct {
 	// Events are always counted in the `oidc_provider_events_total` metric.
 	LogExporter string `json:"log_exporter,omitempty"`
 
-	logger      *zap.Logger
+	logger *zap.Logger
+	// prov is set by Provision and never cleared: Caddy may still call
+	// ServeHTTP after Cleanup (see requestGate).
 	prov        *provider.Provider
+	requests    *requestGate
 	storeKey    string // pool key of the acquired store; "" when none is held
 	releaseLogs func(context.Context) error
 	live        *liveProvider // registered for the admin API; nil when not
@@ -246,6 +249,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return err
 	}
+	h.requests = newRequestGate()
 	h.live = providers.add(issuer, h.prov, registration.Policy)
 	h.logger.Info("OpenID Connect provider ready",
 		zap.String("issuer", issuer),
@@ -277,6 +281,10 @@ func (h *Handler) Cleanup() error {
 		providers.remove(h.live)
 		h.live = nil
 	}
+	if h.requests != nil && !h.requests.close(drainTimeout) {
+		h.logger.Warn("requests to the old configuration still running after the drain timeout; the database may close under them (they get 503)",
+			zap.Duration("waited", drainTimeout))
+	}
 	if h.releaseLogs != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		errs = append(errs, h.releaseLogs(ctx))
@@ -287,15 +295,20 @@ func (h *Handler) Cleanup() error {
 		errs = append(errs, releaseStore(h.storeKey, h.logger))
 		h.storeKey = ""
 	}
-	h.prov = nil
 	return errors.Join(errs...)
 }
 
 // ServeHTTP serves the provider's endpoints and passes everything else on.
+// A request to a handler that Cleanup has retired gets a clean 503.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
-	if !h.prov.Handles(r.URL.Path) {
+	if h.prov == nil || !h.prov.Handles(r.URL.Path) {
 		return next.ServeHTTP(w, r)
 	}
+	if !h.requests.enter() {
+		refuseRetired(w)
+		return nil
+	}
+	defer h.requests.leave()
 	h.prov.ServeHTTP(w, r)
 	return nil
 }

@@ -14,6 +14,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/oidcaddy/oidcaddy/store/badgerstore"
+	"github.com/oidcaddy/oidcaddy/telemetry"
 )
 
 // stores shares open databases between configurations. On a reload Caddy
@@ -27,9 +28,13 @@ var stores = caddy.NewUsagePool()
 // the last configuration using it is cleaned up.
 type pooledStore struct {
 	*badgerstore.Store
+	dir string
 }
 
-func (p pooledStore) Destruct() error { return closeWithin(p.Close, storeCloseTimeout) }
+func (p pooledStore) Destruct() error {
+	defer telemetry.ForgetStore(p.dir)
+	return closeWithin(p.Close, storeCloseTimeout)
+}
 
 // storeCloseTimeout bounds how long stopping Caddy waits for Badger. Badger
 // retries a failing memtable flush (a full or broken disk) forever, which
@@ -64,13 +69,14 @@ func acquireStore(dir string) (*badgerstore.Store, error) {
 		// Caddy's default logger, not to this config's, which a reload may
 		// close while the store lives on.
 		s, err := badgerstore.Open(badgerstore.Options{
-			Dir:    dir,
-			Logger: badgerLogger{caddy.Log().Named("oidc_provider.badger").Sugar()},
+			Dir:            dir,
+			Logger:         badgerLogger{caddy.Log().Named("oidc_provider.badger").Sugar()},
+			OnHealthChange: reportStoreHealth(dir),
 		})
 		if err != nil {
 			return nil, explainOpenError(dir, err)
 		}
-		return pooledStore{s}, nil
+		return pooledStore{Store: s, dir: dir}, nil
 	})
 	if err != nil {
 		// A failed constructor leaves no entry in the pool, so there is no
@@ -78,6 +84,23 @@ func acquireStore(dir string) (*badgerstore.Store, error) {
 		return nil, err
 	}
 	return v.(pooledStore).Store, nil
+}
+
+// reportStoreHealth makes a store's health visible: the
+// oidc_provider_store_healthy gauge, and one log line per change (not per
+// refused request). Like Badger's messages it goes to Caddy's default
+// logger, which outlives any one configuration.
+func reportStoreHealth(dir string) func(healthy bool, cause error) {
+	return func(healthy bool, cause error) {
+		telemetry.SetStoreHealthy(dir, healthy)
+		log := caddy.Log().Named("oidc_provider")
+		if healthy {
+			log.Info("OIDC provider database takes writes again", zap.String("storage", dir))
+			return
+		}
+		log.Error("OIDC provider database refuses writes until the disk takes them again; writing requests get 503 temporarily_unavailable, reads go on",
+			zap.String("storage", dir), zap.Error(cause))
+	}
 }
 
 // releaseStore drops one reference; the last one closes the database.

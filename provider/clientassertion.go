@@ -199,30 +199,49 @@ func within(now, at time.Time, d time.Duration) bool {
 // call (so a verification failure is not worth a forced refetch). force asks
 // for a refetch of a cached document, granted at most every jwksMinRefetch.
 func (c *jwksCache) get(ctx context.Context, hc *http.Client, uri string, force bool, now func() time.Time) (doc []byte, fresh bool, err error) {
+	e, loading, doc, err := c.lookup(ctx, hc, uri, force, now)
+	if loading == nil {
+		return doc, false, err
+	}
+	select {
+	case <-loading:
+	case <-ctx.Done():
+		return nil, false, ctx.Err()
+	}
 	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e.err != nil {
+		return nil, false, e.err
+	}
+	return e.doc, true, nil
+}
+
+// lookup answers from the cache when it can (loading nil: doc and err are
+// the answer); otherwise it starts or joins a fetch of uri and returns its
+// entry and the channel closed when the fetch ends. The lock is held only
+// here, released by defer, never across the wait.
+func (c *jwksCache) lookup(ctx context.Context, hc *http.Client, uri string, force bool, now func() time.Time) (e *jwksEntry, loading <-chan struct{}, doc []byte, err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	t := now()
-	e := c.m[uri]
+	e = c.m[uri]
 	if e != nil {
 		docOK := e.doc != nil && within(t, e.docAt, jwksCacheTTL)
 		if docOK && !force {
-			c.mu.Unlock()
-			return e.doc, false, nil
+			return nil, nil, e.doc, nil
 		}
 		if e.loading == nil && within(t, e.tried, jwksMinRefetch) {
-			doc, err := e.doc, e.err
-			c.mu.Unlock()
 			switch {
 			case docOK:
-				return doc, false, nil
-			case err == nil:
-				err = errors.New("the client's key set has expired")
+				return nil, nil, e.doc, nil
+			case e.err != nil:
+				return nil, nil, nil, e.err
 			}
-			return nil, false, err
+			return nil, nil, nil, errors.New("the client's key set has expired")
 		}
 	} else {
 		if !c.makeRoom(t) {
-			c.mu.Unlock()
-			return nil, false, errJWKSCacheBusy
+			return nil, nil, nil, errJWKSCacheBusy
 		}
 		if c.m == nil {
 			c.m = make(map[string]*jwksEntry)
@@ -237,19 +256,7 @@ func (c *jwksCache) get(ctx context.Context, hc *http.Client, uri string, force 
 		// a failure remembered for everyone.
 		go c.fetch(context.WithoutCancel(ctx), hc, uri, e, now)
 	}
-	loading := e.loading
-	c.mu.Unlock()
-	select {
-	case <-loading:
-	case <-ctx.Done():
-		return nil, false, ctx.Err()
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if e.err != nil {
-		return nil, false, e.err
-	}
-	return e.doc, true, nil
+	return e, e.loading, nil, nil
 }
 
 // fetch runs one fetch for e and wakes those waiting for it.

@@ -76,7 +76,13 @@ func errInvalidGrant(desc string) *Error {
 
 // errServer wraps an internal failure; the description stays generic so no
 // internal detail (paths, keys, records) reaches the client.
+// A storage outage (ErrUnavailable) is no internal error but a temporary
+// condition: 503 temporarily_unavailable (RFC 6749 §4.1.2.1, §5.2 by
+// extension), so clients retry instead of giving up.
 func errServer(cause error) *Error {
+	if errors.Is(cause, ErrUnavailable) {
+		return &Error{Code: ErrCodeTemporarilyUnavailable, Description: "storage is temporarily unavailable; retry later", Status: http.StatusServiceUnavailable, cause: cause}
+	}
 	return &Error{Code: ErrCodeServerError, Description: "the server encountered an internal error", Status: http.StatusInternalServerError, cause: cause}
 }
 

@@ -55,6 +55,11 @@ var (
 	ErrAlreadyConsumed = errors.New("record already consumed")
 	// ErrAlreadyExists: Create found a live record with the same key.
 	ErrAlreadyExists = errors.New("record already exists")
+	// ErrUnavailable: the backend cannot take the operation now (disk full
+	// or failing, database closing) and expects to again later. Backends
+	// wrap it with the cause; the provider answers 503
+	// temporarily_unavailable instead of server_error.
+	ErrUnavailable = errors.New("storage temporarily unavailable")
 )
 
 // Store is the provider's storage. Implementations live in store/ and must

@@ -100,20 +100,25 @@ func AcquireLoggerProvider(ctx context.Context, exporter string) (log.LoggerProv
 }
 
 func releaseLoggerProvider(ctx context.Context, key string, sp *sharedProvider) error {
-	loggerProvidersMu.Lock()
-	sp.refs--
-	last := sp.refs == 0
-	if last && loggerProviders[key] == sp {
-		delete(loggerProviders, key)
-	}
-	loggerProvidersMu.Unlock()
-
-	if !last {
+	if !dropLoggerProviderRef(key, sp) {
 		return nil
 	}
 	// Outside the lock: flushing to a slow collector must not stall a
 	// concurrent acquire, which now gets a fresh provider.
 	return sp.lp.Shutdown(ctx)
+}
+
+// dropLoggerProviderRef drops one reference to sp and reports whether it was
+// the last, forgetting sp then.
+func dropLoggerProviderRef(key string, sp *sharedProvider) (last bool) {
+	loggerProvidersMu.Lock()
+	defer loggerProvidersMu.Unlock()
+	sp.refs--
+	last = sp.refs == 0
+	if last && loggerProviders[key] == sp {
+		delete(loggerProviders, key)
+	}
+	return last
 }
 
 func newLogExporter(ctx context.Context, exporter string) (sdklog.Exporter, error) {

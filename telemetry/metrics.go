@@ -170,8 +170,14 @@ func (m *metrics) collectors() []prometheus.Collector {
 }
 
 func (m *metrics) register(reg prometheus.Registerer) error {
+	return registerOwn(reg, m.collectors()...)
+}
+
+// registerOwn registers cs with reg; a collector already registered there
+// is no error.
+func registerOwn(reg prometheus.Registerer, cs ...prometheus.Collector) error {
 	var errs []error
-	for _, c := range m.collectors() {
+	for _, c := range cs {
 		if err := reg.Register(c); err != nil {
 			var are prometheus.AlreadyRegisteredError
 			// Only our own collector counts as already registered: a foreign
@@ -189,9 +195,10 @@ func (m *metrics) register(reg prometheus.Registerer) error {
 // registry, and re-registering these same collectors keeps the counts.
 var std = newMetrics()
 
-// RegisterMetrics registers the package's collectors (oidc_provider_events_total
-// and oidc_provider_errors_total) with reg. Registering them again with the
-// same registry is not an error, so it is safe to call on every provision.
+// RegisterMetrics registers the package's collectors (oidc_provider_events_total,
+// oidc_provider_errors_total and oidc_provider_store_healthy) with reg.
+// Registering them again with the same registry is not an error, so it is
+// safe to call on every provision.
 func RegisterMetrics(reg prometheus.Registerer) error {
-	return std.register(reg)
+	return errors.Join(std.register(reg), registerOwn(reg, storeHealthy))
 }

@@ -43,21 +43,29 @@ func (a *Assertions) VerifyWithSecret(token string, secret []byte) (map[string]a
 
 func (a *Assertions) keys(doc []byte) (*ClientKeys, error) {
 	sum := sha256.Sum256(doc)
-	a.mu.Lock()
-	ks, ok := a.cache[sum]
-	a.mu.Unlock()
-	if ok {
+	if ks, ok := a.cached(sum); ok {
 		return ks, nil
 	}
 	ks, err := ParseClientJWKS(doc)
 	if err != nil {
 		return nil, err
 	}
+	a.remember(sum, ks)
+	return ks, nil
+}
+
+func (a *Assertions) cached(sum [32]byte) (*ClientKeys, bool) {
 	a.mu.Lock()
+	defer a.mu.Unlock()
+	ks, ok := a.cache[sum]
+	return ks, ok
+}
+
+func (a *Assertions) remember(sum [32]byte, ks *ClientKeys) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
 	if a.cache == nil || len(a.cache) >= maxCachedClientJWKS {
 		a.cache = map[[32]byte]*ClientKeys{}
 	}
 	a.cache[sum] = ks
-	a.mu.Unlock()
-	return ks, nil
 }

@@ -44,6 +44,14 @@ type Options struct {
 	InMemory   bool          // for tests
 	Logger     badger.Logger // nil: Badger's own logging is silenced
 	GCInterval time.Duration // value-log GC ticker; 0 = default 10m; <0 disables
+
+	// ProbeInterval is the period of the health probe (see health.go);
+	// 0 = DefaultProbeInterval, <0 disables it. Not for InMemory.
+	ProbeInterval time.Duration
+	// OnHealthChange, when set, is called on every change of Healthy, with
+	// the cause when the store turns unhealthy. It runs under the store's
+	// health lock: it must be quick and must not call the store.
+	OnHealthChange func(healthy bool, cause error)
 }
 
 // DefaultGCInterval is the value-log GC period when Options.GCInterval is 0.
@@ -85,7 +93,18 @@ const (
 type Store struct {
 	dir    string // "" when in memory
 	db     *badger.DB
+	dir    string        // "" when in memory
 	logger badger.Logger // nil when silenced
+
+	health    health
+	space     *spaceGuard            // nil when in memory or statfs is missing
+	probeFile func(dir string) error // writeProbeFile; tests inject faults
+	dbSync    func() error           // db.Sync; tests inject faults
+	stopProbe chan struct{}
+	probeDone chan struct{} // closed when the probe goroutine has returned
+
+	writes      atomic.Uint64 // writes attempted, for releaseWhenIdle
+	releaseDone chan struct{} // closed when releaseWhenIdle has returned
 
 	seed    maphash.Seed
 	stripes [numStripes]stripe
@@ -94,6 +113,10 @@ type Store struct {
 	maxValue   int // largest encoded record Badger accepts in this mode
 
 	gcPasses atomic.Uint64 // ticker passes of the GC goroutine, for tests
+
+	// testHookLocked, when set by a test, runs under every stripe lock
+	// before the transaction, e.g. to inject a panic there.
+	testHookLocked func()
 
 	// Group commit for durable operations, see sync.
 	commits atomic.Uint64 // commits that want a sync, counted after commit
@@ -155,6 +178,11 @@ func Open(opts Options) (*Store, error) {
 		bo = bo.WithValueThreshold(inMemoryValueMax)
 		maxValue = inMemoryValueMax
 	}
+	if !opts.InMemory && haveStatfs {
+		if err := checkSpaceToOpen(opts.Dir, freeSpaceMargin(bo)); err != nil {
+			return nil, err
+		}
+	}
 	db, err := badger.Open(bo)
 	if err != nil {
 		return nil, fmt.Errorf("badgerstore: open: %w", err)
@@ -172,10 +200,28 @@ func Open(opts Options) (*Store, error) {
 	s := &Store{
 		dir:        opts.Dir,
 		db:         db,
+		dir:        opts.Dir,
 		logger:     opts.Logger,
+		probeFile:  writeProbeFile,
+		dbSync:     db.Sync,
 		seed:       maphash.MakeSeed(),
 		grantBatch: grantBatchSize,
 		maxValue:   maxValue,
+	}
+	s.health.init(opts.OnHealthChange)
+	if !opts.InMemory && haveStatfs {
+		s.space = &spaceGuard{dir: opts.Dir, margin: freeSpaceMargin(bo), statfs: statfs, onLow: s.health.setLowSpace}
+		s.space.refresh()
+	}
+	if probe := opts.ProbeInterval; !opts.InMemory && probe >= 0 {
+		if probe == 0 {
+			probe = DefaultProbeInterval
+		}
+		s.stopProbe = make(chan struct{})
+		s.probeDone = make(chan struct{})
+		s.releaseDone = make(chan struct{})
+		go s.runProbe(probe)
+		go s.releaseWhenIdle()
 	}
 
 	interval := opts.GCInterval
@@ -215,6 +261,11 @@ func checkFormat(db *badger.DB) error {
 // the first call's result.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
+		if s.stopProbe != nil {
+			close(s.stopProbe)
+			<-s.probeDone
+			<-s.releaseDone
+		}
 		if s.stopGC != nil {
 			close(s.stopGC)
 			// Wait: closing Badger under a running value-log GC is unsafe.
@@ -267,10 +318,18 @@ func (s *Store) runGC(interval time.Duration) {
 	}
 }
 
-func (s *Store) lock(id string) *stripe {
+// updateLocked is update under id's stripe lock. The lock is released by
+// defer: a panic inside (an Update callback's, or Badger's own when the disk
+// turns read-only) must not leave the stripe locked, or every later writer of
+// an ID on it would hang, and with them a graceful shutdown.
+func (s *Store) updateLocked(id string, fn func(txn *badger.Txn) error) error {
 	st := &s.stripes[maphash.String(s.seed, id)%numStripes]
 	st.Lock()
-	return st
+	defer st.Unlock()
+	if s.testHookLocked != nil {
+		s.testHookLocked()
+	}
+	return s.update(fn)
 }
 
 func live(r *provider.Record, now time.Time) bool {
@@ -307,11 +366,22 @@ func getLive(txn *badger.Txn, kind provider.Kind, id string, now time.Time) (pro
 
 // update runs fn in a read-write transaction, retrying it from scratch when
 // the commit loses to a concurrent transaction.
+//
+// An error of Badger's own (the commit, not fn) is a storage failure: it
+// comes back matching provider.ErrUnavailable and, unless the database is
+// merely closing, makes the store unhealthy.
 func (s *Store) update(fn func(txn *badger.Txn) error) error {
 	for range maxAttempts {
-		err := s.db.Update(fn)
-		if !errors.Is(err, badger.ErrConflict) {
+		var fnErr error
+		err := s.db.Update(func(txn *badger.Txn) error {
+			fnErr = fn(txn)
+			return fnErr
+		})
+		switch {
+		case err == nil || err == fnErr:
 			return err
+		case !errors.Is(err, badger.ErrConflict):
+			return s.writeFailed(err)
 		}
 	}
 	return fmt.Errorf("%d attempts conflicted: %w", maxAttempts, badger.ErrConflict)
@@ -333,8 +403,8 @@ func (s *Store) sync(op string, kind provider.Kind) error {
 	// below, which starts after this load, covers them all.
 	upTo := s.commits.Load()
 	s.dbSyncs.Add(1)
-	if err := s.db.Sync(); err != nil {
-		return opError(op, kind, fmt.Errorf("sync: %w", err))
+	if err := s.dbSync(); err != nil {
+		return opError(op, kind, s.writeFailed(fmt.Errorf("sync: %w", err)))
 	}
 	s.synced = upTo
 	return nil
@@ -346,6 +416,10 @@ func (s *Store) sync(op string, kind provider.Kind) error {
 func opError(op string, kind provider.Kind, err error) error {
 	if err == provider.ErrNotFound || err == provider.ErrAlreadyConsumed {
 		return err
+	}
+	if errors.Is(err, badger.ErrDBClosed) {
+		// A reload or shutdown closed the database under a request.
+		err = unavailable(err)
 	}
 	if kind == "" {
 		return fmt.Errorf("badgerstore: %s: %w", op, err)
@@ -474,8 +548,10 @@ func (s *Store) write(ctx context.Context, op string, rec provider.Record, durab
 	if rec.Kind == "" || rec.ID == "" {
 		return errors.New("badgerstore: " + op + ": empty kind or id")
 	}
-	st := s.lock(rec.ID)
-	err := s.update(func(txn *badger.Txn) error {
+	if err := s.writable(len(rec.Payload) + len(rec.ID) + len(rec.UID) + len(rec.GrantID)); err != nil {
+		return opError(op, rec.Kind, err)
+	}
+	err := s.updateLocked(rec.ID, func(txn *badger.Txn) error {
 		// Read the clock per attempt, after any wait for the stripe lock, so
 		// a record that expired meanwhile is not treated as live.
 		now := time.Now()
@@ -494,7 +570,6 @@ func (s *Store) write(ctx context.Context, op string, rec provider.Record, durab
 			return err
 		}
 	})
-	st.Unlock()
 	if errors.Is(err, provider.ErrAlreadyExists) {
 		return provider.ErrAlreadyExists
 	}
@@ -572,12 +647,14 @@ func (s *Store) Update(ctx context.Context, kind provider.Kind, id string, fn fu
 	if err := ctx.Err(); err != nil {
 		return provider.Record{}, err
 	}
+	if err := s.writable(len(id)); err != nil {
+		return provider.Record{}, opError("update", kind, err)
+	}
 	var (
 		rec   provider.Record
 		fnErr error
 	)
-	st := s.lock(id)
-	err := s.update(func(txn *badger.Txn) error {
+	err := s.updateLocked(id, func(txn *badger.Txn) error {
 		// Read the clock per attempt, after any wait for the stripe lock, so
 		// a record that expired meanwhile is not treated as live.
 		now := time.Now()
@@ -596,7 +673,6 @@ func (s *Store) Update(ctx context.Context, kind provider.Kind, id string, fn fu
 		}
 		return s.writeRecord(txn, &rec, &old, now)
 	})
-	st.Unlock()
 	switch {
 	case err == nil:
 		// Durable per the Store contract: updates consume refresh tokens.
@@ -623,11 +699,13 @@ func (s *Store) Consume(ctx context.Context, kind provider.Kind, id string, at t
 		// consumable forever.
 		return provider.Record{}, errors.New("badgerstore: consume: zero time")
 	}
+	if err := s.writable(len(id)); err != nil {
+		return provider.Record{}, opError("consume", kind, err)
+	}
 	var rec provider.Record
-	st := s.lock(id)
 	// A conflict means someone else wrote the record first; the retry re-reads
 	// it and reports it consumed if that write was a Consume.
-	err := s.update(func(txn *badger.Txn) error {
+	err := s.updateLocked(id, func(txn *badger.Txn) error {
 		// Read the clock per attempt, after any wait for the stripe lock, so
 		// a record that expired meanwhile is not treated as live.
 		now := time.Now()
@@ -647,7 +725,6 @@ func (s *Store) Consume(ctx context.Context, kind provider.Kind, id string, at t
 		// Only the value changes: the index entries already carry this TTL.
 		return txn.SetEntry(&badger.Entry{Key: key, Value: val, ExpiresAt: badgerExpiry(rec.ExpiresAt)})
 	})
-	st.Unlock()
 	switch {
 	case err == nil:
 		// Sync outside the stripe lock: losers need not wait for our fsync
@@ -668,8 +745,10 @@ func (s *Store) Delete(ctx context.Context, kind provider.Kind, id string) error
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	st := s.lock(id)
-	err := s.update(func(txn *badger.Txn) error {
+	if err := s.writable(len(id)); err != nil {
+		return opError("delete", kind, err)
+	}
+	err := s.updateLocked(id, func(txn *badger.Txn) error {
 		// Read the clock per attempt, after any wait for the stripe lock, so
 		// a record that expired meanwhile is not treated as live.
 		now := time.Now()
@@ -683,7 +762,6 @@ func (s *Store) Delete(ctx context.Context, kind provider.Kind, id string) error
 		}
 		return deleteRecord(txn, &rec)
 	})
-	st.Unlock()
 	if err != nil {
 		return opError("delete", kind, err)
 	}
@@ -701,6 +779,9 @@ func (s *Store) DeleteByGrant(ctx context.Context, grantID string) ([]provider.R
 	if grantID == "" {
 		// Records without a grant have no index entry.
 		return nil, nil
+	}
+	if err := s.writable(len(grantID)); err != nil {
+		return nil, opError("delete by grant", "", err)
 	}
 	prefix := grantPrefix(grantID)
 	var (

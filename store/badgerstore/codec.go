@@ -33,6 +33,10 @@ var formatKey = []byte{spaceMeta, 'f', 'o', 'r', 'm', 'a', 't'}
 
 const formatVersion byte = 1
 
+// probeKey is what the health probe commits to test that Badger takes
+// writes again; it expires by itself.
+var probeKey = []byte{spaceMeta, 'p', 'r', 'o', 'b', 'e'}
+
 func appendPart(dst []byte, s string) []byte {
 	dst = binary.AppendUvarint(dst, uint64(len(s)))
 	return append(dst, s...)
