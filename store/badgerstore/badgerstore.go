@@ -91,7 +91,6 @@ const (
 // Store is a provider.Store on Badger. Its methods are safe for concurrent
 // use.
 type Store struct {
-	dir    string // "" when in memory
 	db     *badger.DB
 	dir    string        // "" when in memory
 	logger badger.Logger // nil when silenced
@@ -198,7 +197,6 @@ func Open(opts Options) (*Store, error) {
 		}
 	}
 	s := &Store{
-		dir:        opts.Dir,
 		db:         db,
 		dir:        opts.Dir,
 		logger:     opts.Logger,
