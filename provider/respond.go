@@ -50,6 +50,12 @@ type errorBody struct {
 // writeError writes the RFC 6749 §5.2 JSON error.
 func writeError(w http.ResponseWriter, e *Error) {
 	noStore(w.Header())
+	// RFC 9110 §15.6.4: a 503 says when to retry. Refusals that know their
+	// wait (throttles, limits) have set it already; a storage outage is
+	// re-probed every second.
+	if e.Status == http.StatusServiceUnavailable && w.Header().Get("Retry-After") == "" {
+		w.Header().Set("Retry-After", "1")
+	}
 	writeJSON(w, e.Status, errorBody{Error: e.Code, ErrorDescription: e.Description})
 }
 

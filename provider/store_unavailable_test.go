@@ -89,6 +89,11 @@ func TestUnavailableStorageAnswers503(t *testing.T) {
 		if r.status != http.StatusServiceUnavailable || jsonBody(t, r)["error"] != provider.ErrCodeTemporarilyUnavailable || strings.Contains(r.body, "secret-path") {
 			t.Errorf("%s: got %d %s, want 503 temporarily_unavailable", name, r.status, r.body)
 		}
+		// RFC 9110 §15.6.4: a 503 may say when to come back; clients that
+		// honour it (and load balancers) back off instead of hammering.
+		if r.header.Get("Retry-After") == "" {
+			t.Errorf("%s: 503 without Retry-After", name)
+		}
 	}
 	unavailable("token", h.token(cc, "api", apiSecret))
 	unavailable("registration", h.register(`{"redirect_uris":["https://app.example/cb"]}`, ""))
