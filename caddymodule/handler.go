@@ -155,6 +155,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return err
 	}
+	warnLiteralSecrets(h.logger, h)
 
 	dir, err := h.storageDir(repl, issuerURL)
 	if err != nil {
@@ -192,7 +193,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		Signer:   signer,
 		Events: provider.MultiSink{
 			telemetry.NewSink(telemetry.Options{LoggerProvider: lp}),
-			zapSink{logger: h.logger},
+			newZapSink(h.logger),
 		},
 		TemplatesDir: repl.ReplaceKnown(h.TemplatesDir, ""),
 		ClientIP:     clientIP,
