@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -109,6 +110,7 @@ type Handler struct {
 
 	logger      *zap.Logger
 	prov        *provider.Provider
+	prefix      string // the issuer URL's path, where the endpoints are mounted
 	storeKey    string // pool key of the acquired store; "" when none is held
 	releaseLogs func(context.Context) error
 	live        *liveProvider // registered for the admin API; nil when not
@@ -224,6 +226,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return err
 	}
+	h.prefix = issuerURL.Path
 	h.live = providers.add(issuer, h.prov, registration.Policy)
 	h.logger.Info("OpenID Connect provider ready",
 		zap.String("issuer", issuer),
@@ -274,7 +277,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if !h.prov.Handles(r.URL.Path) {
 		return next.ServeHTTP(w, r)
 	}
+	endpoint := telemetry.EndpointOf(strings.TrimPrefix(r.URL.Path, h.prefix))
+	start := time.Now()
 	h.prov.ServeHTTP(w, r)
+	telemetry.ObserveRequest(endpoint, time.Since(start))
 	return nil
 }
 

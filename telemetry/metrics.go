@@ -189,9 +189,11 @@ func (m *metrics) register(reg prometheus.Registerer) error {
 // registry, and re-registering these same collectors keeps the counts.
 var std = newMetrics()
 
-// RegisterMetrics registers the package's collectors (oidc_provider_events_total
-// and oidc_provider_errors_total) with reg. Registering them again with the
-// same registry is not an error, so it is safe to call on every provision.
+// RegisterMetrics registers the package's collectors
+// (oidc_provider_events_total, oidc_provider_errors_total and
+// oidc_provider_request_duration_seconds) with reg. Registering them again
+// with the same registry is not an error, so it is safe to call on every
+// provision.
 func RegisterMetrics(reg prometheus.Registerer) error {
-	return std.register(reg)
+	return errors.Join(std.register(reg), stdLatency.register(reg))
 }
