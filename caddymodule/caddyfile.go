@@ -101,6 +101,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		}
 //		templates <dir>
 //		log_exporter otlp|console|none
+//		span_events
 //	}
 //
 // signing_key, client, resource, user, claim, redirect_uri,
@@ -192,6 +193,11 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if h.LogExporter == "" || !slices.Contains(logExporters, h.LogExporter) {
 				return d.Errf("log_exporter must be otlp, console or none, got %q", h.LogExporter)
 			}
+		case "span_events":
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+			h.SpanEvents = true
 		case "resource":
 			var r ResourceConfig
 			if err := r.unmarshalCaddyfile(d, h.Resources); err != nil {
@@ -244,7 +250,7 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			h.MaxBodySize = int64(size)
 		default:
 			return d.Errf("unrecognized oidc_provider subdirective %q (expected issuer, storage, signing_key, lifetimes, client, resource, registration, require_par, "+
-				"secret_key_file, login_throttle, max_body_size, user, users_file, cookie, templates or log_exporter)", sub)
+				"secret_key_file, login_throttle, max_body_size, user, users_file, cookie, templates, log_exporter or span_events)", sub)
 		}
 	}
 	if h.Issuer == "" {

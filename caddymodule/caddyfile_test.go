@@ -572,6 +572,11 @@ func TestUnmarshalCaddyfileErrors(t *testing.T) {
 			input: "oidc_provider {\n issuer https://a.example\n log_exporter jaeger\n}",
 			want:  []string{"Testfile:3", "log_exporter must be otlp, console or none"},
 		},
+		{
+			name:  "span_events takes no argument",
+			input: "oidc_provider {\n issuer https://a.example\n span_events on\n}",
+			want:  []string{"Testfile:3", "wrong argument count"},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

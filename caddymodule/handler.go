@@ -108,6 +108,12 @@ type Handler struct {
 	// Events are always counted in the `oidc_provider_events_total` metric.
 	LogExporter string `json:"log_exporter,omitempty"`
 
+	// With Caddy's tracing on, record each provider event as a span event on
+	// the request span rather than as a child span of its own: one span
+	// per request, for operators who pay per span. Default: a span per
+	// event.
+	SpanEvents bool `json:"span_events,omitempty"`
+
 	logger      *zap.Logger
 	prov        *provider.Provider
 	prefix      string // the issuer URL's path, where the endpoints are mounted
@@ -194,7 +200,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		Accounts: accounts,
 		Signer:   signer,
 		Events: provider.MultiSink{
-			telemetry.NewSink(telemetry.Options{LoggerProvider: lp}),
+			telemetry.NewSink(telemetry.Options{LoggerProvider: lp, SpanEvents: h.SpanEvents}),
 			newZapSink(h.logger),
 		},
 		TemplatesDir: repl.ReplaceKnown(h.TemplatesDir, ""),
