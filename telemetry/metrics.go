@@ -195,5 +195,5 @@ var std = newMetrics()
 // with the same registry is not an error, so it is safe to call on every
 // provision.
 func RegisterMetrics(reg prometheus.Registerer) error {
-	return errors.Join(std.register(reg), stdLatency.register(reg))
+	return errors.Join(std.register(reg), stdLatency.register(reg), registerDropped(reg))
 }
