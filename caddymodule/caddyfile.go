@@ -115,6 +115,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //			primary_color <#rgb or #rrggbb>
 //		}
 //		log_exporter otlp|console|none
+//		span_events
 //	}
 //
 // signing_key, client, resource, user, claim, redirect_uri,
@@ -214,6 +215,11 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if h.LogExporter == "" || !slices.Contains(logExporters, h.LogExporter) {
 				return d.Errf("log_exporter must be otlp, console or none, got %q", h.LogExporter)
 			}
+		case "span_events":
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+			h.SpanEvents = true
 		case "resource":
 			var r ResourceConfig
 			if err := r.unmarshalCaddyfile(d, h.Resources); err != nil {
@@ -283,7 +289,7 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			h.BodyReadTimeout = dur
 		default:
 			return d.Errf("unrecognized oidc_provider subdirective %q (expected issuer, storage, signing_key, lifetimes, client, resource, registration, require_par, "+
-				"secret_key_file, login_throttle, pending_limits, max_body_size, body_read_timeout, user, users_file, cookie, templates, branding or log_exporter)", sub)
+				"secret_key_file, login_throttle, pending_limits, max_body_size, body_read_timeout, user, users_file, cookie, templates, branding, log_exporter or span_events)", sub)
 		}
 	}
 	if h.Issuer == "" {

@@ -642,6 +642,11 @@ func TestUnmarshalCaddyfileErrors(t *testing.T) {
 			input: "oidc_provider {\n issuer https://a.example\n branding {\n  colour red\n }\n}",
 			want:  []string{"Testfile:4", `unrecognized branding subdirective "colour"`},
 		},
+		{
+			name:  "span_events takes no argument",
+			input: "oidc_provider {\n issuer https://a.example\n span_events on\n}",
+			want:  []string{"Testfile:3", "wrong argument count"},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

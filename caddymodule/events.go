@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"strings"
+	"time"
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -11,20 +13,57 @@ import (
 	"github.com/oidcaddy/oidcaddy/provider"
 )
 
-// zapSink writes provider events to Caddy's log: every event at debug level
-// for troubleshooting, and server_error at error level with its internal
-// cause, which is the only place an operator can see what failed (clients
-// get a generic message).
-type zapSink struct{ logger *zap.Logger }
+// Error lines are sampled per message (event and error code): each second,
+// the first errorLogBurst lines of one kind are written, then every
+// errorLogThereafter-th. A storm of one client's wrong secret cannot flood
+// the log or hide a different error, and one bad request is always seen.
+const (
+	errorLogTick       = time.Second
+	errorLogBurst      = 10
+	errorLogThereafter = 100
+)
+
+// zapSink writes provider events to Caddy's log. Every error event gets one
+// structured line at a level an operator sees by default: client errors
+// (*.error) at INFO, sampled, since a busy or attacked server produces them
+// by the thousand; server_error at ERROR with its internal cause, the only
+// place an operator can see what failed (clients get a generic message).
+// Other events are logged at DEBUG for troubleshooting. No line carries a
+// token, code or secret: only the event's exported fields.
+type zapSink struct {
+	logger *zap.Logger
+	// errors is logger behind a sampler; nil means logger unsampled.
+	errors *zap.Logger
+}
+
+func newZapSink(logger *zap.Logger) zapSink {
+	return zapSink{
+		logger: logger,
+		errors: logger.WithOptions(zap.WrapCore(func(c zapcore.Core) zapcore.Core {
+			return zapcore.NewSamplerWithOptions(c, errorLogTick, errorLogBurst, errorLogThereafter)
+		})),
+	}
+}
 
 func (s zapSink) Emit(_ context.Context, e provider.Event) {
-	level, msg := zapcore.DebugLevel, "provider event"
-	if e.Name == provider.EventServerError {
+	logger, level, msg := s.logger, zapcore.DebugLevel, "provider event"
+	switch {
+	case e.Name == provider.EventServerError:
 		level, msg = zapcore.ErrorLevel, "provider internal error"
+		if s.errors != nil {
+			logger = s.errors
+		}
+	case strings.HasSuffix(string(e.Name), ".error"):
+		// The sampler keys on the message: one per event and code, both
+		// bounded sets (the code is the provider's, never client input).
+		level, msg = zapcore.InfoLevel, "oidc "+string(e.Name)+": "+e.ErrorCode
+		if s.errors != nil {
+			logger = s.errors
+		}
 	}
 	// Check first: events fire on every request and must cost nothing
-	// when debug logging is off.
-	ce := s.logger.Check(level, msg)
+	// when their level is off.
+	ce := logger.Check(level, msg)
 	if ce == nil {
 		return
 	}

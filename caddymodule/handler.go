@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -124,11 +125,18 @@ type Handler struct {
 	// Events are always counted in the `oidc_provider_events_total` metric.
 	LogExporter string `json:"log_exporter,omitempty"`
 
+	// With Caddy's tracing on, record each provider event as a span event on
+	// the request span rather than as a child span of its own: one span
+	// per request, for operators who pay per span. Default: a span per
+	// event.
+	SpanEvents bool `json:"span_events,omitempty"`
+
 	logger *zap.Logger
 	// prov is set by Provision and never cleared: Caddy may still call
 	// ServeHTTP after Cleanup (see requestGate).
 	prov        *provider.Provider
 	requests    *requestGate
+	prefix      string // the issuer URL's path, where the endpoints are mounted
 	storeKey    string // pool key of the acquired store; "" when none is held
 	releaseLogs func(context.Context) error
 	live        *liveProvider // registered for the admin API; nil when not
@@ -176,6 +184,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return err
 	}
+	warnLiteralSecrets(h.logger, h)
 
 	dir, err := h.storageDir(repl, issuerURL)
 	if err != nil {
@@ -212,8 +221,8 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		Accounts: accounts,
 		Signer:   signer,
 		Events: provider.MultiSink{
-			telemetry.NewSink(telemetry.Options{LoggerProvider: lp}),
-			zapSink{logger: h.logger},
+			telemetry.NewSink(telemetry.Options{LoggerProvider: lp, SpanEvents: h.SpanEvents}),
+			newZapSink(h.logger),
 		},
 		TemplatesDir: repl.ReplaceKnown(h.TemplatesDir, ""),
 		Branding:     h.Branding.toProvider(),
@@ -250,6 +259,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return err
 	}
 	h.requests = newRequestGate()
+	h.prefix = issuerURL.Path
 	h.live = providers.add(issuer, h.prov, registration.Policy)
 	h.logger.Info("OpenID Connect provider ready",
 		zap.String("issuer", issuer),
@@ -309,7 +319,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		return nil
 	}
 	defer h.requests.leave()
+	endpoint := telemetry.EndpointOf(strings.TrimPrefix(r.URL.Path, h.prefix))
+	start := time.Now()
 	h.prov.ServeHTTP(w, r)
+	telemetry.ObserveRequest(endpoint, time.Since(start))
 	return nil
 }
 

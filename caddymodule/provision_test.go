@@ -413,7 +413,7 @@ func TestClientIP(t *testing.T) {
 
 func TestZapSink(t *testing.T) {
 	core, logs := observer.New(zapcore.DebugLevel)
-	s := zapSink{logger: zap.New(core)}
+	s := newZapSink(zap.New(core))
 	ctx := context.Background()
 	s.Emit(ctx, provider.Event{Name: provider.EventGrantError, ClientID: "app", GrantID: "grant-id-value", ErrorCode: "invalid_grant"})
 	s.Emit(ctx, provider.Event{Name: provider.EventServerError, Cause: os.ErrPermission})
@@ -422,7 +422,7 @@ func TestZapSink(t *testing.T) {
 	if len(all) != 2 {
 		t.Fatalf("got %d entries", len(all))
 	}
-	if all[0].Level != zapcore.DebugLevel || all[0].ContextMap()["event"] != "grant.error" || all[0].ContextMap()["error_code"] != "invalid_grant" {
+	if all[0].Level != zapcore.InfoLevel || all[0].ContextMap()["event"] != "grant.error" || all[0].ContextMap()["error_code"] != "invalid_grant" {
 		t.Errorf("first entry = %+v", all[0])
 	}
 	if g, _ := all[0].ContextMap()["grant"].(string); g == "" || strings.Contains(g, "grant-id-value") {
@@ -432,13 +432,14 @@ func TestZapSink(t *testing.T) {
 		t.Errorf("server_error entry = %+v", all[1])
 	}
 
-	// With debug off, only server_error is written.
+	// With debug off, only the error events are written.
 	core, logs = observer.New(zapcore.InfoLevel)
-	s = zapSink{logger: zap.New(core)}
+	s = newZapSink(zap.New(core))
 	s.Emit(ctx, provider.Event{Name: provider.EventGrantSuccess})
+	s.Emit(ctx, provider.Event{Name: provider.EventGrantError, ErrorCode: "invalid_client"})
 	s.Emit(ctx, provider.Event{Name: provider.EventServerError})
-	if logs.Len() != 1 {
-		t.Fatalf("got %d entries at info level, want 1", logs.Len())
+	if logs.Len() != 2 {
+		t.Fatalf("got %d entries at info level, want 2", logs.Len())
 	}
 }
 

@@ -44,13 +44,16 @@
 // Caddy's request span. Without tracing, or for an unsampled request, no span
 // is made. server_error spans have status Error (description
 // "server_error") and, when the event has a Cause, an "exception" span event
-// from span.RecordError (exception.type, exception.message).
+// from span.RecordError (exception.type, exception.message). With
+// Options.SpanEvents, the event is instead a span event (same name and
+// attributes) on the request span, and server_error marks the request span.
 //
 // # Log records
 //
 // With Options.LoggerProvider set, Emit emits one record per event through the
-// logger "github.com/oidcaddy/oidcaddy", with the request context so it
-// carries the trace and span ids: EventName is the event name, Timestamp and
+// logger "github.com/oidcaddy/oidcaddy", in the context of the event's span
+// so it carries the trace id and the event span's id (the request span's with
+// SpanEvents): EventName is the event name, Timestamp and
 // ObservedTimestamp are set, severity is INFO (WARN for *.error events, ERROR
 // for server_error), and the body is "oidc <event>" or "oidc <event>:
 // <error code>". server_error records also carry exception.message, the text
@@ -85,7 +88,8 @@
 //	"console"  JSON on standard output
 //
 // When export is off the provider is nil and the Sink makes no log records.
-// Records are batched (sdk/log BatchProcessor). One provider exists per
+// Records are batched by logBatcher, which counts what a full queue drops in
+// oidc_provider_telemetry_dropped_log_records_total. One provider exists per
 // setting and is shared by every caller; Caddy provisions a new config before
 // cleaning up the old one, so the provider and its connection live across a
 // reload, and the last release flushes and shuts it down. No OpenTelemetry

@@ -650,6 +650,8 @@ func TestProviderFlowTelemetry(t *testing.T) {
 
 	// 1 and 2. One span per event, a child of its request's span.
 	gotSpans := map[spanEvent]int{}
+	// eventSpans maps an event span's id to its request and event name.
+	eventSpans := map[trace.SpanID]spanEvent{}
 	requestSpans := 0
 	for _, s := range spans {
 		switch s.InstrumentationScope.Name {
@@ -673,19 +675,24 @@ func TestProviderFlowTelemetry(t *testing.T) {
 			t.Errorf("span %q under %s: trace %s, want the request's %s", s.Name, parent.label, s.SpanContext.TraceID(), parent.span.TraceID())
 		}
 		gotSpans[spanEvent{parent.span.SpanID(), s.Name}]++
+		eventSpans[s.SpanContext.SpanID()] = spanEvent{parent.span.SpanID(), s.Name}
 	}
 	if requestSpans != len(order) {
 		t.Errorf("%d request spans exported for %d requests", requestSpans, len(order))
 	}
 
-	// 1 and 2. One log record per event, with its request's trace and span.
+	// 1 and 2. One log record per event, with its request's trace and the
+	// id of the event's own span.
 	gotRecords := map[spanEvent]int{}
 	for _, r := range records {
-		req := requests[r.SpanID()]
+		ev, ok := eventSpans[r.SpanID()]
+		req := requests[ev.span]
 		switch {
-		case req == nil:
-			t.Errorf("log record %q carries span id %s, which is no request span", r.EventName(), r.SpanID())
+		case !ok || req == nil:
+			t.Errorf("log record %q carries span id %s, which is no event span of a request", r.EventName(), r.SpanID())
 			continue
+		case ev.name != r.EventName():
+			t.Errorf("log record %q carries the span id of event %q", r.EventName(), ev.name)
 		case r.TraceID() != req.span.TraceID():
 			t.Errorf("log record %q of %s: trace id %s, want %s", r.EventName(), req.label, r.TraceID(), req.span.TraceID())
 		}

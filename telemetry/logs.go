@@ -85,7 +85,7 @@ func AcquireLoggerProvider(ctx context.Context, exporter string) (log.LoggerProv
 		if autoexport.IsNoneLogExporter(exp) {
 			return nil, noRelease, nil
 		}
-		sp = &sharedProvider{lp: sdklog.NewLoggerProvider(sdklog.WithProcessor(sdklog.NewBatchProcessor(exp)))}
+		sp = &sharedProvider{lp: sdklog.NewLoggerProvider(sdklog.WithProcessor(newLogBatcher(exp, logQueueSize, droppedRecords)))}
 		loggerProviders[key] = sp
 	}
 	sp.refs++

@@ -56,7 +56,15 @@ func registeredMetrics(t *testing.T) map[string][]string {
 			if err != nil {
 				t.Fatal(err)
 			}
-			out[name] = strings.Split(m[2], ",")
+			labels := strings.Split(m[2], ",")
+			if _, ok := col.(*prometheus.HistogramVec); ok {
+				// PromQL sees a histogram as three series families.
+				out[name+"_bucket"] = append(labels, "le")
+				out[name+"_sum"] = labels
+				out[name+"_count"] = labels
+				continue
+			}
+			out[name] = labels
 		}
 	}
 	if len(out) < 2 {
@@ -94,9 +102,10 @@ func rulesExprs(t *testing.T) []exprSource {
 		for _, r := range g.Rules {
 			out = append(out, exprSource{rulesFile + ": " + r.Alert + r.Record, r.Expr})
 			if r.Alert != "" {
-				if r.Labels["severity"] == "" || r.Annotations["summary"] == "" || r.Annotations["description"] == "" || r.For == "" {
-					t.Errorf("alert %s needs for:, a severity label, and summary and description annotations", r.Alert)
+				if r.Annotations["summary"] == "" || r.Annotations["description"] == "" || r.For == "" {
+					t.Errorf("alert %s needs for:, and summary and description annotations", r.Alert)
 				}
+				checkAlertLinks(t, r.Alert, r.Labels["severity"], r.Annotations)
 			}
 		}
 	}
@@ -188,6 +197,59 @@ func dashboardExprs(t *testing.T) []exprSource {
 	return out
 }
 
+// runbookPattern is where an alert's runbook_url must point: the runbook
+// shipped for it in docs/runbooks.
+var runbookPattern = regexp.MustCompile(`^https://github\.com/oidcaddy/oidcaddy/blob/main/(docs/runbooks/([A-Za-z]+)\.md)$`)
+
+// checkAlertLinks: an operator paged at night gets a severity that says how
+// bad it is, a runbook that exists and explains it, and the dashboard.
+func checkAlertLinks(t *testing.T, alert, severity string, ann map[string]string) {
+	t.Helper()
+	if severity != "critical" && severity != "warning" {
+		t.Errorf("alert %s: severity %q, want critical (users affected: page) or warning (a trend: ticket)", alert, severity)
+	}
+	m := runbookPattern.FindStringSubmatch(ann["runbook_url"])
+	if m == nil || m[2] != alert {
+		t.Errorf("alert %s: runbook_url %q, want .../docs/runbooks/%s.md", alert, ann["runbook_url"], alert)
+	} else {
+		raw, err := os.ReadFile("../" + m[1])
+		if err != nil {
+			t.Errorf("alert %s: runbook: %v", alert, err)
+		}
+		for _, section := range []string{"# " + alert + "\n", "## What it means", "## How to confirm", "## What to do"} {
+			if !strings.Contains(string(raw), section) {
+				t.Errorf("alert %s: runbook %s lacks %q", alert, m[1], strings.TrimSpace(section))
+			}
+		}
+	}
+	var dash struct{ UID string }
+	if raw, err := os.ReadFile(dashboardFile); err == nil {
+		_ = json.Unmarshal(raw, &dash)
+	}
+	if dash.UID == "" || !strings.HasPrefix(ann["dashboard_url"], "/d/"+dash.UID+"/") {
+		t.Errorf("alert %s: dashboard_url %q does not link the shipped dashboard (uid %q)", alert, ann["dashboard_url"], dash.UID)
+	}
+}
+
+// TestEveryRunbookBelongsToAnAlert keeps docs/runbooks free of runbooks for
+// alerts that no longer exist.
+func TestEveryRunbookBelongsToAnAlert(t *testing.T) {
+	raw, err := os.ReadFile(rulesFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := os.ReadDir("../docs/runbooks")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		name := strings.TrimSuffix(f.Name(), ".md")
+		if !strings.Contains(string(raw), "- alert: "+name+"\n") {
+			t.Errorf("docs/runbooks/%s has no alert %s in %s", f.Name(), name, rulesFile)
+		}
+	}
+}
+
 // Every query must use the ${DS_PROMETHEUS} input, or the dashboard breaks
 // on import into a Grafana whose data source has another uid.
 func checkDatasource(t *testing.T, where string, ds any) {
@@ -212,7 +274,15 @@ func allowedLabelValues() map[string]map[string]bool {
 	for _, c := range errorCodes {
 		codes[c] = true
 	}
-	return map[string]map[string]bool{"event": events, "error": codes}
+	endpoints := map[string]bool{}
+	for _, e := range endpointNames {
+		endpoints[e] = true
+	}
+	buckets := map[string]bool{"+Inf": true}
+	for _, b := range latencyBuckets {
+		buckets[strconv.FormatFloat(b, 'g', -1, 64)] = true
+	}
+	return map[string]map[string]bool{"event": events, "error": codes, "endpoint": endpoints, "le": buckets}
 }
 
 // matcherProblem explains why m cannot match what the package exports, or
@@ -277,6 +347,14 @@ func TestRulesAndDashboardUseOnlyRealMetricsAndEvents(t *testing.T) {
 	allowed := allowedLabelValues()
 	// Labels Prometheus adds at scrape time.
 	targetLabels := map[string]bool{"job": true, "instance": true, "__name__": true}
+	// Series Prometheus itself writes for every target (availability).
+	for _, name := range []string{"up", "scrape_samples_scraped"} {
+		metrics[name] = nil
+	}
+	// Series the rule file records for its own alerts.
+	for _, name := range recordedNames(t) {
+		metrics[name] = []string{"job", "instance"}
+	}
 
 	sources := append(rulesExprs(t), dashboardExprs(t)...)
 	used := map[string]bool{}
@@ -314,10 +392,41 @@ func TestRulesAndDashboardUseOnlyRealMetricsAndEvents(t *testing.T) {
 		}
 	}
 	for name := range metrics {
+		if strings.HasSuffix(name, "_sum") || strings.HasSuffix(name, "_count") || name == "scrape_samples_scraped" {
+			continue // a histogram is used through its buckets or count
+		}
+		if name == "up" && !used[name] {
+			t.Errorf("no alert or panel watches up: a process that is down would go unseen")
+			continue
+		}
 		if !used[name] {
 			t.Errorf("metric %s is registered but neither alerted on nor graphed", name)
 		}
 	}
+}
+
+// recordedNames lists the series the rule file's recording rules write.
+func recordedNames(t *testing.T) []string {
+	t.Helper()
+	raw, err := os.ReadFile(rulesFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f struct {
+		Groups []struct{ Rules []struct{ Record string } }
+	}
+	if err := yaml.Unmarshal(raw, &f); err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, g := range f.Groups {
+		for _, r := range g.Rules {
+			if r.Record != "" {
+				out = append(out, r.Record)
+			}
+		}
+	}
+	return out
 }
 
 func TestMatcherChecksCatchMistakes(t *testing.T) {

@@ -40,14 +40,21 @@ type Options struct {
 	// LoggerProvider receives one log record per event. Nil disables log
 	// records; AcquireLoggerProvider returns nil when log export is off.
 	LoggerProvider log.LoggerProvider
+
+	// SpanEvents records each event as a span event on the request span
+	// instead of as a child span of its own: one span per request for
+	// operators who pay per span. Log records then carry the request
+	// span's id.
+	SpanEvents bool
 }
 
 // Sink turns provider events into Prometheus counts, OpenTelemetry spans and
 // OpenTelemetry log records. It implements provider.EventSink. The zero value,
 // and a nil *Sink, count metrics only.
 type Sink struct {
-	m      *metrics
-	logger log.Logger
+	m          *metrics
+	logger     log.Logger
+	spanEvents bool
 }
 
 var _ provider.EventSink = (*Sink)(nil)
@@ -59,7 +66,7 @@ func NewSink(opts Options) *Sink {
 }
 
 func newSink(opts Options, m *metrics) *Sink {
-	s := &Sink{m: m}
+	s := &Sink{m: m, spanEvents: opts.SpanEvents}
 	if opts.LoggerProvider != nil {
 		s.logger = opts.LoggerProvider.Logger(InstrumentationName)
 	}
@@ -103,8 +110,21 @@ func (s *Sink) Emit(ctx context.Context, e provider.Event) {
 	attrs := appendAttrs(buf[:0], &e)
 	serverError := e.Name == provider.EventServerError
 
-	if tracing {
-		_, span := parent.TracerProvider().Tracer(InstrumentationName).Start(ctx, string(e.Name),
+	logCtx := ctx
+	switch {
+	case tracing && s.spanEvents:
+		parent.AddEvent(string(e.Name), trace.WithAttributes(attrs...))
+		if serverError {
+			if e.Cause != nil {
+				parent.RecordError(e.Cause)
+			}
+			parent.SetStatus(codes.Error, provider.ErrCodeServerError)
+		}
+	case tracing:
+		var span trace.Span
+		// The log record below is emitted in the event span's context, so
+		// it carries that span's id, not the request span's.
+		logCtx, span = parent.TracerProvider().Tracer(InstrumentationName).Start(ctx, string(e.Name),
 			trace.WithSpanKind(trace.SpanKindInternal), trace.WithAttributes(attrs...))
 		if serverError {
 			if e.Cause != nil {
@@ -132,7 +152,7 @@ func (s *Sink) Emit(ctx context.Context, e provider.Event) {
 			// type, which is not part of the exported contract.
 			r.AddAttributes(AttrExceptionMessage.String(e.Cause.Error()))
 		}
-		s.logger.Emit(ctx, r)
+		s.logger.Emit(logCtx, r)
 	}
 }
 

@@ -55,7 +55,7 @@ func logAttrMap(r *sdklog.Record) map[string]string {
 
 // TestEveryEventIsAChildSpanAndATraceCorrelatedLogRecord is the contract
 // with Caddy's tracing: one span per event under the request span, and one
-// log record carrying the request's trace and span ids.
+// log record carrying the request's trace id and its event span's id.
 func TestEveryEventIsAChildSpanAndATraceCorrelatedLogRecord(t *testing.T) {
 	h := newHarness(t, sdktrace.AlwaysSample())
 	for _, name := range provider.Catalogue {
@@ -69,8 +69,10 @@ func TestEveryEventIsAChildSpanAndATraceCorrelatedLogRecord(t *testing.T) {
 		t.Fatalf("got %d event spans, want %d (one per catalogue event)", len(spans), len(provider.Catalogue))
 	}
 	seen := map[string]int{}
+	spanIDs := map[string]string{}
 	for _, s := range spans {
 		seen[s.Name]++
+		spanIDs[s.Name] = s.SpanContext.SpanID().String()
 		if s.SpanContext.TraceID() != reqSC.TraceID() {
 			t.Errorf("span %q: trace id %s, want the request's %s", s.Name, s.SpanContext.TraceID(), reqSC.TraceID())
 		}
@@ -99,8 +101,8 @@ func TestEveryEventIsAChildSpanAndATraceCorrelatedLogRecord(t *testing.T) {
 		if r.EventName() != want {
 			t.Errorf("record %d: EventName %q, want %q", i, r.EventName(), want)
 		}
-		if r.TraceID() != reqSC.TraceID() || r.SpanID() != reqSC.SpanID() {
-			t.Errorf("record %q: trace/span %s/%s, want the request's %s/%s", want, r.TraceID(), r.SpanID(), reqSC.TraceID(), reqSC.SpanID())
+		if r.TraceID() != reqSC.TraceID() || r.SpanID().String() != spanIDs[want] {
+			t.Errorf("record %q: trace/span %s/%s, want the request's trace %s and the event span %s", want, r.TraceID(), r.SpanID(), reqSC.TraceID(), spanIDs[want])
 		}
 		if r.Timestamp().IsZero() || r.ObservedTimestamp().IsZero() {
 			t.Errorf("record %q: timestamp %v observed %v, want both set", want, r.Timestamp(), r.ObservedTimestamp())
@@ -322,6 +324,46 @@ func TestZeroAndNilSinkCountIntoPackageMetrics(t *testing.T) {
 		s.Emit(context.Background(), provider.Event{Name: provider.EventSessionSaved})
 		if got := counterValue(t, std.events.WithLabelValues(string(provider.EventSessionSaved))); got != before+1 {
 			t.Errorf("%s sink: events_total{session.saved} = %v, want %v", name, got, before+1)
+		}
+	}
+}
+
+// TestSpanEventsModeRecordsEventsOnTheRequestSpan: with SpanEvents, an
+// event adds no span, only a span event with the same attributes on the
+// request span; server_error marks the request span as failed; log records
+// carry the request span's id.
+func TestSpanEventsModeRecordsEventsOnTheRequestSpan(t *testing.T) {
+	h := newHarness(t, sdktrace.AlwaysSample())
+	h.sink.spanEvents = true
+	h.sink.Emit(h.reqCtx, sampleEvent(provider.EventGrantSuccess))
+	h.sink.Emit(h.reqCtx, sampleEvent(provider.EventServerError))
+	h.reqSpan.End()
+
+	if spans := h.eventSpans(); len(spans) != 0 {
+		t.Fatalf("got %d event spans, want none", len(spans))
+	}
+	var req tracetest.SpanStub
+	for _, s := range h.spans.GetSpans() {
+		if s.SpanContext.SpanID() == h.reqSpan.SpanContext().SpanID() {
+			req = s
+		}
+	}
+	var names []string
+	for _, ev := range req.Events {
+		names = append(names, ev.Name)
+		if ev.Name == string(provider.EventGrantSuccess) && attrMap(ev.Attributes)[string(AttrClientID)] != "client-grant.success" {
+			t.Errorf("span event %s: attributes %v", ev.Name, ev.Attributes)
+		}
+	}
+	if got := strings.Join(names, ","); got != "grant.success,server_error,exception" {
+		t.Errorf("request span events %q, want grant.success, server_error and its exception", got)
+	}
+	if req.Status.Code != codes.Error || req.Status.Description != provider.ErrCodeServerError {
+		t.Errorf("request span status %+v, want Error server_error", req.Status)
+	}
+	for _, r := range h.logs.all() {
+		if r.SpanID() != h.reqSpan.SpanContext().SpanID() {
+			t.Errorf("record %q: span %s, want the request span", r.EventName(), r.SpanID())
 		}
 	}
 }

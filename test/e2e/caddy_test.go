@@ -134,9 +134,15 @@ type caddyServer struct {
 }
 
 func newSiteConfig(t *testing.T) siteConfig {
+	site, admin := freePort(t), freePort(t)
+	// Each probe's listener is closed before the next, so the kernel may
+	// hand out the same port twice; Caddy would then fail to bind the site.
+	for admin == site {
+		admin = freePort(t)
+	}
 	return siteConfig{
-		SitePort:   freePort(t),
-		AdminPort:  freePort(t),
+		SitePort:   site,
+		AdminPort:  admin,
 		StorageDir: filepath.Join(t.TempDir(), "oidc"),
 	}
 }

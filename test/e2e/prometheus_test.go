@@ -35,11 +35,18 @@ const (
 
 // TestPrometheusScrapesCaddyForDashboardAndAlerts runs a real Prometheus
 // server against a real Caddy: Prometheus scrapes Caddy's admin /metrics and
-// loads the shipped alert rules, and every PromQL expression of the shipped
-// dashboard and rules is executed by Prometheus itself on the series Caddy
-// exported for real traffic. promtool's unit tests (package telemetry) feed
-// the rules hand-written series; this test proves the real exposition,
-// scrape labels and rule loading agree with them.
+// loads the shipped alert rules, the test drives every flow the dashboard
+// has a row for, and every PromQL expression of the shipped dashboard and
+// rules is executed by Prometheus itself on the series Caddy exported. Then
+// it stages incidents (an invalid_client burst, a wrong-password storm, the
+// process killed) and waits for the matching alert to become active while
+// its look-alikes stay inactive. promtool's unit tests (package telemetry)
+// check the rules' thresholds and `for` timing on hand-written series; this
+// test proves the real exposition, scrape labels and rule loading agree.
+//
+// A server_error burst is not staged here: nothing a client sends makes a
+// healthy provider fail internally, and the product has no fault switch.
+// promtool covers OIDCProviderServerErrors.
 func TestPrometheusScrapesCaddyForDashboardAndAlerts(t *testing.T) {
 	promBin := findPrometheus(t)
 	rulesPath, err := filepath.Abs(promRulesFile)
@@ -49,7 +56,9 @@ func TestPrometheusScrapesCaddyForDashboardAndAlerts(t *testing.T) {
 	rules := readPromAlertRules(t, rulesPath)
 	dash := readGrafanaDashboard(t, promDashboardFile)
 
-	srv := startCaddy(t, newSiteConfig(t))
+	cfg := newSiteConfig(t)
+	cfg.ExtraClients = promExtraConfig
+	srv := startCaddy(t, cfg)
 	target := strings.TrimPrefix(srv.cfg.Admin(), "http://")
 	prom := startPrometheus(t, promBin, target, rulesPath)
 
@@ -68,21 +77,32 @@ func TestPrometheusScrapesCaddyForDashboardAndAlerts(t *testing.T) {
 	})
 
 	// (1) Every catalogued event is exported at zero before it first
-	// happens, and Prometheus keeps a series for each.
+	// happens, and Prometheus keeps a series for each; so is the latency of
+	// every endpoint.
 	scraped := prom.eventCounts()
 	for _, name := range provider.Catalogue {
 		if _, ok := scraped[string(name)]; !ok {
 			t.Errorf("Prometheus has no oidc_provider_events_total series for catalogued event %q", name)
 		}
 	}
+	if res, err := prom.query(fmt.Sprintf(`count(oidc_provider_request_duration_seconds_count{job=%q})`, promJob)); err != nil || len(res) != 1 || res[0].Value != 14 {
+		t.Errorf("oidc_provider_request_duration_seconds_count series: %v %v, want one per endpoint (14)", res, err)
+	}
 
 	// Traffic, in two rounds: oidc_provider_errors_total series only appear
 	// on first use, so the second round is what rate() sees increase.
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	eps := promDiscoverEndpoints(t, srv.cfg.Issuer())
-	promErrorTraffic(ctx, t, srv, eps)
-	promLogin(ctx, t, srv)
+	m := discover(ctx, t, srv.cfg.Issuer())
+	round := func() {
+		promErrorTraffic(ctx, t, srv, eps)
+		promLogin(ctx, t, srv)
+		promFlowTraffic(ctx, t, srv, m)
+		// A typo: one wrong password, which no alert may mind.
+		promPasswordStorm(ctx, t, srv, 1)
+	}
+	round()
 	// Caddy's counters are still when the traffic stops, so Prometheus has
 	// scraped all of it once it holds the same numbers.
 	var caddyCounts map[string]float64
@@ -100,13 +120,18 @@ func TestPrometheusScrapesCaddyForDashboardAndAlerts(t *testing.T) {
 		})
 	}
 	waitScraped("Prometheus to scrape the first round of traffic")
-	promErrorTraffic(ctx, t, srv, eps)
+	round()
 
 	// (2) Prometheus ends up with exactly the counts Caddy exports, and the
 	// events the traffic triggered are among them.
 	triggered := []string{
 		"discovery.error", "jwks.error", "grant.error", "grant.success",
 		"authorization.accepted", "authorization.success", "authorization.error",
+		"interaction.started", "interaction.ended", "refresh_token.consumed", "client_credentials.saved",
+		"device_code.saved", "userinfo.error", "introspection.error", "revocation.error",
+		"pushed_authorization_request.success", "pushed_authorization_request.error",
+		"registration_create.success", "registration_create.error", "registration_update.success", "registration_delete.success",
+		"end_session.success", "end_session.error",
 	}
 	waitScraped("Prometheus to scrape the counts Caddy exports after the traffic")
 	for _, event := range triggered {
@@ -122,16 +147,17 @@ func TestPrometheusScrapesCaddyForDashboardAndAlerts(t *testing.T) {
 	for _, s := range errSeries {
 		errCounts[s.Metric["event"]+"/"+s.Metric["error"]] = s.Value
 	}
-	for _, key := range []string{"grant.error/invalid_client", "authorization.error/login_required"} {
-		if errCounts[key] != 2 {
-			t.Errorf("oidc_provider_errors_total %s = %v in Prometheus, want 2 (all: %v)", key, errCounts[key], errCounts)
+	for _, key := range []string{"grant.error/invalid_client", "authorization.error/login_required", "grant.error/authorization_pending", "authorization.error/access_denied"} {
+		if errCounts[key] < 2 {
+			t.Errorf("oidc_provider_errors_total %s = %v in Prometheus, want at least 2 (all: %v)", key, errCounts[key], errCounts)
 		}
 	}
 	trafficScraped := time.Now()
 
 	// (4) The dashboard: its variables resolve to this Caddy, and every
 	// panel query runs, both with the variables at "All" and with this
-	// instance selected.
+	// instance selected, and shows data, or shows none because what it
+	// breaks down never happened.
 	checkDashboardVariables(t, prom, dash, target)
 	instanceVars := map[string]map[string]string{
 		"All": {"job": ".*", "instance": ".*"},
@@ -157,32 +183,40 @@ func TestPrometheusScrapesCaddyForDashboardAndAlerts(t *testing.T) {
 				continue
 			}
 			if len(res) == 0 {
-				t.Errorf("dashboard %s (%s variables): no data after real traffic\n  %s", q.where, mode, expr)
+				if why := prom.correctlyEmpty(expr); why != "" {
+					t.Logf("dashboard %s (%s variables): no data, correctly: %s", q.where, mode, why)
+				} else {
+					t.Errorf("dashboard %s (%s variables): no data after real traffic\n  %s", q.where, mode, expr)
+				}
 				continue
 			}
-			// A query over triggered events only (or over all events) must
-			// show them happening; others, e.g. server_error, show zero.
-			wantPositive := true
-			for _, ev := range promEventMatchers(expr) {
+			// A plain rate of events the traffic triggered must show them
+			// happening.
+			events := promEventMatchers(expr)
+			wantPositive := len(events) > 0 && !strings.Contains(expr, " / ") && !strings.Contains(expr, "error")
+			for _, ev := range events {
 				wantPositive = wantPositive && isTriggered[ev]
 			}
+			positive := false
 			for _, s := range res {
-				switch {
-				case math.IsNaN(s.Value) || math.IsInf(s.Value, 0) || s.Value < 0:
+				if math.IsNaN(s.Value) || math.IsInf(s.Value, 0) || s.Value < 0 {
 					t.Errorf("dashboard %s (%s variables): value %v %v\n  %s", q.where, mode, s.Value, s.Metric, expr)
-				case wantPositive && s.Value <= 0:
-					t.Errorf("dashboard %s (%s variables): %v %v, want > 0 after the traffic\n  %s", q.where, mode, s.Metric, s.Value, expr)
 				}
+				positive = positive || s.Value > 0
+			}
+			if wantPositive && !positive {
+				t.Errorf("dashboard %s (%s variables): %s, want some > 0 after the traffic\n  %s", q.where, mode, promSummary(res), expr)
 			}
 			t.Logf("dashboard %s (%s variables): %s", q.where, mode, promSummary(res))
 		}
 	}
 	// The breakdown panels name what happened.
 	checkDashboardBreakdowns(t, prom, dash, "event", instanceVars["All"], triggered)
-	checkDashboardBreakdowns(t, prom, dash, "error", instanceVars["All"], []string{"invalid_client", "login_required"})
+	checkDashboardBreakdowns(t, prom, dash, "error", instanceVars["All"], []string{"invalid_client", "login_required", "invalid_grant", "authorization_pending", "invalid_request"})
+	checkDashboardBreakdowns(t, prom, dash, "endpoint", instanceVars["All"], []string{"token", "userinfo", "introspection", "revocation", "authorize", "interaction", "par", "registration", "end_session", "device_authorization"})
 
-	// (5) Every alert expression evaluates on the real series. The JWKS and
-	// discovery alert's condition holds right now.
+	// (5) Every alert expression evaluates on the real series; none holds
+	// after this traffic, which has errors of every kind but no incident.
 	for _, r := range rules {
 		res, err := prom.query(r.Expr)
 		if err != nil {
@@ -190,35 +224,17 @@ func TestPrometheusScrapesCaddyForDashboardAndAlerts(t *testing.T) {
 			continue
 		}
 		t.Logf("rule %s: expression returns %s", r.name(), promSummary(res))
-		if r.Alert == "OIDCProviderJWKSOrDiscoveryErrors" {
-			if got := promLabelValues(res, "event"); strings.Join(got, ",") != "discovery.error,jwks.error" {
-				t.Errorf("alert %s: expression matches events %v, want discovery.error and jwks.error", r.Alert, got)
-			}
+		if r.Alert != "" && len(res) > 0 {
+			t.Errorf("alert %s holds after healthy traffic: %s", r.Alert, promSummary(res))
+		}
+		if r.Record != "" && strings.HasPrefix(r.Record, "oidc_provider:request_slow:") && len(res) != 1 {
+			t.Errorf("recording rule %s: %s, want one series for this Caddy", r.Record, promSummary(res))
 		}
 	}
 
 	// (3) Prometheus loaded the rule file and evaluates every rule without
-	// error, on data that includes the traffic.
-	var group promRuleGroup
-	prom.waitFor("two rule evaluations after the traffic was scraped", func() (bool, string) {
-		g, err := prom.ruleGroup("oidc_provider")
-		if err != nil {
-			return false, err.Error()
-		}
-		group = g
-		for _, r := range g.Rules {
-			if r.Health == "err" {
-				t.Fatalf("rule %s fails to evaluate in Prometheus: %s", r.Name, r.LastError)
-			}
-			if r.Health != "ok" || r.LastEvaluation.Before(trafficScraped.Add(2*time.Second)) {
-				return false, fmt.Sprintf("rule %s: health %q, last evaluated %s", r.Name, r.Health, r.LastEvaluation)
-			}
-		}
-		return true, ""
-	})
-	if group.File != rulesPath {
-		t.Errorf("rule group loaded from %q, want %q", group.File, rulesPath)
-	}
+	// error, on data that includes the traffic; every alert is inactive.
+	group := prom.waitRulesEvaluated(rulesPath, trafficScraped.Add(2*time.Second))
 	loaded := map[string]promRule{}
 	for _, r := range group.Rules {
 		loaded[r.Name] = r
@@ -235,16 +251,108 @@ func TestPrometheusScrapesCaddyForDashboardAndAlerts(t *testing.T) {
 			t.Errorf("rule %s is not among the rules Prometheus loaded", r.name())
 			continue
 		}
-		if r.Alert == "" {
-			continue // a recording rule has no state
+		if r.Alert != "" && lr.State != "inactive" {
+			t.Errorf("alert %s is %q in Prometheus after healthy traffic, want inactive (alerts: %+v)", r.Alert, lr.State, lr.Alerts)
 		}
-		want := "inactive"
-		if r.Alert == "OIDCProviderJWKSOrDiscoveryErrors" {
-			// for: 5m keeps it pending for the length of this test.
-			want = "pending"
+	}
+	if t.Failed() {
+		return
+	}
+
+	// (6) Incidents. Each makes its alert active (pending: the `for` window
+	// has begun) while the alerts of its look-alikes stay inactive.
+	t.Run("invalid_client burst", func(t *testing.T) {
+		promInvalidClientBurst(t, m, 150)
+		prom.waitAlertActive(t, rulesPath, "OIDCProviderClientAuthFailures")
+		prom.wantInactive(t, rulesPath, "OIDCProviderTokenErrorRatioHigh", "OIDCProviderServerErrors")
+	})
+	t.Run("wrong-password storm", func(t *testing.T) {
+		promPasswordStorm(ctx, t, srv, 300)
+		prom.waitAlertActive(t, rulesPath, "OIDCProviderPasswordFailureStorm")
+		prom.wantInactive(t, rulesPath, "OIDCProviderSignInFailing", "OIDCProviderNoSuccessfulSignIns", "OIDCProviderServerErrors")
+	})
+	t.Run("process killed", func(t *testing.T) {
+		if err := srv.Cmd.Process.Kill(); err != nil {
+			t.Fatal(err)
 		}
-		if lr.State != want {
-			t.Errorf("alert %s is %q in Prometheus, want %q (alerts: %+v)", r.Alert, lr.State, want, lr.Alerts)
+		<-srv.Exited()
+		prom.waitAlertActive(t, rulesPath, "OIDCProviderDown")
+	})
+}
+
+// correctlyEmpty explains why a dashboard query may return no data: every
+// oidc_provider_errors_total selector in it matches no series at all, since
+// an error series appears on the first error of its kind. It returns ""
+// when the query should have shown something.
+func (p *promServer) correctlyEmpty(expr string) string {
+	sels := promErrorSelectorPattern.FindAllString(expr, -1)
+	if len(sels) == 0 {
+		return ""
+	}
+	for _, sel := range sels {
+		res, err := p.query("count(" + sel + ")")
+		if err != nil || len(res) > 0 {
+			return ""
+		}
+	}
+	return "no such error happened: " + strings.Join(sels, ", ")
+}
+
+var promErrorSelectorPattern = regexp.MustCompile(`oidc_provider_errors_total\{[^}]*\}`)
+
+// waitRulesEvaluated waits until every rule of the file was evaluated
+// without error after since, and returns them.
+func (p *promServer) waitRulesEvaluated(path string, since time.Time) promRuleGroup {
+	p.t.Helper()
+	var group promRuleGroup
+	p.waitFor("rule evaluations after the traffic was scraped", func() (bool, string) {
+		g, err := p.ruleFile(path)
+		if err != nil {
+			return false, err.Error()
+		}
+		group = g
+		for _, r := range g.Rules {
+			if r.Health == "err" {
+				p.t.Fatalf("rule %s fails to evaluate in Prometheus: %s", r.Name, r.LastError)
+			}
+			if r.Health != "ok" || r.LastEvaluation.Before(since) {
+				return false, fmt.Sprintf("rule %s: health %q, last evaluated %s", r.Name, r.Health, r.LastEvaluation)
+			}
+		}
+		return true, ""
+	})
+	return group
+}
+
+// waitAlertActive waits until Prometheus holds the alert pending or firing.
+func (p *promServer) waitAlertActive(t *testing.T, path, alert string) {
+	t.Helper()
+	p.waitFor(alert+" to become active", func() (bool, string) {
+		g, err := p.ruleFile(path)
+		if err != nil {
+			return false, err.Error()
+		}
+		for _, r := range g.Rules {
+			if r.Name == alert {
+				return r.State == "pending" || r.State == "firing", fmt.Sprintf("state %q", r.State)
+			}
+		}
+		return false, "not loaded"
+	})
+}
+
+// wantInactive checks that none of the alerts is pending or firing.
+func (p *promServer) wantInactive(t *testing.T, path string, alerts ...string) {
+	t.Helper()
+	g, err := p.ruleFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range g.Rules {
+		for _, a := range alerts {
+			if r.Name == a && r.State != "inactive" {
+				t.Errorf("alert %s is %s: the incident is not its business (alerts: %+v)", a, r.State, r.Alerts)
+			}
 		}
 	}
 }
@@ -503,21 +611,26 @@ type promRuleGroup struct {
 	Rules []promRule `json:"rules"`
 }
 
-func (p *promServer) ruleGroup(name string) (promRuleGroup, error) {
+// ruleFile returns the rules of every group Prometheus loaded from path,
+// as one group.
+func (p *promServer) ruleFile(path string) (promRuleGroup, error) {
 	var data struct {
 		Groups []promRuleGroup `json:"groups"`
 	}
 	if err := p.apiGet("/api/v1/rules", nil, &data); err != nil {
 		return promRuleGroup{}, err
 	}
-	var names []string
+	all := promRuleGroup{File: path}
 	for _, g := range data.Groups {
-		if g.Name == name {
-			return g, nil
+		if g.File == path {
+			all.Name += g.Name + " "
+			all.Rules = append(all.Rules, g.Rules...)
 		}
-		names = append(names, g.Name)
 	}
-	return promRuleGroup{}, fmt.Errorf("no rule group %q loaded (groups: %v)", name, names)
+	if len(all.Rules) == 0 {
+		return all, fmt.Errorf("no rules loaded from %s (%d groups)", path, len(data.Groups))
+	}
+	return all, nil
 }
 
 // promAlertRule is one rule of the file; Record is set for a recording

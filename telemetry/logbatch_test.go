@@ -1,0 +1,105 @@
+package telemetry
+
+import (
+	"bytes"
+	"context"
+	stdlog "log"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/log"
+	sdklog "go.opentelemetry.io/otel/sdk/log"
+)
+
+// stallingExporter blocks its first Export until released, standing in for
+// a collector that stopped answering.
+type stallingExporter struct {
+	started chan struct{}
+	release chan struct{}
+	once    sync.Once
+
+	mu       sync.Mutex
+	exported []string
+}
+
+func (e *stallingExporter) Export(ctx context.Context, recs []sdklog.Record) error {
+	e.once.Do(func() {
+		close(e.started)
+		<-e.release
+	})
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, r := range recs {
+		e.exported = append(e.exported, r.Body().AsString())
+	}
+	return nil
+}
+func (e *stallingExporter) Shutdown(context.Context) error   { return nil }
+func (e *stallingExporter) ForceFlush(context.Context) error { return nil }
+
+func droppedValue(t *testing.T, c prometheus.Counter) float64 {
+	t.Helper()
+	var m dto.Metric
+	if err := c.Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	return m.GetCounter().GetValue()
+}
+
+// TestLogBatcherCountsWhatItDropsAndWarnsOnce: with the exporter stalled, a
+// full queue drops records without blocking the caller, counts each one,
+// and says so once in the log; what was queued is still exported.
+func TestLogBatcherCountsWhatItDropsAndWarnsOnce(t *testing.T) {
+	var logged bytes.Buffer
+	prev := stdlog.Writer()
+	stdlog.SetOutput(&logged)
+	defer stdlog.SetOutput(prev)
+
+	exp := &stallingExporter{started: make(chan struct{}), release: make(chan struct{})}
+	dropped := prometheus.NewCounter(prometheus.CounterOpts{Name: "test_dropped_total", Help: "test"})
+	b := newLogBatcher(exp, 2, dropped)
+	lp := sdklog.NewLoggerProvider(sdklog.WithProcessor(b))
+	logger := lp.Logger("test")
+	emit := func(body string) {
+		var r log.Record
+		r.SetBody(attribute.StringValue(body))
+		logger.Emit(context.Background(), r)
+	}
+
+	// The first record's export stalls the batcher.
+	emit("first")
+	flushed := make(chan error, 1)
+	go func() { flushed <- b.ForceFlush(context.Background()) }()
+	<-exp.started
+
+	for i := 0; i < 10; i++ {
+		emit("during-stall")
+	}
+	if got := droppedValue(t, dropped); got != 8 {
+		t.Errorf("dropped %v records with a queue of 2 and 10 emitted during the stall, want 8", got)
+	}
+	if n := strings.Count(logged.String(), "dropping OpenTelemetry log records"); n != 1 {
+		t.Errorf("the drop was logged %d times, want once:\n%s", n, logged.String())
+	}
+
+	close(exp.release)
+	if err := <-flushed; err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := lp.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	emit("after-shutdown")
+	exp.mu.Lock()
+	defer exp.mu.Unlock()
+	if got := strings.Join(exp.exported, ","); got != "first,during-stall,during-stall" {
+		t.Errorf("exported %q, want the first record and the two queued ones", got)
+	}
+}
