@@ -99,14 +99,17 @@ func (b *logBatcher) run() {
 		clear(batch)
 		batch = batch[:0]
 	}
+	add := func(r sdklog.Record) {
+		batch = append(batch, r)
+		if len(batch) == logBatchSize {
+			export()
+		}
+	}
 	drain := func() {
 		for {
 			select {
 			case r := <-b.queue:
-				batch = append(batch, r)
-				if len(batch) == logBatchSize {
-					export()
-				}
+				add(r)
 			default:
 				export()
 				return
@@ -116,10 +119,7 @@ func (b *logBatcher) run() {
 	for {
 		select {
 		case r := <-b.queue:
-			batch = append(batch, r)
-			if len(batch) == logBatchSize {
-				export()
-			}
+			add(r)
 		case <-ticker.C:
 			export()
 		case done := <-b.flushes:
