@@ -1,16 +1,12 @@
 package provider_test
 
 import (
-	"bufio"
-	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/oidcaddy/oidcaddy/internal/trickle"
 	"github.com/oidcaddy/oidcaddy/provider"
 )
 
@@ -28,43 +24,15 @@ func TestSlowRequestBodyIsCutOff(t *testing.T) {
 	} {
 		t.Run(strings.Trim(tc.path, "/"), func(t *testing.T) {
 			const bodyLen = 200
-			conn, err := net.Dial("tcp", strings.TrimPrefix(h.srv.URL, "http://"))
+			res, err := trickle.Post(strings.TrimPrefix(h.srv.URL, "http://"), tc.path, tc.contentType, bodyLen, 50*time.Millisecond)
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer conn.Close()
-			fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n",
-				tc.path, strings.TrimPrefix(h.srv.URL, "http://"), tc.contentType, bodyLen)
-			var sent atomic.Int64
-			stop := make(chan struct{})
-			done := make(chan struct{})
-			go func() {
-				defer close(done)
-				for range bodyLen {
-					select {
-					case <-stop:
-						return
-					case <-time.After(50 * time.Millisecond):
-					}
-					if _, err := conn.Write([]byte("a")); err != nil {
-						return
-					}
-					sent.Add(1)
-				}
-			}()
-			resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
-			close(stop)
-			<-done
-			if err != nil {
-				t.Fatalf("no response: %v (sent %d of %d bytes)", err, sent.Load(), bodyLen)
+			if res.Sent >= bodyLen {
+				t.Errorf("the server waited for the whole trickled body (%d bytes) before answering", res.Sent)
 			}
-			body, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if n := sent.Load(); n >= bodyLen {
-				t.Errorf("the server waited for the whole trickled body (%d bytes) before answering", n)
-			}
-			if resp.StatusCode != http.StatusRequestTimeout || !strings.Contains(string(body), `"error":"invalid_request"`) {
-				t.Errorf("slow body: %d %s, want 408 invalid_request", resp.StatusCode, body)
+			if res.Status != http.StatusRequestTimeout || !strings.Contains(string(res.Body), `"error":"invalid_request"`) {
+				t.Errorf("slow body: %d %s, want 408 invalid_request", res.Status, res.Body)
 			}
 		})
 	}

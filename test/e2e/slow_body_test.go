@@ -1,15 +1,12 @@
 package e2e
 
 import (
-	"bufio"
-	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/oidcaddy/oidcaddy/internal/trickle"
 )
 
 // TestSlowRequestBodyIsCutOff trickles a token request body into the real
@@ -22,41 +19,15 @@ func TestSlowRequestBodyIsCutOff(t *testing.T) {
 	cfg.ExtraClients = "\t\tbody_read_timeout 1s\n"
 	srv := startCaddy(t, cfg)
 	host := strings.TrimPrefix(srv.cfg.Issuer(), "http://")
-	conn, err := net.Dial("tcp", host)
+	const bodyLen = 200
+	res, err := trickle.Post(host, "/token", "application/x-www-form-urlencoded", bodyLen, 100*time.Millisecond)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close()
-	const bodyLen = 200
-	fmt.Fprintf(conn, "POST /token HTTP/1.1\r\nHost: %s\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: %d\r\n\r\n", host, bodyLen)
-	var sent atomic.Int64
-	stop, done := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(done)
-		for range bodyLen {
-			select {
-			case <-stop:
-				return
-			case <-time.After(100 * time.Millisecond):
-			}
-			if _, err := conn.Write([]byte("a")); err != nil {
-				return
-			}
-			sent.Add(1)
-		}
-	}()
-	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
-	close(stop)
-	<-done
-	if err != nil {
-		t.Fatalf("no response: %v (sent %d of %d bytes)", err, sent.Load(), bodyLen)
+	if res.Sent >= bodyLen {
+		t.Errorf("Caddy waited for the whole trickled body (%d bytes) before answering", res.Sent)
 	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if n := sent.Load(); n >= bodyLen {
-		t.Errorf("Caddy waited for the whole trickled body (%d bytes) before answering", n)
-	}
-	if resp.StatusCode != http.StatusRequestTimeout || !strings.Contains(string(body), `"error":"invalid_request"`) {
-		t.Errorf("slow body: %d %s, want 408 invalid_request", resp.StatusCode, body)
+	if res.Status != http.StatusRequestTimeout || !strings.Contains(string(res.Body), `"error":"invalid_request"`) {
+		t.Errorf("slow body: %d %s, want 408 invalid_request", res.Status, res.Body)
 	}
 }
