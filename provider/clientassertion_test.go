@@ -191,7 +191,7 @@ func TestPARWithPrivateKeyJWT(t *testing.T) {
 // Concurrent uses of one assertion: exactly one is accepted.
 func TestAssertionReplayUnderConcurrency(t *testing.T) {
 	key := newClientKey(t)
-	h := newHarness(t, jwtClients(t, key, ""))
+	h := newBadgerHarness(t, jwtClients(t, key, ""))
 	a := key.sign(t, assertion{iss: "pkjwt", sub: "pkjwt", aud: []string{h.issuer + "/token"}, jti: "contested", exp: h.clock.now().Add(time.Minute)})
 	const n = 10
 	statuses := make([]int, n)

@@ -96,6 +96,9 @@ func TestAuthorizationByPOST(t *testing.T) {
 }
 
 func TestTokenEndpointErrors(t *testing.T) {
+	// In parallel with the other waiting tests: the oversized-body case waits out net/http's 500 ms lingering close,
+	// which costs wall time, not work.
+	t.Parallel()
 	h := newHarness(t)
 	b := h.browser()
 	code, verifier := h.codeFor(b, nil)

@@ -153,7 +153,7 @@ func TestWrongPKCEVerifierIsRejected(t *testing.T) {
 
 // Of many concurrent redemptions of one code exactly one succeeds.
 func TestCodeIsSingleUseUnderConcurrency(t *testing.T) {
-	h := newHarness(t)
+	h := newBadgerHarness(t)
 	code, verifier := h.codeFor(h.browser(), nil)
 	const n = 16
 	var wg sync.WaitGroup

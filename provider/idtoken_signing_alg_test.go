@@ -153,6 +153,9 @@ func TestIDTokenSignedWithTheClientsAlg(t *testing.T) {
 // A configured client's alg applies the same way, and a configured client
 // naming an alg that has no key is a configuration error.
 func TestConfiguredClientIDTokenAlg(t *testing.T) {
+	// In parallel: its cost is password hashing or key work, which can
+	// overlap the tests that only wait.
+	t.Parallel()
 	ks := twoAlgKeys(t)
 	withESClient := func(alg string) func(*provider.Config) {
 		return func(c *provider.Config) {

@@ -35,7 +35,7 @@ func (a *heldAccounts) Authenticate(ctx context.Context, login, password string)
 func TestLoginThrottleHoldsUnderConcurrentGuesses(t *testing.T) {
 	const freeAttempts, burst = 5, 40
 	held := &heldAccounts{release: make(chan struct{})}
-	h := newHarness(t, withTestIP, func(c *provider.Config) {
+	h := newBadgerHarness(t, withTestIP, func(c *provider.Config) {
 		held.AccountStore = c.Accounts
 		c.Accounts = held
 		// Enough slots for the whole burst, so the slot bound cannot be

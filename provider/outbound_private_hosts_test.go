@@ -134,6 +134,9 @@ func TestAllowPrivateHosts(t *testing.T) {
 
 // A bad allow-list entry fails provider.New.
 func TestAllowPrivateHostsRejectsBadEntries(t *testing.T) {
+	// In parallel: its cost is password hashing or key work, which can
+	// overlap the tests that only wait.
+	t.Parallel()
 	for _, bad := range []string{"", "*.internal", "http://app", "app:8080", "10.0.0.0/33", "0.0.0.0/0", "::/0", "app_1", "-app"} {
 		if err := provider.CheckAllowPrivateHosts([]string{bad}); err == nil {
 			t.Errorf("%q accepted", bad)

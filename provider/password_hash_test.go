@@ -36,6 +36,9 @@ func phc(password string, salt []byte, m, tm uint32, p uint8, keyLen uint32) str
 
 // Users may have argon2id (PHC string) or bcrypt hashes; both verify.
 func TestUsersAcceptArgon2idAndBcrypt(t *testing.T) {
+	// In parallel: its cost is password hashing or key work, which can
+	// overlap the tests that only wait.
+	t.Parallel()
 	made, err := provider.HashPassword([]byte("correct horse"), provider.PasswordHashOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -97,6 +100,9 @@ func TestUsersRefuseOutOfBoundsHashes(t *testing.T) {
 }
 
 func TestHashPasswordOptions(t *testing.T) {
+	// In parallel: its cost is password hashing or key work, which can
+	// overlap the tests that only wait.
+	t.Parallel()
 	h, err := provider.HashPassword([]byte("pw"), provider.PasswordHashOptions{Algorithm: provider.AlgorithmBcrypt})
 	if err != nil {
 		t.Fatal(err)

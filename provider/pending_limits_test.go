@@ -60,7 +60,7 @@ func wantRefused(t *testing.T, what string, r response, status int) {
 // pending by default; more are refused with 429 until some finish or
 // expire, while other addresses go on. An IPv6 caller counts by its /64.
 func TestPendingInteractionsAreBoundedPerAddress(t *testing.T) {
-	h := newHarness(t, withTestAddresses)
+	h := newBadgerHarness(t, withTestAddresses)
 	const perAddress = 1000 // the default
 	var started atomic.Int64
 	var wg sync.WaitGroup
@@ -100,7 +100,7 @@ func TestPendingInteractionsAreBoundedPerAddress(t *testing.T) {
 // not counted).
 func TestPendingLimitsUnderConcurrencyAndInAll(t *testing.T) {
 	limits := provider.PendingLimits{PerAddress: 10, Total: 25}
-	h := newHarness(t, withTestAddresses, withDeviceClient(t), func(c *provider.Config) { c.PendingLimits = limits })
+	h := newBadgerHarness(t, withTestAddresses, withDeviceClient(t), func(c *provider.Config) { c.PendingLimits = limits })
 	var started, refused atomic.Int64
 	var wg sync.WaitGroup
 	for range 64 {

@@ -18,7 +18,7 @@ import (
 // reuse grace the losers get the winner's successor refresh token and an
 // access token of their own on the same grant. Real Badger; run with -race.
 func TestConcurrentRefreshesShareOneSuccessor(t *testing.T) {
-	h := newHarness(t)
+	h := newBadgerHarness(t)
 	rt := h.tokens(t, "web", "openid email offline_access")["refresh_token"].(string)
 	h.events.reset()
 	const n = 16

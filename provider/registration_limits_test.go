@@ -27,7 +27,7 @@ func (h *harness) registerFrom(addr, body string) response {
 // refilled over the hour); more get 429 with Retry-After, while other
 // addresses go on.
 func TestRegistrationIsRateLimitedPerAddress(t *testing.T) {
-	h := newHarness(t, openRegistration, withTestAddresses)
+	h := newBadgerHarness(t, openRegistration, withTestAddresses)
 	const perHour = 100 // the default
 	var created atomic.Int64
 	var wg sync.WaitGroup
@@ -72,7 +72,7 @@ func TestRegistrationIsRateLimitedPerAddress(t *testing.T) {
 // registrations exactly the remaining places are taken, the rest get 503;
 // deleting a client (RFC 7592) frees its place.
 func TestRegisteredClientsAreCapped(t *testing.T) {
-	h := newHarness(t, openRegistration, withTestAddresses, func(c *provider.Config) { c.Registration.MaxClients = 20 })
+	h := newBadgerHarness(t, openRegistration, withTestAddresses, func(c *provider.Config) { c.Registration.MaxClients = 20 })
 	var created, refused atomic.Int64
 	var wg sync.WaitGroup
 	var mu sync.Mutex

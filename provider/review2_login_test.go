@@ -85,8 +85,11 @@ func (g *gatedAccounts) Authenticate(ctx context.Context, login, password string
 // Password checks are bounded globally: when every slot is busy, a login
 // waits briefly, then gets 503 temporarily_unavailable without a bcrypt run.
 func TestConcurrentPasswordChecksAreBounded(t *testing.T) {
+	// In parallel with the other waiting tests: it waits out the password-slot wait,
+	// which costs wall time, not work.
+	t.Parallel()
 	gate := &gatedAccounts{entered: make(chan struct{}, 1), release: make(chan struct{})}
-	h := newHarness(t, func(c *provider.Config) {
+	h := newBadgerHarness(t, func(c *provider.Config) {
 		gate.AccountStore = c.Accounts
 		c.Accounts = gate
 		c.MaxConcurrentPasswordChecks = 1

@@ -63,7 +63,7 @@ func (b *browser) consentPage(t *testing.T, over map[string]string) (action, csr
 // and back-channel logout).
 func TestConcurrentConsentsKeepBothGrantLinks(t *testing.T) {
 	barrier := &grantBarrier{all: make(chan struct{})}
-	h := newHarness(t, func(c *provider.Config) {
+	h := newBadgerHarness(t, func(c *provider.Config) {
 		barrier.Store = c.Store
 		c.Store = barrier
 	})
@@ -118,6 +118,9 @@ func TestConcurrentConsentsKeepBothGrantLinks(t *testing.T) {
 // Back-channel logout finishes although the browser that asked for the
 // logout went away: the relying party must still hear of it.
 func TestBackchannelLogoutSurvivesBrowserDisconnect(t *testing.T) {
+	// In parallel with the other waiting tests: it waits for a relying party that answers after a second,
+	// which costs wall time, not work.
+	t.Parallel()
 	arrived := make(chan struct{}, 1)
 	outcome := make(chan string, 1)
 	rp := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -47,7 +47,7 @@ func TestClientLookupRacingChangeIsNotCached(t *testing.T) {
 	for _, change := range []string{http.MethodDelete, http.MethodPut} {
 		t.Run(change, func(t *testing.T) {
 			ps := &pauseClientRead{}
-			h := newHarness(t, registrationAllowing("read"), withPauseClientRead(ps))
+			h := newBadgerHarness(t, registrationAllowing("read"), withPauseClientRead(ps))
 			info := jsonBody(t, h.register(`{"grant_types":["client_credentials"],"scope":"read"}`, ""))
 			id, secret, rat, uri := info["client_id"].(string), info["client_secret"].(string), info["registration_access_token"].(string), info["registration_client_uri"].(string)
 			cc := url.Values{"grant_type": {"client_credentials"}}
@@ -117,7 +117,7 @@ func TestClientChangeKeepsConcurrentGrant(t *testing.T) {
 	for _, change := range []string{http.MethodPut, http.MethodDelete} {
 		t.Run(change, func(t *testing.T) {
 			ps := &pauseClientRead{}
-			h := newHarness(t, openRegistration, withPauseClientRead(ps))
+			h := newBadgerHarness(t, openRegistration, withPauseClientRead(ps))
 			const cb = "https://app.example/cb"
 			info := jsonBody(t, h.register(`{"redirect_uris":["`+cb+`"]}`, ""))
 			id, secret, rat, uri := info["client_id"].(string), info["client_secret"].(string), info["registration_access_token"].(string), info["registration_client_uri"].(string)

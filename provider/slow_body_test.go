@@ -16,6 +16,9 @@ import (
 // answers 408 with an RFC 6749 §5.2 error body while the client is still
 // sending. Both the form endpoints and the JSON registration endpoint.
 func TestSlowRequestBodyIsCutOff(t *testing.T) {
+	// In parallel with the other waiting tests: it waits out body read deadlines,
+	// which costs wall time, not work.
+	t.Parallel()
 	h := newHarness(t, openRegistration, func(c *provider.Config) { c.BodyReadTimeout = 300 * time.Millisecond })
 	for _, tc := range []struct{ path, contentType string }{
 		{"/token", "application/x-www-form-urlencoded"},

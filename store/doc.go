@@ -8,6 +8,9 @@
 //     database in one directory. It needs no external service and survives
 //     restarts. Badger locks its directory, so one process (inside Caddy, one
 //     shared handle per directory) owns a store.
+//   - [github.com/oidcaddy/oidcaddy/store/memstore]: in memory, for fast unit
+//     tests of provider/ and telemetry/ and as the reference implementation of
+//     the contract. Not for production: nothing survives a restart.
 //
 // Every backend must pass the conformance suite in
 // [github.com/oidcaddy/oidcaddy/store/storetest]: call

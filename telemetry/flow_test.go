@@ -30,7 +30,7 @@ import (
 
 	"github.com/oidcaddy/oidcaddy/internal/jose"
 	"github.com/oidcaddy/oidcaddy/provider"
-	"github.com/oidcaddy/oidcaddy/store/badgerstore"
+	"github.com/oidcaddy/oidcaddy/store/memstore"
 	"github.com/oidcaddy/oidcaddy/telemetry"
 )
 
@@ -132,7 +132,7 @@ func (j *recordingJar) SetCookies(u *url.URL, cookies []*http.Cookie) {
 	j.CookieJar.SetCookies(u, cookies)
 }
 
-// flowClock runs with real time (Badger's TTLs do) plus an offset the test
+// flowClock runs with real time (the store's TTLs do) plus an offset the test
 // moves forward, e.g. past the refresh token reuse grace.
 type flowClock struct {
 	mu     sync.Mutex
@@ -227,11 +227,9 @@ type flowEnv struct {
 
 func newFlowEnv(t *testing.T) *flowEnv {
 	t.Helper()
-	st, err := badgerstore.Open(badgerstore.Options{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	// In memory: these tests are about what telemetry makes of the
+	// provider's events; Badger has its own conformance and e2e coverage.
+	st := memstore.New()
 	key, err := jose.GenerateKey("ES256")
 	if err != nil {
 		t.Fatal(err)
