@@ -455,7 +455,7 @@ func (c *ClientConfig) unmarshalCaddyfile(d *caddyfile.Dispenser, algUses *[]alg
 			if c.JWKSFile != "" {
 				return d.Errf("client %s: jwks_file and jwks_uri are mutually exclusive", c.ClientID)
 			}
-			if err := checkJWKSURI(c.JWKSURI); err != nil {
+			if err := provider.CheckJWKSURI(c.JWKSURI); err != nil {
 				return d.Errf("client %s: %v", c.ClientID, err)
 			}
 		case "require_par":
@@ -466,7 +466,7 @@ func (c *ClientConfig) unmarshalCaddyfile(d *caddyfile.Dispenser, algUses *[]alg
 			if err := oneArg(d, &c.BackchannelLogoutURI); err != nil {
 				return err
 			}
-			if err := checkBackchannelLogoutURI(c.BackchannelLogoutURI); err != nil {
+			if err := provider.CheckBackchannelLogoutURI(c.BackchannelLogoutURI); err != nil {
 				return d.Errf("client %s: %v", c.ClientID, err)
 			}
 		case "id_token_signed_response_alg":

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/url"
 	"os"
 	"slices"
@@ -466,12 +465,12 @@ func (h *Handler) checkStatic() error {
 			return fmt.Errorf("client %q: jwks_file and jwks_uri are mutually exclusive", c.ClientID)
 		}
 		if c.JWKSURI != "" {
-			if err := checkJWKSURI(c.JWKSURI); err != nil {
+			if err := provider.CheckJWKSURI(c.JWKSURI); err != nil {
 				return fmt.Errorf("client %q: %w", c.ClientID, err)
 			}
 		}
 		if c.BackchannelLogoutURI != "" {
-			if err := checkBackchannelLogoutURI(c.BackchannelLogoutURI); err != nil {
+			if err := provider.CheckBackchannelLogoutURI(c.BackchannelLogoutURI); err != nil {
 				return fmt.Errorf("client %q: %w", c.ClientID, err)
 			}
 		}
@@ -694,45 +693,6 @@ func buildRegistration(repl *caddy.Replacer, rc *RegistrationConfig) (provider.R
 		reg.InitialAccessTokens = append(reg.InitialAccessTokens, tok)
 	}
 	return reg, nil
-}
-
-// checkJWKSURI: keys decide who the client is, so they are fetched over
-// https only.
-func checkJWKSURI(raw string) error {
-	u, err := url.Parse(raw)
-	if err != nil || u.Scheme != "https" || u.Host == "" || u.Fragment != "" || strings.Contains(raw, "#") {
-		return fmt.Errorf("jwks_uri must be an absolute https URL without fragment, got %q", raw)
-	}
-	return nil
-}
-
-// checkBackchannelLogoutURI is the rule for configured clients: https, or
-// http on a loopback host, without fragment. (Registered clients' URLs are
-// checked by the provider, which also refuses private hosts unless allowed.)
-func checkBackchannelLogoutURI(raw string) error {
-	u, err := url.Parse(raw)
-	bad := err != nil || u.Host == "" || u.Fragment != "" || strings.Contains(raw, "#")
-	if !bad {
-		switch u.Scheme {
-		case "https":
-		case "http":
-			bad = !isLoopbackHost(u.Hostname())
-		default:
-			bad = true
-		}
-	}
-	if bad {
-		return fmt.Errorf("backchannel_logout_uri must be an absolute https URL (http only on a loopback host) without fragment, got %q", raw)
-	}
-	return nil
-}
-
-func isLoopbackHost(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // checkResourceIdentifier: RFC 8707 §2 asks for an absolute URI without a

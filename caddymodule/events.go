@@ -2,8 +2,6 @@ package caddymodule
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"strings"
 	"time"
 
@@ -11,6 +9,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/oidcaddy/oidcaddy/provider"
+	"github.com/oidcaddy/oidcaddy/telemetry"
 )
 
 // Error lines are sampled per message (event and error code): each second,
@@ -73,7 +72,7 @@ func (s zapSink) Emit(_ context.Context, e provider.Event) {
 		fields = append(fields, zap.String("client_id", e.ClientID))
 	}
 	if e.GrantID != "" {
-		fields = append(fields, zap.String("grant", grantDigest(e.GrantID)))
+		fields = append(fields, zap.String("grant", telemetry.GrantIDHash(e.GrantID)))
 	}
 	if e.Prompt != "" {
 		fields = append(fields, zap.String("prompt", e.Prompt))
@@ -88,11 +87,4 @@ func (s zapSink) Emit(_ context.Context, e provider.Event) {
 		fields = append(fields, zap.Error(e.Cause))
 	}
 	ce.Write(fields...)
-}
-
-// grantDigest lets log lines about one grant be correlated without the log
-// holding the grant id itself.
-func grantDigest(id string) string {
-	sum := sha256.Sum256([]byte(id))
-	return hex.EncodeToString(sum[:8])
 }

@@ -200,6 +200,16 @@ func (c *Client) Validate() error {
 			return fmt.Errorf("client %q: %w", c.ID, err)
 		}
 	}
+	if c.JWKSURI != "" {
+		if err := CheckJWKSURI(c.JWKSURI); err != nil {
+			return fmt.Errorf("client %q: %w", c.ID, err)
+		}
+	}
+	if c.BackchannelLogoutURI != "" {
+		if err := CheckBackchannelLogoutURI(c.BackchannelLogoutURI); err != nil {
+			return fmt.Errorf("client %q: %w", c.ID, err)
+		}
+	}
 	return nil
 }
 
