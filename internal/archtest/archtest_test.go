@@ -53,3 +53,25 @@ func TestCheckDetectsDependencies(t *testing.T) {
 		t.Fatal("the dependency check found no Caddy import in caddymodule; it is broken")
 	}
 }
+
+// Storage backends and telemetry are used by the Caddy glue, never the other
+// way round: they must not import caddymodule (nor anything of Caddy, for
+// the stores), so they stay usable and testable without a Caddy config.
+func TestStoresAndTelemetryDoNotImportTheGlue(t *testing.T) {
+	for pattern, banned := range map[string][]string{
+		"github.com/oidcaddy/oidcaddy/store/...":     {"github.com/oidcaddy/oidcaddy/caddymodule", "github.com/caddyserver/"},
+		"github.com/oidcaddy/oidcaddy/telemetry/...": {"github.com/oidcaddy/oidcaddy/caddymodule"},
+	} {
+		out, err := exec.Command("go", "list", "-deps", pattern).CombinedOutput()
+		if err != nil {
+			t.Fatalf("go list -deps %s: %v\n%s", pattern, err, out)
+		}
+		for _, dep := range strings.Fields(string(out)) {
+			for _, prefix := range banned {
+				if strings.HasPrefix(dep, prefix) {
+					t.Errorf("%s depends on %s", pattern, dep)
+				}
+			}
+		}
+	}
+}
