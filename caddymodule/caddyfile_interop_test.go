@@ -78,11 +78,7 @@ func TestUnmarshalCaddyfileInteropOptions(t *testing.T) {
 }
 
 func TestUnmarshalCaddyfileInteropOptionErrors(t *testing.T) {
-	tests := []struct {
-		name  string
-		input string
-		want  []string
-	}{
+	tests := []caddyfileErrorCase{
 		{
 			name:  "ID token alg without a key of that alg",
 			input: "oidc_provider {\n issuer https://a.example\n signing_key RS256\n client app {\n  secret s\n  redirect_uri https://app.example/cb\n  id_token_signed_response_alg ES256\n }\n}",
@@ -124,20 +120,7 @@ func TestUnmarshalCaddyfileInteropOptionErrors(t *testing.T) {
 			want:  []string{"Testfile:5", "every address"},
 		},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var h Handler
-			err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser(tt.input))
-			if err == nil {
-				t.Fatalf("expected an error, got config %+v", h)
-			}
-			for _, w := range tt.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error %q does not contain %q", err, w)
-				}
-			}
-		})
-	}
+	runCaddyfileErrorCases(t, tests)
 }
 
 // The JSON configuration gets the same checks (Validate, Provision).

@@ -306,12 +306,7 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 }
 
 func TestUnmarshalCaddyfileErrors(t *testing.T) {
-	tests := []struct {
-		name  string
-		input string
-		// every string must appear in the error
-		want []string
-	}{
+	tests := []caddyfileErrorCase{
 		{
 			name:  "positional argument",
 			input: "oidc_provider https://auth.example.com",
@@ -648,20 +643,7 @@ func TestUnmarshalCaddyfileErrors(t *testing.T) {
 			want:  []string{"Testfile:3", "wrong argument count"},
 		},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var h Handler
-			err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser(tt.input))
-			if err == nil {
-				t.Fatalf("expected an error, got config %+v", h)
-			}
-			for _, w := range tt.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error %q does not contain %q", err, w)
-				}
-			}
-		})
-	}
+	runCaddyfileErrorCases(t, tests)
 }
 
 // A literal secret must never show up in a parse error, even when the line
@@ -682,6 +664,32 @@ func TestUnmarshalCaddyfileKeepsSecretOutOfErrors(t *testing.T) {
 			}
 			if strings.Contains(err.Error(), secret) {
 				t.Fatalf("error leaks the secret: %v", err)
+			}
+		})
+	}
+}
+
+// caddyfileErrorCase is a Caddyfile that must not parse: every string of
+// want must appear in the error (the file:line, the subdirective, the rule).
+type caddyfileErrorCase struct {
+	name  string
+	input string
+	want  []string
+}
+
+func runCaddyfileErrorCases(t *testing.T, tests []caddyfileErrorCase) {
+	t.Helper()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var h Handler
+			err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser(tt.input))
+			if err == nil {
+				t.Fatalf("expected an error, got config %+v", h)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not contain %q", err, w)
+				}
 			}
 		})
 	}

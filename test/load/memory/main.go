@@ -136,12 +136,14 @@ func run(bin string, tokens, workers int, quiet time.Duration) error {
 				n := issued.Add(1)
 				for _, m := range marks[:len(marks)-1] {
 					if n == m {
-						markMu.Lock()
-						if !reached[m] {
-							reached[m] = true
-							sample(pid, adminURL, fmt.Sprintf("%dk tokens", m/1000))
-						}
-						markMu.Unlock()
+						func() {
+							markMu.Lock()
+							defer markMu.Unlock()
+							if !reached[m] {
+								reached[m] = true
+								sample(pid, adminURL, fmt.Sprintf("%dk tokens", m/1000))
+							}
+						}()
 					}
 				}
 			}
