@@ -42,6 +42,8 @@ type siteConfig struct {
 	// FastUserHash is a bcrypt cost-4 hash (~1 ms to check) of the
 	// "fast" user's random password: logins that cost almost nothing.
 	FastUserHash string
+	// Telemetry is the telemetry mode (see telemetryModes).
+	Telemetry telemetryMode
 }
 
 func (c siteConfig) Issuer() string { return fmt.Sprintf("http://127.0.0.1:%d", c.SitePort) }
@@ -52,7 +54,9 @@ func (c siteConfig) RedirectURI() string { return c.Issuer() + "/load-callback" 
 
 var caddyfileTemplate = template.Must(template.New("Caddyfile").Parse(`{
 	admin 127.0.0.1:{{.AdminPort}}
+{{- if not .Telemetry.NoHTTPMetrics}}
 	metrics
+{{- end}}
 	persist_config off
 }
 
@@ -60,9 +64,18 @@ http://127.0.0.1:{{.SitePort}} {
 	# The site address names the host to match, not the interface: without
 	# bind, Caddy would listen on every interface of the machine.
 	bind 127.0.0.1
+{{- if .Telemetry.Tracing}}
+	tracing
+{{- end}}
 	oidc_provider {
 		issuer {{.Issuer}}
 		storage {{.StorageDir}}
+{{- if .Telemetry.LogExporter}}
+		log_exporter {{.Telemetry.LogExporter}}
+{{- end}}
+{{- if .Telemetry.SpanEvents}}
+		span_events
+{{- end}}
 {{- if .SigningKey}}
 		signing_key {{.SigningKey}}
 {{- end}}
@@ -126,13 +139,14 @@ type server struct {
 // until the admin API and discovery answer. Caddy stays in the driver's
 // process group, so run.sh's timeout reaches it, and gets SIGTERM should the
 // driver die without stopping it.
-func startCaddy(ctx context.Context, bin, dir string, cfg siteConfig) (*server, error) {
+func startCaddy(ctx context.Context, bin, dir string, cfg siteConfig, extraEnv ...string) (*server, error) {
 	caddyfile, err := cfg.caddyfile()
 	if err != nil {
 		return nil, err
 	}
 	s := &server{cfg: cfg, bin: bin, machineSecret: randomSecret(), webSecret: randomSecret()}
-	s.proc, err = caddyproc.Start(bin, dir, caddyfile, "LOAD_MACHINE_SECRET="+s.machineSecret, "LOAD_WEB_SECRET="+s.webSecret)
+	env := append([]string{"LOAD_MACHINE_SECRET=" + s.machineSecret, "LOAD_WEB_SECRET=" + s.webSecret}, extraEnv...)
+	s.proc, err = caddyproc.Start(bin, dir, caddyfile, env...)
 	if err != nil {
 		return nil, err
 	}

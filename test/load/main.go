@@ -48,6 +48,7 @@ type options struct {
 	outDir     string
 	workDir    string
 	deadline   time.Duration
+	telemetry  telemetryMode
 }
 
 func main() {
@@ -67,6 +68,7 @@ func main() {
 	flag.StringVar(&o.outDir, "out", "", "keep results.json, results.md and profiles in this directory")
 	flag.StringVar(&o.workDir, "workdir", "", "directory for Caddyfiles and storage (default: a new temporary directory, removed at the end)")
 	flag.DurationVar(&o.deadline, "deadline", 0, "the whole run is stopped after this (default: (duration + 6s) per scenario + 30s)")
+	telemetryName := flag.String("telemetry", "metrics", "telemetry mode of the Caddy under test: off, metrics, tracing, tracing-spans, tracing-spans-logs or tracing-span-events-logs (see test/load/telemetry.go)")
 	list := flag.Bool("list", false, "list the scenarios and exit")
 	flag.Parse()
 
@@ -79,6 +81,11 @@ func main() {
 		return
 	}
 	o.scenarios = nameSet(scenarios)
+	if m, err := lookupTelemetry(*telemetryName); err != nil {
+		fatalf("%v", err)
+	} else {
+		o.telemetry = m
+	}
 	o.profile = nameSet(profile)
 	known := map[string]bool{"all": true}
 	for _, r := range plan() {
@@ -334,8 +341,18 @@ type outcome struct {
 	Reference    float64  `json:"reference_per_s,omitempty"`
 	Ceiling      float64  `json:"ceiling_per_core,omitempty"`
 	Checks       []string `json:"failed_checks,omitempty"`
-	Error        string   `json:"error,omitempty"`
-	Profile      string   `json:"profile,omitempty"`
+	// Telemetry is the telemetry mode; OTLP what the loopback sink received
+	// over the whole life of this Caddy and Events how many provider events
+	// it counted (each should have become one event span or span event and,
+	// with log records, one log record).
+	Telemetry string      `json:"telemetry"`
+	OTLP      *otlpCounts `json:"otlp,omitempty"`
+	Events    int64       `json:"events_total,omitempty"`
+	// SiteRequests is Caddy's count of site requests over its life (one
+	// request span each), when its HTTP metrics are on.
+	SiteRequests int64  `json:"site_requests,omitempty"`
+	Error        string `json:"error,omitempty"`
+	Profile      string `json:"profile,omitempty"`
 }
 
 func run(ctx context.Context, o options) int {
@@ -361,8 +378,8 @@ func run(ctx context.Context, o options) int {
 		}
 	}
 	load1, _ := loadAverage()
-	fmt.Printf("load: %s, %d CPUs, load average before: %s, generator %s, %s per scenario, %d connections\n",
-		time.Now().Format(time.RFC3339), runtime.NumCPU(), load1, o.gen, o.duration, o.conns)
+	fmt.Printf("load: %s, %d CPUs, load average before: %s, generator %s, %s per scenario, %d connections, telemetry %s\n",
+		time.Now().Format(time.RFC3339), runtime.NumCPU(), load1, o.gen, o.duration, o.conns, o.telemetry.Name)
 
 	var results []outcome
 	failed := false
@@ -409,7 +426,7 @@ func run(ctx context.Context, o options) int {
 	if o.outDir != "" {
 		raw, _ := json.MarshalIndent(map[string]any{
 			"date": time.Now().Format(time.RFC3339), "cpus": runtime.NumCPU(), "load_average_before": load1,
-			"load_average_after": load2, "generator": o.gen, "duration_s": o.duration.Seconds(), "connections": o.conns,
+			"load_average_after": load2, "generator": o.gen, "telemetry": o.telemetry.Name, "duration_s": o.duration.Seconds(), "connections": o.conns,
 			"results": results,
 		}, "", "  ")
 		_ = os.WriteFile(filepath.Join(o.outDir, "results.json"), raw, 0o644)
@@ -438,13 +455,52 @@ func runConfig(ctx context.Context, o options, dir, profDir string, cr configRun
 	if err != nil {
 		return nil, err
 	}
-	cfg := siteConfig{SitePort: site, AdminPort: admin, StorageDir: filepath.Join(dir, "oidc"), SigningKey: cr.signingKey, FastUserHash: string(fastHash)}
-	srv, err := startCaddy(ctx, o.caddyBin, dir, cfg)
+	cfg := siteConfig{SitePort: site, AdminPort: admin, StorageDir: filepath.Join(dir, "oidc"), SigningKey: cr.signingKey, FastUserHash: string(fastHash), Telemetry: o.telemetry}
+	var sink *otlpSink
+	var extraEnv []string
+	if o.telemetry.exportsOTLP() {
+		if sink, err = startOTLPSink(); err != nil {
+			return nil, err
+		}
+		defer sink.close()
+		extraEnv = o.telemetry.env(sink.url)
+	}
+	srv, err := startCaddy(ctx, o.caddyBin, dir, cfg, extraEnv...)
 	if err != nil {
 		return nil, err
 	}
+	var out []outcome
+	// final is the last scrape, after every scenario: the events and
+	// requests the exported telemetry should account for.
+	var final metrics
 	defer func() {
 		srv.stop()
+		// Caddy flushes its span and log batches on a graceful stop, so
+		// the sink has everything that was not dropped.
+		if sink != nil && final != nil {
+			c := sink.counts()
+			ev := int64(final.sum("oidc_provider_events_total"))
+			reqs := int64(final.sum("caddy_http_requests_total"))
+			for i := range out {
+				out[i].OTLP, out[i].Events, out[i].SiteRequests = &c, ev, reqs
+			}
+			fmt.Printf("  telemetry %s: provider events %d, site requests %d; OTLP received: request spans %d, event spans %d, span events %d, log records %d, bad requests %d\n",
+				o.telemetry.Name, ev, reqs, c.RequestSpans, c.EventSpans, c.SpanEvents, c.LogRecords, c.BadRequests)
+			// More received than counted is requests in flight at the
+			// final scrape; fewer is what the exporters dropped.
+			missing := func(want, got int64) int64 { return max(0, want-got) }
+			var events, logs int64
+			if o.telemetry.Tracing {
+				events = missing(ev, c.EventSpans+c.SpanEvents)
+			}
+			if o.telemetry.LogExporter == "otlp" {
+				logs = missing(ev, c.LogRecords)
+			}
+			if o.telemetry.Tracing && !o.telemetry.NoHTTPMetrics || events > 0 || logs > 0 {
+				fmt.Printf("  telemetry %s: missing at the sink: request spans %d, event spans/span events %d, log records %d\n",
+					o.telemetry.Name, missing(reqs, c.RequestSpans), events, logs)
+			}
+		}
 		if o.outDir != "" {
 			name := "caddy-" + strings.Fields(cr.label)[0] + ".log"
 			_ = os.WriteFile(filepath.Join(o.outDir, name), []byte(srv.proc.Log.String()), 0o644)
@@ -476,7 +532,6 @@ func runConfig(ctx context.Context, o options, dir, profDir string, cr configRun
 			Body: "grant_type=client_credentials", Authorization: e.machineKey})
 	}
 
-	var out []outcome
 	for _, s := range todo {
 		if ctx.Err() != nil {
 			return out, ctx.Err()
@@ -489,7 +544,11 @@ func runConfig(ctx context.Context, o options, dir, profDir string, cr configRun
 		oc := measure(ctx, e, profDir, cr, s)
 		fmt.Printf("  %-20s %-20s %9.1f %s/s  p50 %7.2f ms  p99 %7.2f ms  failed %d  in Caddy %.3f ms/req  cores: caddy %.2f, generator %.2f, other %.2f\n",
 			cr.label, s.name, oc.Rate, s.unit, oc.P50ms, oc.P99ms, oc.Failed, oc.ServerMeanMs, oc.CaddyCores, oc.GenCores, oc.OtherCores)
+		oc.Telemetry = o.telemetry.Name
 		out = append(out, oc)
+	}
+	if m, err := srv.scrape(ctx); err == nil {
+		final = m
 	}
 	select {
 	case <-srv.proc.Exited():
@@ -647,7 +706,7 @@ func measure(ctx context.Context, e *env, profDir string, cr configRun, s scenar
 		if n > 0 {
 			oc.ServerMeanMs = (after.sum("caddy_http_request_duration_seconds_sum") - before.sum("caddy_http_request_duration_seconds_sum")) / n * 1000
 		}
-		d := delta{before: before, after: after, aborted: oc.AbortedAtStop}
+		d := delta{before: before, after: after, aborted: oc.AbortedAtStop, noHTTPMetrics: e.o.telemetry.NoHTTPMetrics}
 		for _, c := range s.expect(d, res, int64(e.o.conns)) {
 			if !c.ok {
 				oc.Checks = append(oc.Checks, c.detail)
@@ -766,6 +825,9 @@ type check struct {
 type delta struct {
 	before, after metrics
 	aborted       int64
+	// noHTTPMetrics: Caddy's HTTP metrics are off (-telemetry off), so
+	// the response counts cannot be checked.
+	noHTTPMetrics bool
 }
 
 // abortedRequests counts the provider's logged internal errors caused by a
@@ -794,6 +856,9 @@ func (d delta) between(event string, lo, hi int64) check {
 // all 2xx, as many as the generator counted (plus those in flight when it
 // stopped).
 func (d delta) httpOnly(n, slack int64) []check {
+	if d.noHTTPMetrics {
+		return nil
+	}
 	b, a := d.before.httpByClass(), d.after.httpByClass()
 	ok2 := int64(a["2xx"] - b["2xx"])
 	other := int64(a["1xx"]+a["3xx"]+a["4xx"]+a["5xx"]) - int64(b["1xx"]+b["3xx"]+b["4xx"]+b["5xx"])
@@ -807,6 +872,9 @@ func (d delta) httpOnly(n, slack int64) []check {
 // statusCheck checks a flow scenario: no 4xx or 5xx, and exactly as many
 // 2xx and 3xx responses as requests sent.
 func (d delta) statusCheck(sent int64) check {
+	if d.noHTTPMetrics {
+		return check{ok: true}
+	}
 	b, a := d.before.httpByClass(), d.after.httpByClass()
 	good := int64(a["2xx"]+a["3xx"]) - int64(b["2xx"]+b["3xx"])
 	bad := int64(a["4xx"]+a["5xx"]) - int64(b["4xx"]+b["5xx"])

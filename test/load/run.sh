@@ -16,6 +16,10 @@
 #                   `go run ./test/load -list`)
 #   LOAD_PROFILE    scenario names (or all) to CPU-profile during the load
 #   LOAD_OUT        keep results.json, results.md and profiles here
+#   LOAD_TELEMETRY  telemetry of the Caddy under test (default metrics): off,
+#                   metrics, tracing, tracing-spans, tracing-spans-logs or
+#                   tracing-span-events-logs; spans and log records go to a
+#                   loopback OTLP sink in the driver (test/load/telemetry.go)
 #   LOAD_INSTALL_WRK=1  apt-get install wrk when it is missing (as root)
 set -euo pipefail
 
@@ -81,6 +85,7 @@ args=(
 	-silent-workers "${LOAD_SILENT_WORKERS:-16}"
 	-scenarios "${LOAD_SCENARIOS:-all}"
 	-workdir "$work/run"
+	-telemetry "${LOAD_TELEMETRY:-metrics}"
 )
 if [[ -n ${LOAD_PROFILE:-} ]]; then
 	args+=(-profile "$LOAD_PROFILE")
