@@ -81,9 +81,7 @@ func (s *otlpSink) body(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
 }
 
 func (s *otlpSink) bad(w http.ResponseWriter) {
-	s.mu.Lock()
-	s.badRequests++
-	s.mu.Unlock()
+	s.locked(func() { s.badRequests++ })
 	http.Error(w, "bad request", http.StatusBadRequest)
 }
 
@@ -113,11 +111,11 @@ func (s *otlpSink) traces(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	s.mu.Lock()
-	s.requestSpans += reqSpans
-	s.eventSpans += evSpans
-	s.spanEvents += spanEvents
-	s.mu.Unlock()
+	s.locked(func() {
+		s.requestSpans += reqSpans
+		s.eventSpans += evSpans
+		s.spanEvents += spanEvents
+	})
 	w.Header().Set("Content-Type", "application/x-protobuf")
 	out, _ := proto.Marshal(&coltrace.ExportTraceServiceResponse{})
 	_, _ = w.Write(out)
@@ -139,10 +137,15 @@ func (s *otlpSink) logs(w http.ResponseWriter, r *http.Request) {
 			n += int64(len(sl.LogRecords))
 		}
 	}
-	s.mu.Lock()
-	s.logRecords += n
-	s.mu.Unlock()
+	s.locked(func() { s.logRecords += n })
 	w.Header().Set("Content-Type", "application/x-protobuf")
 	out, _ := proto.Marshal(&collogs.ExportLogsServiceResponse{})
 	_, _ = w.Write(out)
+}
+
+// locked runs f with the counters' lock held.
+func (s *otlpSink) locked(f func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f()
 }
