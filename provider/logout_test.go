@@ -1,12 +1,10 @@
 package provider_test
 
 import (
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/lestrrat-go/jwx/v3/jwk"
@@ -117,16 +115,7 @@ func regexpField(body, name string) string {
 // Back-channel logout: each client of the session gets a logout token that
 // a relying party library verifies against the JWKS.
 func TestBackchannelLogout(t *testing.T) {
-	var mu sync.Mutex
-	var tokens []string
-	rp := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		v, _ := url.ParseQuery(string(body))
-		mu.Lock()
-		tokens = append(tokens, v.Get("logout_token"))
-		mu.Unlock()
-	}))
-	defer rp.Close()
+	rp := newLogoutReceiver(t)
 	broken := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(500) }))
 	defer broken.Close()
 	h := newHarness(t, func(c *provider.Config) {
@@ -145,6 +134,7 @@ func TestBackchannelLogout(t *testing.T) {
 	if h.events.count(provider.EventBackchannelSuccess) != 1 || h.events.count(provider.EventBackchannelError) != 1 {
 		t.Fatalf("events: %v", h.events.names())
 	}
+	tokens := rp.received()
 	if len(tokens) != 1 {
 		t.Fatalf("logout tokens received: %d", len(tokens))
 	}

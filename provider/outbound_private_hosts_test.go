@@ -2,12 +2,8 @@ package provider_test
 
 import (
 	"encoding/json"
-	"io"
-	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/oidcaddy/oidcaddy/internal/jose"
@@ -57,16 +53,7 @@ func TestRegisteredClientURLsMustBePublicByDefault(t *testing.T) {
 // through at registration, and the back-channel logout of a registered
 // client on a listed private address is delivered.
 func TestAllowPrivateHosts(t *testing.T) {
-	var mu sync.Mutex
-	var logoutTokens []string
-	rp := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		v, _ := url.ParseQuery(string(body))
-		mu.Lock()
-		logoutTokens = append(logoutTokens, v.Get("logout_token"))
-		mu.Unlock()
-	}))
-	defer rp.Close()
+	rp := newLogoutReceiver(t)
 	ks := twoAlgKeys(t)
 	h := newHarness(t, openRegistration, withAssertions, withKeySet(ks), func(c *provider.Config) {
 		c.Registration.AllowPrivateHosts = []string{"App", "10.0.0.0/8", "127.0.0.1"}
@@ -119,8 +106,7 @@ func TestAllowPrivateHosts(t *testing.T) {
 	if h.events.count(provider.EventBackchannelSuccess) != 1 || h.events.count(provider.EventBackchannelError) != 0 {
 		t.Fatalf("back-channel events: %v", h.events.names())
 	}
-	mu.Lock()
-	defer mu.Unlock()
+	logoutTokens := rp.received()
 	if len(logoutTokens) != 1 {
 		t.Fatalf("logout tokens received: %d", len(logoutTokens))
 	}

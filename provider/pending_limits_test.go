@@ -62,25 +62,9 @@ func wantRefused(t *testing.T, what string, r response, status int) {
 func TestPendingInteractionsAreBoundedPerAddress(t *testing.T) {
 	h := newBadgerHarness(t, withTestAddresses)
 	const perAddress = 1000 // the default
-	var started atomic.Int64
-	var wg sync.WaitGroup
-	work := make(chan int)
-	for range 32 {
-		wg.Go(func() {
-			for range work {
-				if startedInteraction(h.startLogin(t, "2001:db8::1")) {
-					started.Add(1)
-				}
-			}
-		})
-	}
-	for i := range perAddress {
-		work <- i
-	}
-	close(work)
-	wg.Wait()
-	if started.Load() != perAddress {
-		t.Fatalf("%d of %d logins started", started.Load(), perAddress)
+	started := countConcurrent(32, perAddress, func() bool { return startedInteraction(h.startLogin(t, "2001:db8::1")) })
+	if started != perAddress {
+		t.Fatalf("%d of %d logins started", started, perAddress)
 	}
 	wantRefused(t, "login past the per-address limit", h.startLogin(t, "2001:db8::2"), http.StatusTooManyRequests)
 	if r := h.startLogin(t, "2001:db8:1::1"); !startedInteraction(r) {

@@ -29,25 +29,11 @@ func (h *harness) registerFrom(addr, body string) response {
 func TestRegistrationIsRateLimitedPerAddress(t *testing.T) {
 	h := newBadgerHarness(t, openRegistration, withTestAddresses)
 	const perHour = 100 // the default
-	var created atomic.Int64
-	var wg sync.WaitGroup
-	work := make(chan int)
-	for range 32 {
-		wg.Go(func() {
-			for range work {
-				if r := h.registerFrom("192.0.2.1", minimalRegistration); r.status == http.StatusCreated {
-					created.Add(1)
-				}
-			}
-		})
-	}
-	for i := range perHour {
-		work <- i
-	}
-	close(work)
-	wg.Wait()
-	if created.Load() != perHour {
-		t.Fatalf("%d of %d registrations succeeded", created.Load(), perHour)
+	created := countConcurrent(32, perHour, func() bool {
+		return h.registerFrom("192.0.2.1", minimalRegistration).status == http.StatusCreated
+	})
+	if created != perHour {
+		t.Fatalf("%d of %d registrations succeeded", created, perHour)
 	}
 	r := h.registerFrom("192.0.2.1", minimalRegistration)
 	if r.status != http.StatusTooManyRequests {

@@ -16,8 +16,6 @@ import (
 	"time"
 
 	"golang.org/x/oauth2"
-
-	"github.com/oidcaddy/oidcaddy/internal/caddyproc"
 )
 
 const (
@@ -69,6 +67,8 @@ func TestAccessLogFilterKeepsCodesAndIDTokensOut(t *testing.T) {
 	m := discover(ctx, t, srv.cfg.Issuer())
 	rp := newRelyingParty(ctx, t, srv.cfg.Issuer(), app)
 	b := newBrowser(t)
+	// The flow by hand, not rp.signIn: the code itself is searched for in
+	// the logs below.
 	req := rp.newAuthRequest()
 	res := b.authorize(ctx, req.URL, app.RedirectURI, demoUser)
 	if res.Error != "" || res.Code == "" {
@@ -315,26 +315,6 @@ func withSiteDirectives(t *testing.T, caddyfile []byte, global, site string) []b
 		s = strings.Replace(s, ins.after, ins.after+ins.text, 1)
 	}
 	return []byte(s)
-}
-
-// startCaddyWith is startCaddy for a Caddyfile the test has edited.
-func startCaddyWith(t *testing.T, cfg siteConfig, caddyfile []byte, env ...string) *caddyServer {
-	t.Helper()
-	proc, err := caddyproc.Start(caddyBin, t.TempDir(), caddyfile, append([]string{"DEMO_CLIENT_SECRET=" + demoClientSecret}, env...)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &caddyServer{Process: proc, t: t, cfg: cfg}
-	t.Cleanup(func() {
-		s.stop()
-		if t.Failed() {
-			t.Logf("caddy log:\n%s", s.Log.String())
-		}
-	})
-	if err := s.WaitReady(context.Background(), 30*time.Second, cfg.Admin()+"/config/", cfg.Issuer()+"/.well-known/openid-configuration"); err != nil {
-		t.Fatal(err)
-	}
-	return s
 }
 
 // waitAccessLog polls an access log file until it contains want.

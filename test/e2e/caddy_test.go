@@ -152,7 +152,14 @@ func newSiteConfig(t *testing.T) siteConfig {
 // ends, and its log is shown if the test failed.
 func startCaddy(t *testing.T, cfg siteConfig) *caddyServer {
 	t.Helper()
-	proc, err := caddyproc.Start(caddyBin, t.TempDir(), cfg.caddyfile(t), "DEMO_CLIENT_SECRET="+demoClientSecret)
+	return startCaddyWith(t, cfg, cfg.caddyfile(t))
+}
+
+// startCaddyWith is startCaddy for a Caddyfile the test has edited, with
+// extra environment variables for the Caddy process.
+func startCaddyWith(t *testing.T, cfg siteConfig, caddyfile []byte, env ...string) *caddyServer {
+	t.Helper()
+	proc, err := caddyproc.Start(caddyBin, t.TempDir(), caddyfile, append([]string{"DEMO_CLIENT_SECRET=" + demoClientSecret}, env...)...)
 	if err != nil {
 		t.Fatal(err)
 	}

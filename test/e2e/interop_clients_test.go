@@ -135,17 +135,9 @@ func TestIDTokenAlgAndClaimsPerClient(t *testing.T) {
 		Email string `json:"email"`
 		Name  string `json:"name"`
 	}
-	login := func(rp *relyingParty, redirect string) (*oauth2.Token, string) {
+	login := func(rp *relyingParty) (*oauth2.Token, string) {
 		t.Helper()
-		req := rp.newAuthRequest()
-		res := newBrowser(t).authorize(ctx, req.URL, redirect, demoUser)
-		if res.Code == "" {
-			t.Fatalf("login: %+v", res)
-		}
-		tok, err := rp.conf.Exchange(ctx, res.Code, oauth2.VerifierOption(req.Verifier))
-		if err != nil {
-			t.Fatalf("code exchange: %v", err)
-		}
+		tok := rp.signIn(ctx, newBrowser(t), demoUser)
 		raw, _ := tok.Extra("id_token").(string)
 		return tok, raw
 	}
@@ -174,12 +166,12 @@ func TestIDTokenAlgAndClaimsPerClient(t *testing.T) {
 
 	// The configured ES256 client.
 	es := newRelyingParty(ctx, t, srv.cfg.Issuer(), clientSpec{ID: "es-app", Secret: demoClientSecret, RedirectURI: esRedirect})
-	_, raw := login(es, esRedirect)
+	_, raw := login(es)
 	checkES256("configured client", es, raw)
 
 	// A client without the options: RS256, no profile claims in the ID token.
 	demo := newRelyingParty(ctx, t, srv.cfg.Issuer(), clientSpec{ID: "demo-app", Secret: demoClientSecret, RedirectURI: "http://localhost:5556/callback"})
-	_, raw = login(demo, "http://localhost:5556/callback")
+	_, raw = login(demo)
 	idt, err := demo.verifier.Verify(ctx, raw)
 	if err != nil {
 		t.Fatalf("default client: go-oidc rejects its RS256 ID token: %v", err)
@@ -199,7 +191,7 @@ func TestIDTokenAlgAndClaimsPerClient(t *testing.T) {
 	}))
 	reg := newRelyingParty(ctx, t, srv.cfg.Issuer(), clientSpec{ID: c.ClientID, Secret: c.ClientSecret, RedirectURI: regRedirect})
 	reg.conf.Scopes = append(reg.conf.Scopes, "offline_access")
-	tok, raw := login(reg, regRedirect)
+	tok, raw := login(reg)
 	checkES256("registered client", reg, raw)
 	refreshed, err := reg.conf.TokenSource(ctx, &oauth2.Token{RefreshToken: tok.RefreshToken, Expiry: time.Now().Add(-time.Minute)}).Token()
 	if err != nil {
@@ -268,15 +260,7 @@ func TestBackchannelLogoutToAllowedPrivateHost(t *testing.T) {
 	c := registered(t, register(t, m, "", map[string]any{"redirect_uris": []string{redirect}, "backchannel_logout_uri": "http://localhost:" + port + "/backchannel"}))
 	rp := newRelyingParty(ctx, t, srv.cfg.Issuer(), clientSpec{ID: c.ClientID, Secret: c.ClientSecret, RedirectURI: redirect})
 	b := newBrowser(t)
-	req := rp.newAuthRequest()
-	res := b.authorize(ctx, req.URL, redirect, demoUser)
-	if res.Code == "" {
-		t.Fatalf("login: %+v", res)
-	}
-	tok, err := rp.conf.Exchange(ctx, res.Code, oauth2.VerifierOption(req.Verifier))
-	if err != nil {
-		t.Fatalf("code exchange: %v", err)
-	}
+	tok := rp.signIn(ctx, b, demoUser)
 	rawIDToken, _ := tok.Extra("id_token").(string)
 	resp, err := b.client.Get(m.EndSessionEndpoint + "?" + url.Values{"id_token_hint": {rawIDToken}}.Encode())
 	if err != nil {

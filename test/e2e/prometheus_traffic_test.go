@@ -50,15 +50,7 @@ func promFlowTraffic(ctx context.Context, t *testing.T, srv *caddyServer, m prov
 	// Sign-in and code exchange.
 	rp := newRelyingParty(ctx, t, srv.cfg.Issuer(), app)
 	b := newBrowser(t)
-	ar := rp.newAuthRequest()
-	res := b.authorize(ctx, ar.URL, app.RedirectURI, demoUser)
-	if res.Error != "" || res.Code == "" {
-		t.Fatalf("login: %+v", res)
-	}
-	tok, err := rp.conf.Exchange(ctx, res.Code, oauth2.VerifierOption(ar.Verifier))
-	if err != nil {
-		t.Fatalf("code exchange: %v", err)
-	}
+	tok := rp.signIn(ctx, b, demoUser)
 	idToken, _ := tok.Extra("id_token").(string)
 
 	// Refresh, and a refresh token that does not exist.

@@ -66,6 +66,22 @@ func (rp *relyingParty) newAuthRequest(opts ...oauth2.AuthCodeOption) authReques
 	return a
 }
 
+// signIn runs one authorization-code flow with PKCE through b's pages as u
+// and redeems the code at the token endpoint; a failure ends the test.
+func (rp *relyingParty) signIn(ctx context.Context, b *browser, u user) *oauth2.Token {
+	rp.t.Helper()
+	req := rp.newAuthRequest()
+	res := b.authorize(ctx, req.URL, rp.conf.RedirectURL, u)
+	if res.Error != "" || res.Code == "" {
+		rp.t.Fatalf("login as %q for %s: %+v", u.Login, rp.conf.ClientID, res)
+	}
+	tok, err := rp.conf.Exchange(ctx, res.Code, oauth2.VerifierOption(req.Verifier))
+	if err != nil {
+		rp.t.Fatalf("code exchange for %s: %v", rp.conf.ClientID, err)
+	}
+	return tok
+}
+
 func randomString(t *testing.T) string {
 	b := make([]byte, 16)
 	if _, err := rand.Read(b); err != nil {
