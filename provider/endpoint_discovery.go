@@ -3,7 +3,6 @@ package provider
 import (
 	"encoding/json"
 	"net/http"
-	"strings"
 )
 
 // discoveryDocument is OIDC Discovery 1.0 §3 / RFC 8414 §2 metadata. Only
@@ -97,23 +96,6 @@ func (p *Provider) serveDiscovery(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeCacheable(w, "application/json; charset=utf-8", p.discovery)
-}
-
-func (p *Provider) serveJWKS(w http.ResponseWriter, r *http.Request) {
-	if cors(w, r) {
-		return
-	}
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		w.Header().Set("Allow", "GET, HEAD")
-		p.endpointError(w, r, EventJwksError, methodNotAllowed("GET"), "")
-		return
-	}
-	jwks := p.cfg.Signer.PublicJWKS()
-	if len(jwks) == 0 || !strings.HasPrefix(strings.TrimSpace(string(jwks)), "{") {
-		p.endpointError(w, r, EventJwksError, errServer(errNoJWKS), "")
-		return
-	}
-	writeCacheable(w, "application/jwk-set+json", jwks)
 }
 
 // writeCacheable serves public metadata. A short max-age lets relying parties

@@ -162,17 +162,18 @@ func (p *Provider) refresh(r *http.Request, client *Client, form params) (*token
 		}
 	}
 	scopes = scopesForResource(scopes, resource)
-	subj := &tokenSubject{client: client, accountID: acc.Subject, scopes: scopes, grantID: rt.GrantID, authTime: rt.AuthTime, resource: resource}
-	token, _, err := p.mintAccessToken(r, subj)
+	// With rotation the new token keeps the original scope: narrowing
+	// applies to this access token (and ID token) only (RFC 6749 §6
+	// "identical to the original"). No nonce: OIDC Core §12.2.
+	is := issued{client: client, account: acc, granted: scopes, scopes: scopes, grantID: rt.GrantID, sid: rt.SID, authTime: rt.AuthTime, resource: resource}
+	if rotate {
+		is.refresh, is.successor = refreshRotated, next
+	}
+	resp, err := p.issueTokens(r, is)
 	if err != nil {
 		return nil, "", err
 	}
-	resp := &tokenResponse{AccessToken: token, TokenType: "Bearer", ExpiresIn: int64(p.cfg.Lifetimes.AccessToken.Seconds()), Scope: strings.Join(scopes, " ")}
-	if rotate {
-		// The new token keeps the original scope: narrowing applies to this
-		// access token only (RFC 6749 §6 "identical to the original").
-		resp.RefreshToken = next
-	} else {
+	if !rotate {
 		// Without rotation the same token slides its idle expiry.
 		exp := min(now.Add(p.cfg.Lifetimes.RefreshToken).Unix(), rt.AbsoluteExpiry)
 		if _, err := p.cfg.Store.Update(ctx, KindRefreshToken, id, func(rec *Record) error {
@@ -181,13 +182,6 @@ func (p *Provider) refresh(r *http.Request, client *Client, form params) (*token
 		}); err != nil {
 			return nil, "", errServer(err)
 		}
-	}
-	if slices.Contains(scopes, scopeOpenID) {
-		idt, err := p.signIDToken(client, acc, idTokenFacts{authTime: rt.AuthTime, sid: rt.SID, scopes: scopes}, token)
-		if err != nil {
-			return nil, "", errServer(err)
-		}
-		resp.IDToken = idt
 	}
 	return resp, rt.GrantID, nil
 }
@@ -266,34 +260,4 @@ func (p *Provider) liveSuccessor(ctx context.Context, clientID, consumedID strin
 		sealed, consumedID = next.Successor, secretID(raw)
 	}
 	return "", ErrNotFound
-}
-
-// clientCredentials is RFC 6749 §4.4: a token for the client itself, within
-// the scopes it is allowed, and never a refresh token (§4.4.3).
-func (p *Provider) clientCredentials(r *http.Request, client *Client, form params) (*tokenResponse, error) {
-	if client.Public() {
-		return nil, newError(http.StatusBadRequest, ErrCodeUnauthorizedClient, "a public client cannot use client_credentials")
-	}
-	resource, rerr := p.resolveResource(client, form)
-	if rerr != nil {
-		return nil, rerr
-	}
-	allowed := client.AllowedScopes
-	if resource != nil && len(resource.Scopes) > 0 {
-		allowed = slices.DeleteFunc(slices.Clone(allowed), func(s string) bool { return !slices.Contains(resource.Scopes, s) })
-	}
-	scopes := allowed
-	if s := form.get("scope"); s != "" {
-		scopes = strings.Fields(s)
-		if !coversScopes(allowed, scopes) {
-			return nil, newError(http.StatusBadRequest, ErrCodeInvalidScope, "the client may not request this scope")
-		}
-		slices.Sort(scopes)
-		scopes = slices.Compact(scopes)
-	}
-	token, _, err := p.mintAccessToken(r, &tokenSubject{client: client, scopes: scopes, resource: resource})
-	if err != nil {
-		return nil, err
-	}
-	return &tokenResponse{AccessToken: token, TokenType: "Bearer", ExpiresIn: int64(p.cfg.Lifetimes.AccessToken.Seconds()), Scope: strings.Join(scopes, " ")}, nil
 }

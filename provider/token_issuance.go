@@ -193,3 +193,86 @@ func scopesForResource(scopes []string, res *Resource) []string {
 	}
 	return slices.DeleteFunc(slices.Clone(scopes), func(s string) bool { return !slices.Contains(res.Scopes, s) })
 }
+
+type tokenResponse struct {
+	AccessToken  string `json:"access_token"`
+	TokenType    string `json:"token_type"`
+	ExpiresIn    int64  `json:"expires_in"`
+	IDToken      string `json:"id_token,omitempty"`
+	RefreshToken string `json:"refresh_token,omitempty"`
+	Scope        string `json:"scope,omitempty"`
+}
+
+// issued is what a grant has established when it answers with tokens; every
+// grant hands it to issueTokens, the one place a token response is built
+// (RFC 6749 §5.1, OIDC Core §3.1.3.3).
+type issued struct {
+	client  *Client
+	account *Account // nil for client_credentials: the client's own token
+	// granted is the scope the user granted: a new refresh token keeps it
+	// whole, and it decides the ID token and its claims.
+	granted []string
+	// scopes is the access token's scope (and the response's): granted,
+	// narrowed to the request and to the resource.
+	scopes   []string
+	grantID  string
+	sid      string
+	authTime int64
+	nonce    string // only from an authorization request (OIDC Core §12.2: not on refresh)
+	resource *Resource
+	refresh  refreshIssue
+	// successor is the rotated refresh token (refreshRotated), already stored.
+	successor string
+}
+
+// refreshIssue says where the response's refresh token comes from.
+type refreshIssue int
+
+const (
+	// refreshNone: no refresh token (client_credentials, RFC 6749 §4.4.3;
+	// a refresh grant without rotation, whose token stays the same).
+	refreshNone refreshIssue = iota
+	// refreshIfWanted: a new chain when the client wants one
+	// (wantsRefreshToken): the code and device grants.
+	refreshIfWanted
+	// refreshRotated: the refresh grant's successor, handed out as is.
+	refreshRotated
+)
+
+// issueTokens mints the access token, the refresh token when due and, for
+// openid grants with a user, the ID token, and builds the token response.
+func (p *Provider) issueTokens(r *http.Request, is issued) (*tokenResponse, error) {
+	subj := &tokenSubject{client: is.client, scopes: is.scopes, grantID: is.grantID, authTime: is.authTime, resource: is.resource}
+	if is.account != nil {
+		subj.accountID = is.account.Subject
+	}
+	token, _, err := p.mintAccessToken(r, subj)
+	if err != nil {
+		return nil, err
+	}
+	resp := &tokenResponse{AccessToken: token, TokenType: "Bearer", ExpiresIn: int64(p.cfg.Lifetimes.AccessToken.Seconds()), Scope: strings.Join(is.scopes, " ")}
+	if is.account == nil {
+		return resp, nil
+	}
+	switch {
+	case is.refresh == refreshRotated:
+		resp.RefreshToken = is.successor
+	case is.refresh == refreshIfWanted && wantsRefreshToken(is.client, is.granted):
+		abs := unixTime(is.authTime).Add(p.cfg.Lifetimes.RefreshTokenAbsolute)
+		rt := refreshToken{ClientID: is.client.ID, AccountID: is.account.Subject, Scopes: is.granted, GrantID: is.grantID, SID: is.sid, AuthTime: is.authTime, AbsoluteExpiry: abs.Unix()}
+		if is.resource != nil {
+			rt.Resource = is.resource.Identifier
+		}
+		if resp.RefreshToken, err = p.mintRefreshToken(r, rt); err != nil {
+			return nil, err
+		}
+	}
+	if slices.Contains(is.granted, scopeOpenID) {
+		idt, err := p.signIDToken(is.client, is.account, idTokenFacts{authTime: is.authTime, nonce: is.nonce, sid: is.sid, scopes: is.granted}, token)
+		if err != nil {
+			return nil, errServer(err)
+		}
+		resp.IDToken = idt
+	}
+	return resp, nil
+}

@@ -1,0 +1,230 @@
+package provider
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"slices"
+	"strings"
+)
+
+// serveClientConfiguration is the client configuration endpoint (RFC 7592):
+// GET reads, PUT replaces, DELETE removes, each with the registration access
+// token. An unknown client and a wrong token look the same (401, §2.1).
+func (p *Provider) serveClientConfiguration(w http.ResponseWriter, r *http.Request) {
+	clientID := strings.TrimPrefix(strings.TrimPrefix(r.URL.Path, p.prefix), PathRegistration+"/")
+	ev := map[string]EventName{http.MethodGet: EventRegistrationReadError, http.MethodPut: EventRegistrationUpdateError, http.MethodDelete: EventRegistrationDeleteError}[r.Method]
+	if ev == "" {
+		w.Header().Set("Allow", "GET, PUT, DELETE")
+		p.endpointError(w, r, EventRegistrationReadError, methodNotAllowed("GET", "PUT", "DELETE"), "")
+		return
+	}
+	sc, ratID, e := p.authorizeRegistration(r, clientID)
+	if e != nil {
+		if e.Code == ErrCodeInvalidToken {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="`+p.cfg.Issuer+`", error="invalid_token"`)
+		}
+		p.endpointError(w, r, ev, e, "")
+		return
+	}
+	switch r.Method {
+	case http.MethodGet:
+		p.writeClientInformation(w, http.StatusOK, sc, "", "")
+	case http.MethodPut:
+		p.updateClient(w, r, sc, ratID)
+	case http.MethodDelete:
+		if err := p.deleteClient(r, sc, ratID); err != nil {
+			p.endpointError(w, r, ev, errServer(err), sc.ID)
+			return
+		}
+		p.emit(r, Event{Name: EventRegistrationDeleteSuccess, ClientID: sc.ID})
+		noStore(w.Header())
+		w.WriteHeader(http.StatusNoContent)
+	}
+}
+
+func (p *Provider) authorizeRegistration(r *http.Request, clientID string) (*storedClient, string, *Error) {
+	invalid := newError(http.StatusUnauthorized, ErrCodeInvalidToken, "the registration access token is invalid")
+	tok, ok := bearerFromHeader(r)
+	if !ok || clientID == "" || len(clientID) > maxParamLen {
+		return nil, "", invalid
+	}
+	ratID := secretID(tok)
+	var rat regAccessToken
+	if _, err := p.load(r.Context(), KindRegistrationAccessToken, ratID, &rat); errors.Is(err, ErrNotFound) {
+		return nil, "", invalid
+	} else if err != nil {
+		return nil, "", errServer(err)
+	}
+	if subtle.ConstantTimeCompare([]byte(rat.ClientID), []byte(clientID)) != 1 {
+		return nil, "", invalid
+	}
+	var sc storedClient
+	_, err := p.load(r.Context(), KindClient, clientID, &sc)
+	if errors.Is(err, ErrNotFound) {
+		return nil, "", invalid
+	}
+	if err != nil {
+		return nil, "", errServer(err)
+	}
+	// A client whose deletion did not complete can only be deleted again.
+	if sc.Deleted && r.Method != http.MethodDelete {
+		return nil, "", invalid
+	}
+	return &sc, ratID, nil
+}
+
+// updateClient is RFC 7592 §2.2: the request carries the full metadata,
+// which replaces the old; values the server assigns may not be sent.
+func (p *Provider) updateClient(w http.ResponseWriter, r *http.Request, sc *storedClient, ratID string) {
+	const ev = EventRegistrationUpdateError
+	body, e := p.readJSONBody(w, r)
+	if e != nil {
+		p.endpointError(w, r, ev, e, sc.ID)
+		return
+	}
+	var assigned struct {
+		ClientID     *string `json:"client_id"`
+		ClientSecret *string `json:"client_secret"`
+		RAT          *string `json:"registration_access_token"`
+		RCU          *string `json:"registration_client_uri"`
+		IssuedAt     any     `json:"client_id_issued_at"`
+		ExpiresAt    any     `json:"client_secret_expires_at"`
+	}
+	if err := json.Unmarshal(body, &assigned); err != nil {
+		p.endpointError(w, r, ev, errInvalidClientMetadata("the metadata document is not a valid JSON object"), sc.ID)
+		return
+	}
+	switch {
+	case assigned.ClientID == nil || *assigned.ClientID != sc.ID:
+		p.endpointError(w, r, ev, errInvalidRequest("client_id must be present and match the client"), sc.ID)
+		return
+	case assigned.RAT != nil || assigned.RCU != nil || assigned.IssuedAt != nil || assigned.ExpiresAt != nil:
+		p.endpointError(w, r, ev, errInvalidRequest("registration_access_token, registration_client_uri, client_id_issued_at and client_secret_expires_at must not be sent"), sc.ID)
+		return
+	case assigned.ClientSecret != nil:
+		h := sha256.Sum256([]byte(*assigned.ClientSecret))
+		if subtle.ConstantTimeCompare(h[:], sc.SecretHash) != 1 {
+			p.endpointError(w, r, ev, errInvalidRequest("client_secret does not match"), sc.ID)
+			return
+		}
+	}
+	m, e := p.parseClientMetadata(body)
+	if e == nil {
+		e = p.checkClientName(m.ClientName)
+	}
+	if e != nil {
+		p.endpointError(w, r, ev, e, sc.ID)
+		return
+	}
+	// A change of authentication method that needs a new kind of secret gets
+	// a fresh one (RFC 7592 §2.2 lets the server issue a new secret). It is
+	// made here because the store may run the update function more than once.
+	fresh := storedClient{ID: sc.ID, Metadata: *m}
+	freshSecret, err := p.issueClientSecret(&fresh)
+	if err != nil {
+		p.endpointError(w, r, ev, errServer(err), sc.ID)
+		return
+	}
+	defaulted := authMethodOmitted(body) // RFC 7592 §2.2: the update replaces all metadata
+	// Read-modify-write: what the store holds now, not what was read when
+	// the request was authorized, so grants recorded on the client meanwhile
+	// (rememberGrant) are kept.
+	var updated storedClient
+	var secret, oldJWKSURI string
+	_, err = p.cfg.Store.Update(r.Context(), KindClient, sc.ID, func(rec *Record) error {
+		var cur storedClient
+		if err := decodeInto(rec.Payload, &cur); err != nil {
+			return err
+		}
+		if cur.Deleted {
+			return ErrNotFound
+		}
+		oldMethod := cur.Metadata.TokenEndpointAuthMethod
+		oldJWKSURI, secret = cur.Metadata.JWKSURI, ""
+		if m.TokenEndpointAuthMethod != oldMethod && (cur.SecretHash == nil || m.TokenEndpointAuthMethod == AuthMethodClientSecretJWT || m.TokenEndpointAuthMethod == AuthMethodNone || m.TokenEndpointAuthMethod == AuthMethodPrivateKeyJWT) {
+			cur.SecretHash, cur.SealedSecret, secret = fresh.SecretHash, fresh.SealedSecret, freshSecret
+		}
+		cur.Metadata, cur.AuthMethodDefaulted = *m, defaulted
+		b, err := encodePayload(&cur)
+		if err != nil {
+			return err
+		}
+		rec.Payload, updated = b, cur
+		return nil
+	})
+	if errors.Is(err, ErrNotFound) {
+		// Deleted since the request was authorized.
+		w.Header().Set("WWW-Authenticate", `Bearer realm="`+p.cfg.Issuer+`", error="invalid_token"`)
+		p.endpointError(w, r, ev, newError(http.StatusUnauthorized, ErrCodeInvalidToken, "the registration access token is invalid"), sc.ID)
+		return
+	}
+	if err != nil {
+		p.endpointError(w, r, ev, errServer(err), sc.ID)
+		return
+	}
+	p.clients.forget(sc.ID)
+	if oldJWKSURI != "" && oldJWKSURI != m.JWKSURI {
+		p.jwksCache.evict(oldJWKSURI)
+	}
+	sc = &updated
+	var rat string
+	if p.cfg.Registration.RotateRegistrationAccessToken {
+		if rat, err = p.newRegistrationAccessToken(r, sc.ID, sc.unusedExpiry()); err != nil {
+			p.endpointError(w, r, ev, errServer(err), sc.ID)
+			return
+		}
+		if err := p.cfg.Store.Delete(r.Context(), KindRegistrationAccessToken, ratID); err == nil {
+			p.emit(r, Event{Name: EventRegistrationAccessTokenDestroyed, ClientID: sc.ID})
+		}
+	}
+	p.emit(r, Event{Name: EventRegistrationUpdateSuccess, ClientID: sc.ID})
+	p.writeClientInformation(w, http.StatusOK, sc, secret, rat)
+}
+
+// deleteClient removes the client, its registration access token, every
+// grant it holds (with their codes and tokens) and its own tokens.
+func (p *Provider) deleteClient(r *http.Request, sc *storedClient, ratID string) error {
+	ctx := r.Context()
+	// Mark the client deleted and take its grants in one step: a grant
+	// recorded after this fails (rememberGrant), one recorded before is in
+	// the list, so none escapes revocation.
+	grants, unusedUntil, wasLive := sc.Grants, sc.UnusedUntil, false
+	_, err := p.cfg.Store.Update(ctx, KindClient, sc.ID, func(rec *Record) error {
+		var cur storedClient
+		if err := decodeInto(rec.Payload, &cur); err != nil {
+			return err
+		}
+		wasLive, unusedUntil = !cur.Deleted, cur.UnusedUntil
+		cur.Deleted, grants = true, cur.Grants
+		b, err := encodePayload(&cur)
+		rec.Payload = b
+		return err
+	})
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return err
+	}
+	if err := p.cfg.Store.Delete(ctx, KindClient, sc.ID); err != nil && !errors.Is(err, ErrNotFound) {
+		return err
+	}
+	p.clients.forget(sc.ID)
+	if wasLive {
+		if err := p.releaseClientPlace(ctx, unusedUntil); err != nil {
+			return err
+		}
+	}
+	if sc.Metadata.JWKSURI != "" {
+		p.jwksCache.evict(sc.Metadata.JWKSURI)
+	}
+	if err := p.cfg.Store.Delete(ctx, KindRegistrationAccessToken, ratID); err == nil {
+		p.emit(r, Event{Name: EventRegistrationAccessTokenDestroyed, ClientID: sc.ID})
+	}
+	for _, g := range append(slices.Clone(grants), clientGrantID(sc.ID)) {
+		if err := p.revokeGrant(r, g, sc.ID); err != nil {
+			return err
+		}
+	}
+	return nil
+}
