@@ -2,37 +2,12 @@ package provider
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 )
-
-// storedClient is a dynamically registered client as kept in the Store. The
-// secret is a hash, except for client_secret_jwt where it is sealed.
-type storedClient struct {
-	ID           string         `json:"client_id"`
-	Metadata     clientMetadata `json:"metadata"`
-	SecretHash   []byte         `json:"secret_hash,omitempty"`
-	SealedSecret []byte         `json:"sealed_secret,omitempty"`
-	IssuedAt     int64          `json:"issued_at"`
-	// Grants lists the grant ids issued to the client, so that deleting the
-	// client (RFC 7592 §2.3) revokes them all.
-	Grants []string `json:"grants,omitempty"`
-	// Deleted marks a client being deleted: no grant may be added to it
-	// once its list of grants has been taken for revocation, and it is
-	// not found any more.
-	Deleted bool `json:"deleted,omitempty"`
-	// AuthMethodDefaulted: the registration omitted token_endpoint_auth_method,
-	// so the metadata holds the RFC 7591 §2 default (client_secret_basic) and
-	// the client may use either secret method (Client.AuthMethodDefaulted).
-	AuthMethodDefaulted bool `json:"auth_method_defaulted,omitempty"`
-	// UnusedUntil (unix s) is when the client expires unless it obtains a
-	// token first (RegistrationConfig.UnusedClientTTL); 0 once it has.
-	UnusedUntil int64 `json:"unused_until,omitempty"`
-}
 
 const (
 	// clientCacheTTL bounds how long a cached registration is trusted.
@@ -133,20 +108,18 @@ func (cr *clientRegistry) forget(id string) {
 }
 
 func (p *Provider) loadStoredClient(ctx context.Context, id string) (*storedClient, error) {
-	var sc storedClient
-	if _, err := p.load(ctx, KindClient, id, &sc); err != nil {
+	sc, err := p.storedClients().load(ctx, id)
+	if err != nil {
 		return nil, err
 	}
 	if sc.Deleted {
 		return nil, ErrNotFound
 	}
-	return &sc, nil
+	return sc, nil
 }
 
 func (p *Provider) saveStoredClient(ctx context.Context, sc *storedClient) error {
-	// Durable: a registered client must survive a crash (its owner holds the
-	// only copy of its secret).
-	return p.put(ctx, KindClient, sc.ID, "", "", sc, sc.unusedExpiry(), true)
+	return p.storedClients().save(ctx, sc)
 }
 
 // clientFromStored builds the runtime Client of a registration.
@@ -183,21 +156,14 @@ func (p *Provider) rememberGrant(ctx context.Context, c *Client, grantID string)
 	if !c.dynamic {
 		return nil
 	}
-	_, err := p.cfg.Store.Update(ctx, KindClient, c.ID, func(rec *Record) error {
-		var sc storedClient
-		if err := json.Unmarshal(rec.Payload, &sc); err != nil {
-			return err
-		}
+	_, err := p.storedClients().change(ctx, c.ID, func(sc *storedClient) error {
 		if sc.Deleted {
 			return ErrNotFound
 		}
-		if slices.Contains(sc.Grants, grantID) {
-			return nil
+		if !slices.Contains(sc.Grants, grantID) {
+			sc.Grants = append(sc.Grants, grantID)
 		}
-		sc.Grants = append(sc.Grants, grantID)
-		b, err := json.Marshal(&sc)
-		rec.Payload = b
-		return err
+		return nil
 	})
 	return err
 }

@@ -131,11 +131,10 @@ func (p *Provider) resolve(w http.ResponseWriter, r *http.Request, req *authRequ
 		ClientID: client.ID, RedirectURI: req.RedirectURI, AccountID: account.Subject, Scopes: req.Scopes,
 		Nonce: req.Nonce, CodeChallenge: req.CodeChallenge, AuthTime: sess.AuthTime, SID: sess.SID, GrantID: g.ID,
 	}
-	if err := p.put(ctx, KindAuthorizationCode, secretID(code), "", g.ID, ac, now.Add(p.cfg.Lifetimes.AuthorizationCode), false); err != nil {
+	if err := p.codes().save(ctx, secretID(code), ac, now.Add(p.cfg.Lifetimes.AuthorizationCode)); err != nil {
 		p.authorizationError(w, r, &authError{Error: errServer(err)}, client)
 		return
 	}
-	p.emit(r, Event{Name: EventAuthorizationCodeSaved, ClientID: client.ID, GrantID: g.ID})
 	if in != nil {
 		p.endInteraction(w, r, in, client.ID)
 	}

@@ -52,8 +52,8 @@ func (p *Provider) authorizeRegistration(r *http.Request, clientID string) (*sto
 		return nil, "", invalid
 	}
 	ratID := secretID(tok)
-	var rat regAccessToken
-	if _, err := p.load(r.Context(), KindRegistrationAccessToken, ratID, &rat); errors.Is(err, ErrNotFound) {
+	rat, err := p.registrationAccessTokens().load(r.Context(), ratID)
+	if errors.Is(err, ErrNotFound) {
 		return nil, "", invalid
 	} else if err != nil {
 		return nil, "", errServer(err)
@@ -61,8 +61,7 @@ func (p *Provider) authorizeRegistration(r *http.Request, clientID string) (*sto
 	if subtle.ConstantTimeCompare([]byte(rat.ClientID), []byte(clientID)) != 1 {
 		return nil, "", invalid
 	}
-	var sc storedClient
-	_, err := p.load(r.Context(), KindClient, clientID, &sc)
+	sc, err := p.storedClients().load(r.Context(), clientID)
 	if errors.Is(err, ErrNotFound) {
 		return nil, "", invalid
 	}
@@ -73,7 +72,7 @@ func (p *Provider) authorizeRegistration(r *http.Request, clientID string) (*sto
 	if sc.Deleted && r.Method != http.MethodDelete {
 		return nil, "", invalid
 	}
-	return &sc, ratID, nil
+	return sc, ratID, nil
 }
 
 // updateClient is RFC 7592 §2.2: the request carries the full metadata,
@@ -132,13 +131,8 @@ func (p *Provider) updateClient(w http.ResponseWriter, r *http.Request, sc *stor
 	// Read-modify-write: what the store holds now, not what was read when
 	// the request was authorized, so grants recorded on the client meanwhile
 	// (rememberGrant) are kept.
-	var updated storedClient
 	var secret, oldJWKSURI string
-	_, err = p.cfg.Store.Update(r.Context(), KindClient, sc.ID, func(rec *Record) error {
-		var cur storedClient
-		if err := decodeInto(rec.Payload, &cur); err != nil {
-			return err
-		}
+	updated, err := p.storedClients().change(r.Context(), sc.ID, func(cur *storedClient) error {
 		if cur.Deleted {
 			return ErrNotFound
 		}
@@ -148,11 +142,6 @@ func (p *Provider) updateClient(w http.ResponseWriter, r *http.Request, sc *stor
 			cur.SecretHash, cur.SealedSecret, secret = fresh.SecretHash, fresh.SealedSecret, freshSecret
 		}
 		cur.Metadata, cur.AuthMethodDefaulted = *m, defaulted
-		b, err := encodePayload(&cur)
-		if err != nil {
-			return err
-		}
-		rec.Payload, updated = b, cur
 		return nil
 	})
 	if errors.Is(err, ErrNotFound) {
@@ -176,9 +165,7 @@ func (p *Provider) updateClient(w http.ResponseWriter, r *http.Request, sc *stor
 			p.endpointError(w, r, ev, errServer(err), sc.ID)
 			return
 		}
-		if err := p.cfg.Store.Delete(r.Context(), KindRegistrationAccessToken, ratID); err == nil {
-			p.emit(r, Event{Name: EventRegistrationAccessTokenDestroyed, ClientID: sc.ID})
-		}
+		p.registrationAccessTokens().destroy(r.Context(), ratID, sc.ID)
 	}
 	p.emit(r, Event{Name: EventRegistrationUpdateSuccess, ClientID: sc.ID})
 	p.writeClientInformation(w, http.StatusOK, sc, secret, rat)
@@ -192,21 +179,15 @@ func (p *Provider) deleteClient(r *http.Request, sc *storedClient, ratID string)
 	// recorded after this fails (rememberGrant), one recorded before is in
 	// the list, so none escapes revocation.
 	grants, unusedUntil, wasLive := sc.Grants, sc.UnusedUntil, false
-	_, err := p.cfg.Store.Update(ctx, KindClient, sc.ID, func(rec *Record) error {
-		var cur storedClient
-		if err := decodeInto(rec.Payload, &cur); err != nil {
-			return err
-		}
+	_, err := p.storedClients().change(ctx, sc.ID, func(cur *storedClient) error {
 		wasLive, unusedUntil = !cur.Deleted, cur.UnusedUntil
 		cur.Deleted, grants = true, cur.Grants
-		b, err := encodePayload(&cur)
-		rec.Payload = b
-		return err
+		return nil
 	})
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return err
 	}
-	if err := p.cfg.Store.Delete(ctx, KindClient, sc.ID); err != nil && !errors.Is(err, ErrNotFound) {
+	if err := p.storedClients().remove(ctx, sc.ID); err != nil && !errors.Is(err, ErrNotFound) {
 		return err
 	}
 	p.clients.forget(sc.ID)
@@ -218,11 +199,9 @@ func (p *Provider) deleteClient(r *http.Request, sc *storedClient, ratID string)
 	if sc.Metadata.JWKSURI != "" {
 		p.jwksCache.evict(sc.Metadata.JWKSURI)
 	}
-	if err := p.cfg.Store.Delete(ctx, KindRegistrationAccessToken, ratID); err == nil {
-		p.emit(r, Event{Name: EventRegistrationAccessTokenDestroyed, ClientID: sc.ID})
-	}
+	p.registrationAccessTokens().destroy(ctx, ratID, sc.ID)
 	for _, g := range append(slices.Clone(grants), clientGrantID(sc.ID)) {
-		if err := p.revokeGrant(r, g, sc.ID); err != nil {
+		if err := p.grants().revoke(ctx, g, sc.ID); err != nil {
 			return err
 		}
 	}

@@ -23,19 +23,6 @@ const (
 	ErrCodeExpiredToken         = "expired_token"
 )
 
-// deviceGrant is what a device code stands for while the user decides.
-type deviceGrant struct {
-	ClientID  string   `json:"client_id"`
-	Scopes    []string `json:"scopes"`
-	Status    string   `json:"status"`
-	AccountID string   `json:"sub,omitempty"`
-	AuthTime  int64    `json:"auth_time,omitempty"`
-	SID       string   `json:"sid,omitempty"`
-	GrantID   string   `json:"grant_id,omitempty"`
-	LastPoll  int64    `json:"last_poll,omitempty"`
-	Interval  int64    `json:"interval"`
-}
-
 // userCodeAlphabet has no vowels (no words) and no look-alike characters,
 // as RFC 8628 §6.1 recommends; 8 characters give 20^8 ≈ 2.6·10^10 codes.
 const userCodeAlphabet = "BCDFGHJKLMNPQRSTVWXZ"
@@ -71,12 +58,12 @@ var errUserCodesExhausted = errors.New("no unused user code found")
 func (p *Provider) freshUserCode(ctx context.Context) (string, error) {
 	for range userCodeAttempts {
 		code := newUserCode()
-		rec, err := p.cfg.Store.GetByUID(ctx, KindDeviceCode, userCodeID(code))
-		if errors.Is(err, ErrNotFound) || (err == nil && p.expired(rec)) {
-			return code, nil
-		}
+		free, err := p.deviceCodes().userCodeFree(ctx, userCodeID(code))
 		if err != nil {
 			return "", err
+		}
+		if free {
+			return code, nil
 		}
 	}
 	return "", errUserCodesExhausted
@@ -142,12 +129,11 @@ func (p *Provider) serveDeviceAuthorization(w http.ResponseWriter, r *http.Reque
 		return
 	}
 	dg := deviceGrant{ClientID: client.ID, Scopes: scopes, Status: deviceStatusPending, Interval: deviceMinInterval}
-	if err := p.put(r.Context(), KindDeviceCode, secretID(deviceCode), userCodeID(userCode), "", dg, exp, false); err != nil {
+	if err := p.deviceCodes().save(r.Context(), secretID(deviceCode), userCodeID(userCode), dg, exp); err != nil {
 		p.pending.deviceCodes.release(secretID(deviceCode))
 		p.endpointError(w, r, "", errServer(err), client.ID)
 		return
 	}
-	p.emit(r, Event{Name: EventDeviceCodeSaved, ClientID: client.ID})
 	verify := p.cfg.Issuer + PathDevice
 	noStore(w.Header())
 	writeJSON(w, http.StatusOK, deviceAuthorizationResponse{

@@ -176,23 +176,18 @@ func (p *Provider) parseLogoutRequest(ctx context.Context, in params) (*logoutRe
 // session the hint does not belong to is refused: nothing is ended, and
 // saying otherwise would report a logout that did not happen.
 func (p *Provider) endSessionOfHint(r *http.Request, lr *logoutRequest) *Error {
-	rec, err := p.cfg.Store.GetByUID(r.Context(), KindSession, lr.hintSID)
-	if errors.Is(err, ErrNotFound) || (err == nil && p.expired(rec)) {
+	s, err := p.sessions().bySID(r.Context(), lr.hintSID)
+	if errors.Is(err, ErrNotFound) {
 		return nil
 	}
 	if err != nil {
 		return errServer(err)
 	}
-	var s session
-	if err := decodeInto(rec.Payload, &s); err != nil {
-		return errServer(err)
-	}
-	s.cookieID, s.ExpiresAt = rec.ID, rec.ExpiresAt
 	if s.SID != lr.hintSID || s.AccountID != lr.hintSub || lr.client == nil || s.Grants[lr.client.ID] == "" {
 		return errInvalidRequest("the id_token_hint does not belong to a current session of its client")
 	}
-	if p.destroySession(r, &s) {
-		p.backchannelLogout(r, &s)
+	if p.destroySession(r, s) {
+		p.backchannelLogout(r, s)
 	}
 	return nil
 }

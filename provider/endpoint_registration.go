@@ -12,16 +12,6 @@ import (
 	"time"
 )
 
-// regAccessToken is what a registration access token stands for.
-type regAccessToken struct {
-	ClientID string `json:"client_id"`
-}
-
-// initialAccessToken is a minted initial access token.
-type initialAccessToken struct {
-	SingleUse bool `json:"single_use,omitempty"`
-}
-
 // clientGrantID is the grant id under which a registered client's own
 // (client_credentials) tokens are stored, so deleting the client removes them.
 func clientGrantID(clientID string) string { return "client:" + clientID }
@@ -39,10 +29,9 @@ func (p *Provider) MintInitialAccessToken(ctx context.Context, ttl time.Duration
 		return "", errors.New("an initial access token needs a positive lifetime")
 	}
 	tok := newSecret()
-	if err := p.put(ctx, KindInitialAccessToken, secretID(tok), "", "", initialAccessToken{SingleUse: singleUse}, p.now().Add(ttl), true); err != nil {
+	if err := p.initialAccessTokens().save(ctx, secretID(tok), initialAccessToken{SingleUse: singleUse}, p.now().Add(ttl)); err != nil {
 		return "", err
 	}
-	p.events.Emit(ctx, Event{Name: EventInitialAccessTokenSaved})
 	return tok, nil
 }
 
@@ -64,8 +53,8 @@ func (p *Provider) checkInitialAccessToken(r *http.Request) *Error {
 		}
 	}
 	id := secretID(tok)
-	var iat initialAccessToken
-	rec, err := p.load(r.Context(), KindInitialAccessToken, id, &iat)
+	iats := p.initialAccessTokens()
+	iat, err := iats.load(r.Context(), id)
 	if errors.Is(err, ErrNotFound) {
 		return invalid
 	}
@@ -75,13 +64,10 @@ func (p *Provider) checkInitialAccessToken(r *http.Request) *Error {
 	if !iat.SingleUse {
 		return nil
 	}
-	if _, err := p.cfg.Store.Consume(r.Context(), KindInitialAccessToken, id, p.now()); errors.Is(err, ErrAlreadyConsumed) || errors.Is(err, ErrNotFound) {
+	if err := iats.use(r.Context(), id); errors.Is(err, ErrNotFound) {
 		return invalid
 	} else if err != nil {
 		return errServer(err)
-	}
-	if err := p.cfg.Store.Delete(r.Context(), KindInitialAccessToken, rec.ID); err == nil {
-		p.emit(r, Event{Name: EventInitialAccessTokenDestroyed})
 	}
 	return nil
 }
@@ -200,10 +186,9 @@ func (p *Provider) issueClientSecret(sc *storedClient) (string, error) {
 func (p *Provider) newRegistrationAccessToken(r *http.Request, clientID string, expires time.Time) (string, error) {
 	tok := newSecret()
 	// UID = client id: one registration access token per client.
-	if err := p.put(r.Context(), KindRegistrationAccessToken, secretID(tok), clientID, "", regAccessToken{ClientID: clientID}, expires, true); err != nil {
+	if err := p.registrationAccessTokens().save(r.Context(), secretID(tok), clientID, expires); err != nil {
 		return "", err
 	}
-	p.emit(r, Event{Name: EventRegistrationAccessTokenSaved, ClientID: clientID})
 	return tok, nil
 }
 

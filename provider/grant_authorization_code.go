@@ -19,30 +19,24 @@ func (p *Provider) exchangeCode(r *http.Request, client *Client, form params) (*
 		return nil, "", errInvalidRequest("missing required parameter code")
 	}
 	codeID := secretID(code)
-	rec, err := p.cfg.Store.Consume(ctx, KindAuthorizationCode, codeID, p.now())
+	codes := p.codes()
+	ac, usedGrant, err := codes.redeem(ctx, codeID, client.ID)
 	switch {
 	case errors.Is(err, ErrNotFound):
 		return nil, "", errInvalidGrant("the authorization code is invalid or expired")
 	case errors.Is(err, ErrAlreadyConsumed):
 		// RFC 6749 §4.1.2: a second use must fail, and the tokens already
 		// issued from the code should be revoked: someone has a copy of it.
-		p.destroyCode(r, codeID, rec.GrantID, client.ID)
-		if err := p.revokeGrant(r, rec.GrantID, client.ID); err != nil {
+		codes.destroy(ctx, codeID, usedGrant, client.ID)
+		if err := p.grants().revoke(ctx, usedGrant, client.ID); err != nil {
 			return nil, "", errServer(err)
 		}
 		return nil, "", errInvalidGrant("the authorization code has already been used")
 	case err != nil:
 		return nil, "", errServer(err)
-	case p.expired(rec):
-		return nil, "", errInvalidGrant("the authorization code is invalid or expired")
 	}
-	var ac authCode
-	if err := decodePayload(rec, &ac); err != nil {
-		return nil, "", errServer(err)
-	}
-	p.emit(r, Event{Name: EventAuthorizationCodeConsumed, ClientID: client.ID, GrantID: ac.GrantID})
 	reject := func(desc string) (*tokenResponse, string, error) {
-		p.destroyCode(r, codeID, ac.GrantID, client.ID)
+		codes.destroy(ctx, codeID, ac.GrantID, client.ID)
 		return nil, "", errInvalidGrant(desc)
 	}
 	if ac.ClientID != client.ID {
@@ -93,10 +87,4 @@ func verifyS256(verifier, challenge string) bool {
 	sum := sha256.Sum256([]byte(verifier))
 	got := base64.RawURLEncoding.EncodeToString(sum[:])
 	return subtle.ConstantTimeCompare([]byte(got), []byte(challenge)) == 1
-}
-
-func (p *Provider) destroyCode(r *http.Request, codeID, grantID, clientID string) {
-	if err := p.cfg.Store.Delete(r.Context(), KindAuthorizationCode, codeID); err == nil {
-		p.emit(r, Event{Name: EventAuthorizationCodeDestroyed, ClientID: clientID, GrantID: grantID})
-	}
 }

@@ -22,21 +22,14 @@ func (p *Provider) exchangeDeviceCode(r *http.Request, client *Client, form para
 	}
 	id := secretID(raw)
 	now := p.now()
-	var dg deviceGrant
-	var expired, slow bool
-	_, err := p.cfg.Store.Update(ctx, KindDeviceCode, id, func(rec *Record) error {
-		expired, slow = false, false
-		if err := decodeInto(rec.Payload, &dg); err != nil {
-			return err
-		}
+	var slow bool
+	dg, err := p.deviceCodes().poll(ctx, id, client.ID, func(dg *deviceGrant, redeemed bool) (bool, error) {
+		slow = false
 		switch {
-		case p.expired(*rec):
-			expired = true
-			return ErrNotFound
 		case dg.ClientID != client.ID:
-			return errDeviceForeign
-		case !rec.ConsumedAt.IsZero():
-			return errDeviceUsed
+			return false, errDeviceForeign
+		case redeemed:
+			return false, errDeviceUsed
 		}
 		switch dg.Status {
 		case deviceStatusPending:
@@ -46,16 +39,13 @@ func (p *Provider) exchangeDeviceCode(r *http.Request, client *Client, form para
 				dg.Interval += 5
 			}
 			dg.LastPoll = now.Unix()
-			b, err := encodePayload(dg)
-			rec.Payload = b
-			return err
 		case deviceStatusApproved:
-			rec.ConsumedAt = now
+			return true, nil
 		}
-		return nil
+		return false, nil
 	})
 	switch {
-	case expired:
+	case errors.Is(err, errDeviceExpired):
 		return nil, "", newError(http.StatusBadRequest, ErrCodeExpiredToken, "the device code has expired")
 	case errors.Is(err, ErrNotFound), errors.Is(err, errDeviceForeign):
 		return nil, "", errInvalidGrant("the device code is invalid")
@@ -74,7 +64,6 @@ func (p *Provider) exchangeDeviceCode(r *http.Request, client *Client, form para
 		p.destroyDeviceCode(r, id, client.ID, "")
 		return nil, "", newError(http.StatusBadRequest, ErrCodeAccessDenied, "the user denied the request")
 	}
-	p.emit(r, Event{Name: EventDeviceCodeConsumed, ClientID: client.ID, GrantID: dg.GrantID})
 	defer p.destroyDeviceCode(r, id, client.ID, dg.GrantID)
 	acc, err := p.cfg.Accounts.Account(ctx, dg.AccountID)
 	if errors.Is(err, ErrNotFound) {
@@ -90,7 +79,5 @@ func (p *Provider) exchangeDeviceCode(r *http.Request, client *Client, form para
 
 func (p *Provider) destroyDeviceCode(r *http.Request, id, clientID, grantID string) {
 	p.pending.deviceCodes.release(id)
-	if err := p.cfg.Store.Delete(r.Context(), KindDeviceCode, id); err == nil {
-		p.emit(r, Event{Name: EventDeviceCodeDestroyed, ClientID: clientID, GrantID: grantID})
-	}
+	p.deviceCodes().destroy(r.Context(), id, clientID, grantID)
 }

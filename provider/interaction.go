@@ -44,11 +44,7 @@ func (p *Provider) startInteraction(w http.ResponseWriter, r *http.Request, req 
 }
 
 func (p *Provider) saveInteraction(r *http.Request, in *interaction, clientID string) error {
-	if err := p.put(r.Context(), KindInteraction, in.UID, "", "", in, in.ExpiresAt, false); err != nil {
-		return err
-	}
-	p.emit(r, Event{Name: EventInteractionSaved, ClientID: clientID})
-	return nil
+	return p.interactions().save(r.Context(), in, clientID)
 }
 
 // endInteraction resolves the interaction: the request continues to the
@@ -56,9 +52,7 @@ func (p *Provider) saveInteraction(r *http.Request, in *interaction, clientID st
 func (p *Provider) endInteraction(w http.ResponseWriter, r *http.Request, in *interaction, clientID string) {
 	p.emit(r, Event{Name: EventInteractionEnded, ClientID: clientID})
 	p.pending.interactions.release(in.UID)
-	if err := p.cfg.Store.Delete(r.Context(), KindInteraction, in.UID); err == nil {
-		p.emit(r, Event{Name: EventInteractionDestroyed, ClientID: clientID})
-	}
+	p.interactions().destroy(r.Context(), in.UID, clientID)
 	http.SetCookie(w, &http.Cookie{Name: p.interactionCookieName(), Value: "", Path: p.cookiePath(PathInteraction + in.UID), MaxAge: -1, HttpOnly: true, Secure: p.secureCookies, SameSite: http.SameSiteLaxMode})
 }
 
@@ -83,12 +77,8 @@ func (p *Provider) serveInteraction(w http.ResponseWriter, r *http.Request) {
 		p.renderError(w, r, methodNotAllowed(wantMethod))
 		return
 	}
-	var in interaction
-	rec, err := p.load(r.Context(), KindInteraction, uid, &in)
-	// The expiry is the record's, not the payload's: an interaction saved
-	// again (a failed login, the consent step) keeps its original deadline
-	// instead of losing it.
-	in.ExpiresAt = rec.ExpiresAt
+	stored, err := p.interactions().load(r.Context(), uid)
+	in := *stored
 	if errors.Is(err, ErrNotFound) {
 		p.interactionFailed(w, r, errInteractionGone, "")
 		return

@@ -67,13 +67,7 @@ func (p *Provider) submitUserCode(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	code := normalizeUserCode(form.get("user_code"))
-	var dg deviceGrant
-	rec, err := p.cfg.Store.GetByUID(r.Context(), KindDeviceCode, userCodeID(code))
-	if err == nil && !p.expired(rec) {
-		err = decodeInto(rec.Payload, &dg)
-	} else if err == nil {
-		err = ErrNotFound
-	}
+	dg, deviceCodeID, err := p.deviceCodes().byUserCode(r.Context(), userCodeID(code))
 	if errors.Is(err, ErrNotFound) || (err == nil && dg.Status != deviceStatusPending) || len(code) != 8 {
 		// Wrong codes are guesses until proven otherwise: they count against
 		// the address like failed logins.
@@ -90,7 +84,7 @@ func (p *Provider) submitUserCode(w http.ResponseWriter, r *http.Request) {
 		p.renderDevicePage(w, r, "", "invalid", 0, http.StatusBadRequest)
 		return
 	}
-	req := &authRequest{ClientID: client.ID, Scopes: dg.Scopes, Prompt: []string{promptConsent}, MaxAge: -1, DeviceCodeID: rec.ID, deviceUserCode: code}
+	req := &authRequest{ClientID: client.ID, Scopes: dg.Scopes, Prompt: []string{promptConsent}, MaxAge: -1, DeviceCodeID: deviceCodeID, deviceUserCode: code}
 	sess, err := p.loadSession(r)
 	if err != nil {
 		p.interactionFailed(w, r, errServer(err), client.ID)
@@ -105,23 +99,11 @@ var errDeviceNotPending = errors.New("device code is no longer pending")
 // settleDevice records the user's decision on the device code and shows the
 // outcome; the device learns it by polling.
 func (p *Provider) settleDevice(w http.ResponseWriter, r *http.Request, req *authRequest, client *Client, sess *session, g *grant, approve bool) {
-	_, err := p.cfg.Store.Update(r.Context(), KindDeviceCode, req.DeviceCodeID, func(rec *Record) error {
-		var dg deviceGrant
-		if err := decodeInto(rec.Payload, &dg); err != nil {
-			return err
-		}
-		if dg.Status != deviceStatusPending || p.expired(*rec) {
-			return errDeviceNotPending
-		}
-		dg.Status = deviceStatusDenied
-		if approve {
-			dg.Status, dg.AccountID, dg.AuthTime, dg.SID, dg.GrantID = deviceStatusApproved, sess.AccountID, sess.AuthTime, sess.SID, g.ID
-			rec.GrantID = g.ID // the device code belongs to the grant from now on
-		}
-		b, err := encodePayload(dg)
-		rec.Payload = b
-		return err
-	})
+	grantID := ""
+	if approve {
+		grantID = g.ID
+	}
+	err := p.deviceCodes().decide(r.Context(), req.DeviceCodeID, approve, sess, grantID)
 	if errors.Is(err, ErrNotFound) || errors.Is(err, errDeviceNotPending) {
 		p.interactionFailed(w, r, newError(http.StatusBadRequest, ErrCodeExpiredToken, "the device code has expired or was already used; start again on the device"), client.ID)
 		return

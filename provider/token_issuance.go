@@ -44,9 +44,9 @@ func (s *tokenSubject) audience(issuer string) string {
 	}
 }
 
-// mintAccessToken issues an opaque token (stored by hash: access_token.saved
-// or client_credentials.saved) or an RFC 9068 JWT (not stored:
-// access_token.issued or client_credentials.issued).
+// mintAccessToken issues an opaque token (stored by hash, accessTokenStore:
+// access_token.saved or client_credentials.saved) or an RFC 9068 JWT (not
+// stored: access_token.issued or client_credentials.issued, emitted here).
 func (p *Provider) mintAccessToken(r *http.Request, s *tokenSubject) (string, time.Time, error) {
 	now := p.now()
 	exp := now.Add(p.cfg.Lifetimes.AccessToken)
@@ -86,16 +86,9 @@ func (p *Provider) mintAccessToken(r *http.Request, s *tokenSubject) (string, ti
 		storeGrant = clientGrantID(s.client.ID) // deleting the client removes it
 	}
 	at := accessToken{ClientID: s.client.ID, AccountID: s.accountID, Scopes: s.scopes, GrantID: storeGrant, Audience: s.audience(p.cfg.Issuer), IssuedAt: now.Unix(), ExpiresAt: exp.Unix()}
-	// Not durable: a token lost in a crash only makes the client ask again,
-	// and an fsync per token would cap the whole machine's token rate.
-	if err := p.put(r.Context(), KindAccessToken, secretID(token), "", storeGrant, at, exp, false); err != nil {
+	if err := p.accessTokens().save(r.Context(), secretID(token), at, exp); err != nil {
 		return "", exp, errServer(err)
 	}
-	name := EventAccessTokenSaved
-	if cc {
-		name = EventClientCredentialsSaved
-	}
-	p.emit(r, Event{Name: name, ClientID: s.client.ID, GrantID: s.grantID})
 	return token, exp, nil
 }
 
@@ -107,14 +100,8 @@ func (p *Provider) mintRefreshToken(r *http.Request, rt refreshToken) (string, e
 	if err := p.storeRefreshToken(r, token, rt); err != nil {
 		return "", err
 	}
-	p.refreshTokenSaved(r, rt.ClientID, rt.GrantID)
+	p.refreshTokens().saved(r.Context(), rt.ClientID, rt.GrantID)
 	return token, nil
-}
-
-// refreshTokenSaved emits refresh_token.saved once a stored refresh token is
-// handed out (a rotation's candidate only if it won).
-func (p *Provider) refreshTokenSaved(r *http.Request, clientID, grantID string) {
-	p.emit(r, Event{Name: EventRefreshTokenSaved, ClientID: clientID, GrantID: grantID})
 }
 
 // storeRefreshToken writes the record of refresh token value token, without
@@ -132,25 +119,15 @@ func (p *Provider) storeRefreshToken(r *http.Request, token string, rt refreshTo
 	// Keep the grant (the consent all these tokens hang on) alive as long as
 	// the chain may run. This also proves the grant still exists before the
 	// new token is written: a grant revoked meanwhile ends the chain here.
-	if err := p.extendGrant(r, rt.GrantID, time.Unix(rt.AbsoluteExpiry, 0)); errors.Is(err, ErrNotFound) {
+	if err := p.grants().extend(r.Context(), rt.GrantID, time.Unix(rt.AbsoluteExpiry, 0)); errors.Is(err, ErrNotFound) {
 		return errInvalidGrant("the grant has been revoked")
 	} else if err != nil {
 		return errServer(err)
 	}
-	if err := p.put(r.Context(), KindRefreshToken, secretID(token), "", rt.GrantID, rt, exp, true); err != nil {
+	if err := p.refreshTokens().write(r.Context(), secretID(token), rt, exp); err != nil {
 		return errServer(err)
 	}
 	return nil
-}
-
-func (p *Provider) extendGrant(r *http.Request, grantID string, until time.Time) error {
-	_, err := p.cfg.Store.Update(r.Context(), KindGrant, grantID, func(rec *Record) error {
-		if rec.ExpiresAt.Before(until) {
-			rec.ExpiresAt = until
-		}
-		return nil
-	})
-	return err
 }
 
 // wantsRefreshToken: offline_access granted (OIDC Core §11; the consent page
