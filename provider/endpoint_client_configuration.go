@@ -15,10 +15,10 @@ import (
 // token. An unknown client and a wrong token look the same (401, §2.1).
 func (p *Provider) serveClientConfiguration(w http.ResponseWriter, r *http.Request) {
 	clientID := strings.TrimPrefix(strings.TrimPrefix(r.URL.Path, p.prefix), PathRegistration+"/")
-	ev := map[string]EventName{http.MethodGet: EventRegistrationReadError, http.MethodPut: EventRegistrationUpdateError, http.MethodDelete: EventRegistrationDeleteError}[r.Method]
-	if ev == "" {
+	fail := map[string]endpointFailure{http.MethodGet: p.registrationReadError, http.MethodPut: p.registrationUpdateError, http.MethodDelete: p.registrationDeleteError}[r.Method]
+	if fail == nil {
 		w.Header().Set("Allow", "GET, PUT, DELETE")
-		p.endpointError(w, r, EventRegistrationReadError, methodNotAllowed("GET", "PUT", "DELETE"), "")
+		p.registrationReadError(w, r, methodNotAllowed("GET", "PUT", "DELETE"), "")
 		return
 	}
 	sc, ratID, e := p.authorizeRegistration(r, clientID)
@@ -26,7 +26,7 @@ func (p *Provider) serveClientConfiguration(w http.ResponseWriter, r *http.Reque
 		if e.Code == ErrCodeInvalidToken {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="`+p.cfg.Issuer+`", error="invalid_token"`)
 		}
-		p.endpointError(w, r, ev, e, "")
+		fail(w, r, e, "")
 		return
 	}
 	switch r.Method {
@@ -36,7 +36,7 @@ func (p *Provider) serveClientConfiguration(w http.ResponseWriter, r *http.Reque
 		p.updateClient(w, r, sc, ratID)
 	case http.MethodDelete:
 		if err := p.deleteClient(r, sc, ratID); err != nil {
-			p.endpointError(w, r, ev, errServer(err), sc.ID)
+			fail(w, r, errServer(err), sc.ID)
 			return
 		}
 		p.emit(r, Event{Name: EventRegistrationDeleteSuccess, ClientID: sc.ID})
@@ -78,10 +78,9 @@ func (p *Provider) authorizeRegistration(r *http.Request, clientID string) (*sto
 // updateClient is RFC 7592 §2.2: the request carries the full metadata,
 // which replaces the old; values the server assigns may not be sent.
 func (p *Provider) updateClient(w http.ResponseWriter, r *http.Request, sc *storedClient, ratID string) {
-	const ev = EventRegistrationUpdateError
 	body, e := p.readJSONBody(w, r)
 	if e != nil {
-		p.endpointError(w, r, ev, e, sc.ID)
+		p.registrationUpdateError(w, r, e, sc.ID)
 		return
 	}
 	var assigned struct {
@@ -93,20 +92,20 @@ func (p *Provider) updateClient(w http.ResponseWriter, r *http.Request, sc *stor
 		ExpiresAt    any     `json:"client_secret_expires_at"`
 	}
 	if err := json.Unmarshal(body, &assigned); err != nil {
-		p.endpointError(w, r, ev, errInvalidClientMetadata("the metadata document is not a valid JSON object"), sc.ID)
+		p.registrationUpdateError(w, r, errInvalidClientMetadata("the metadata document is not a valid JSON object"), sc.ID)
 		return
 	}
 	switch {
 	case assigned.ClientID == nil || *assigned.ClientID != sc.ID:
-		p.endpointError(w, r, ev, errInvalidRequest("client_id must be present and match the client"), sc.ID)
+		p.registrationUpdateError(w, r, errInvalidRequest("client_id must be present and match the client"), sc.ID)
 		return
 	case assigned.RAT != nil || assigned.RCU != nil || assigned.IssuedAt != nil || assigned.ExpiresAt != nil:
-		p.endpointError(w, r, ev, errInvalidRequest("registration_access_token, registration_client_uri, client_id_issued_at and client_secret_expires_at must not be sent"), sc.ID)
+		p.registrationUpdateError(w, r, errInvalidRequest("registration_access_token, registration_client_uri, client_id_issued_at and client_secret_expires_at must not be sent"), sc.ID)
 		return
 	case assigned.ClientSecret != nil:
 		h := sha256.Sum256([]byte(*assigned.ClientSecret))
 		if subtle.ConstantTimeCompare(h[:], sc.SecretHash) != 1 {
-			p.endpointError(w, r, ev, errInvalidRequest("client_secret does not match"), sc.ID)
+			p.registrationUpdateError(w, r, errInvalidRequest("client_secret does not match"), sc.ID)
 			return
 		}
 	}
@@ -115,7 +114,7 @@ func (p *Provider) updateClient(w http.ResponseWriter, r *http.Request, sc *stor
 		e = p.checkClientName(m.ClientName)
 	}
 	if e != nil {
-		p.endpointError(w, r, ev, e, sc.ID)
+		p.registrationUpdateError(w, r, e, sc.ID)
 		return
 	}
 	// A change of authentication method that needs a new kind of secret gets
@@ -124,7 +123,7 @@ func (p *Provider) updateClient(w http.ResponseWriter, r *http.Request, sc *stor
 	fresh := storedClient{ID: sc.ID, Metadata: *m}
 	freshSecret, err := p.issueClientSecret(&fresh)
 	if err != nil {
-		p.endpointError(w, r, ev, errServer(err), sc.ID)
+		p.registrationUpdateError(w, r, errServer(err), sc.ID)
 		return
 	}
 	defaulted := authMethodOmitted(body) // RFC 7592 §2.2: the update replaces all metadata
@@ -147,11 +146,11 @@ func (p *Provider) updateClient(w http.ResponseWriter, r *http.Request, sc *stor
 	if errors.Is(err, ErrNotFound) {
 		// Deleted since the request was authorized.
 		w.Header().Set("WWW-Authenticate", `Bearer realm="`+p.cfg.Issuer+`", error="invalid_token"`)
-		p.endpointError(w, r, ev, newError(http.StatusUnauthorized, ErrCodeInvalidToken, "the registration access token is invalid"), sc.ID)
+		p.registrationUpdateError(w, r, newError(http.StatusUnauthorized, ErrCodeInvalidToken, "the registration access token is invalid"), sc.ID)
 		return
 	}
 	if err != nil {
-		p.endpointError(w, r, ev, errServer(err), sc.ID)
+		p.registrationUpdateError(w, r, errServer(err), sc.ID)
 		return
 	}
 	p.clients.forget(sc.ID)
@@ -162,7 +161,7 @@ func (p *Provider) updateClient(w http.ResponseWriter, r *http.Request, sc *stor
 	var rat string
 	if p.cfg.Registration.RotateRegistrationAccessToken {
 		if rat, err = p.newRegistrationAccessToken(r, sc.ID, sc.unusedExpiry()); err != nil {
-			p.endpointError(w, r, ev, errServer(err), sc.ID)
+			p.registrationUpdateError(w, r, errServer(err), sc.ID)
 			return
 		}
 		p.registrationAccessTokens().destroy(r.Context(), ratID, sc.ID)
@@ -206,4 +205,18 @@ func (p *Provider) deleteClient(r *http.Request, sc *storedClient, ratID string)
 		}
 	}
 	return nil
+}
+
+// The client configuration endpoint's error events, one function each
+// (registration_read.error also answers a wrong method).
+func (p *Provider) registrationReadError(w http.ResponseWriter, r *http.Request, err error, clientID string) {
+	p.endpointError(w, r, EventRegistrationReadError, err, clientID)
+}
+
+func (p *Provider) registrationUpdateError(w http.ResponseWriter, r *http.Request, err error, clientID string) {
+	p.endpointError(w, r, EventRegistrationUpdateError, err, clientID)
+}
+
+func (p *Provider) registrationDeleteError(w http.ResponseWriter, r *http.Request, err error, clientID string) {
+	p.endpointError(w, r, EventRegistrationDeleteError, err, clientID)
 }

@@ -147,7 +147,7 @@ func interactionCSRF(binding string) string { return secretID("interaction-csrf:
 // an authorization error because the request cannot go on. The page leads
 // back to the client when it is known.
 func (p *Provider) interactionFailed(w http.ResponseWriter, r *http.Request, e *Error, clientID string) {
-	p.emitError(r, EventAuthorizationError, e, clientID)
+	p.authorizationFailed(r, e, clientID)
 	var client *Client
 	if clientID != "" {
 		client, _ = p.clients.Client(r.Context(), clientID)

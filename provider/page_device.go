@@ -90,7 +90,7 @@ func (p *Provider) submitUserCode(w http.ResponseWriter, r *http.Request) {
 		p.interactionFailed(w, r, errServer(err), client.ID)
 		return
 	}
-	p.emit(r, Event{Name: EventAuthorizationAccepted, ClientID: client.ID})
+	p.authorizationAccepted(r, client.ID)
 	p.resolve(w, r, req, client, sess, nil)
 }
 
@@ -113,9 +113,9 @@ func (p *Provider) settleDevice(w http.ResponseWriter, r *http.Request, req *aut
 		return
 	}
 	if approve {
-		p.emit(r, Event{Name: EventAuthorizationSuccess, ClientID: client.ID, GrantID: g.ID})
+		p.authorizationSucceeded(r, client.ID, g.ID)
 	} else {
-		p.emit(r, Event{Name: EventAuthorizationError, ClientID: client.ID, ErrorCode: ErrCodeAccessDenied, ErrorDescription: "the user denied the device"})
+		p.authorizationFailed(r, newError(http.StatusBadRequest, ErrCodeAccessDenied, "the user denied the device"), client.ID)
 	}
 	noStore(w.Header())
 	p.render(w, r, p.pages.device, http.StatusOK, map[string]any{"Done": true, "Approved": approve, "ClientName": clientName(client)})

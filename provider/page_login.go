@@ -47,7 +47,7 @@ func (p *Provider) submitLogin(w http.ResponseWriter, r *http.Request, in *inter
 	// it, so concurrent guesses cannot all pass the throttle together.
 	attempt, wait := p.throttle.reserveLogin(login, p.clientIP(r), p.now())
 	if attempt == nil {
-		p.emit(r, Event{Name: EventAuthorizationError, ClientID: client.ID, ErrorCode: ErrCodeAccessDenied, ErrorDescription: "login throttled"})
+		p.authorizationFailed(r, newError(http.StatusTooManyRequests, ErrCodeAccessDenied, "login throttled"), client.ID)
 		p.showLoginRefused(w, r, in, client, login, "throttled", wait, http.StatusTooManyRequests)
 		return
 	}
@@ -56,7 +56,8 @@ func (p *Provider) submitLogin(w http.ResponseWriter, r *http.Request, in *inter
 	if !ok {
 		// Every password-check slot stayed busy: refuse without hashing,
 		// and without counting a failure against the account or address.
-		p.emit(r, Event{Name: EventAuthorizationError, ClientID: client.ID, ErrorCode: ErrCodeTemporarilyUnavailable, ErrorDescription: "too many concurrent password checks"})
+		// A refusal for capacity (no internal cause): authorization.error.
+		p.authorizationFailed(r, newError(http.StatusServiceUnavailable, ErrCodeTemporarilyUnavailable, "too many concurrent password checks"), client.ID)
 		p.showLoginRefused(w, r, in, client, login, "busy", passwordCheckWait, http.StatusServiceUnavailable)
 		return
 	}
@@ -66,7 +67,7 @@ func (p *Provider) submitLogin(w http.ResponseWriter, r *http.Request, in *inter
 	}()
 	if errors.Is(err, ErrInvalidCredentials) {
 		attempt.settle(attemptFailed, p.now())
-		p.emit(r, Event{Name: EventAuthorizationError, ClientID: client.ID, ErrorCode: ErrCodeAccessDenied, ErrorDescription: "invalid credentials"})
+		p.authorizationFailed(r, newError(http.StatusUnauthorized, ErrCodeAccessDenied, "invalid credentials"), client.ID)
 		p.showLoginAgain(w, r, in, client, login, "invalid")
 		return
 	}
