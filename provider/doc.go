@@ -13,10 +13,10 @@
 // Endpoints (routes.go maps paths to them):
 //
 //	RFC 6749 §3.1, OIDC Core §3.1.2       authorization endpoint         endpoint_authorize.go, authrequest.go, redirecturi.go
-//	RFC 9207, OAuth Form Post Response Mode  iss in responses, form_post  endpoint_authorize.go (respondToClient), pages.go
+//	RFC 9207, OAuth 2.0 Form Post         iss in responses, form_post    endpoint_authorize.go (respondToClient), pages.go
 //	RFC 6749 §3.2, OIDC Core §3.1.3       token endpoint: grant dispatch endpoint_token.go
 //	RFC 6749 §2.3, OIDC Core §9           client authentication          endpoint_token.go (tokenEndpointClient), clientauth.go
-//	RFC 7523 §2.2, §3                     private_key_jwt / client_secret_jwt  clientassertion.go (jti replay markers)
+//	RFC 7523 §2.2, §3                     client assertions (*_jwt)      clientassertion.go, records_replay_detection.go
 //	RFC 9126                              pushed authorization requests  endpoint_par.go
 //	RFC 8628 §3.1–3.3                     device authorization endpoint  endpoint_device_authorization.go
 //	RFC 8628 §3.3, §5.4                   device verification page       page_device.go
@@ -54,11 +54,31 @@
 //	OIDC Core §3.1.2.4                    consent page                   page_consent.go, consent_requester.go
 //	                                      error pages, texts, branding   errorpage.go, pagetext.go, branding.go, pages.go
 //
-// State and storage:
+// State and storage: Store (storage.go) is the backend contract; on top of
+// it every record kind has one typed store that owns its codec, its expiry
+// check and its lifecycle events (*.saved, *.consumed, *.destroyed,
+// grant.revoked); nothing else calls Store or emits those events:
 //
-//	Store (backend contract)              storage.go
-//	records, sessions, grants, cookies    state.go, grant.go, codec.go
+//	plumbing shared by the stores         records.go, codec.go
+//	authorization codes                   records_authorization_code.go (codeStore)
+//	access tokens, revoked JWT markers    records_access_token.go (accessTokenStore, revokedJTIStore)
+//	refresh tokens                        records_refresh_token.go (refreshTokenStore)
+//	grants (consents), their revocation   records_grant.go (grantStore)
+//	sessions                              records_session.go (sessionStore), state.go (cookies)
+//	interactions                          records_interaction.go (interactionStore)
+//	device codes                          records_device_code.go (deviceCodeStore)
+//	pushed authorization requests         records_pushed_authorization_request.go (parStore)
+//	registered clients, their count       records_client.go (clientRecordStore, clientCountStore)
+//	initial, registration access tokens   records_registration_tokens.go
+//	client assertion jti (RFC 7523 §3)    records_replay_detection.go (replayStore)
 //	clients                               client.go, client_metadata.go, clients_dynamic.go
+//
+// Events: every catalogued event (event_names.go) has one emission point,
+// TestEventEmissionPoints checks it. An endpoint's outcome events are emitted
+// by one function of the endpoint (the authorization request's by
+// authorizationAccepted, authorizationSucceeded and authorizationFailed in
+// endpoint_authorize.go, whichever page it ends on); server_error by
+// serverError (respond.go).
 //
 // Cross-cutting:
 //
