@@ -107,9 +107,3 @@ func writeCacheable(w http.ResponseWriter, contentType string, body []byte) {
 	w.WriteHeader(http.StatusOK)
 	w.Write(body)
 }
-
-var errNoJWKS = errorString("the signer published no key set")
-
-type errorString string
-
-func (e errorString) Error() string { return string(e) }

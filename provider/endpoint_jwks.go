@@ -5,6 +5,8 @@ import (
 	"strings"
 )
 
+// serveJWKS publishes the signing keys' public halves as a JWK Set (RFC 7517
+// §5), the document OIDC Discovery 1.0 §3 names as jwks_uri.
 func (p *Provider) serveJWKS(w http.ResponseWriter, r *http.Request) {
 	if cors(w, r) {
 		return
@@ -21,3 +23,9 @@ func (p *Provider) serveJWKS(w http.ResponseWriter, r *http.Request) {
 	}
 	writeCacheable(w, "application/jwk-set+json", jwks)
 }
+
+var errNoJWKS = errorString("the signer published no key set")
+
+type errorString string
+
+func (e errorString) Error() string { return string(e) }
