@@ -24,6 +24,9 @@ const (
 	KindInitialAccessToken         Kind = "initial_access_token"
 	KindRegistrationAccessToken    Kind = "registration_access_token"
 	KindRevokedJTI                 Kind = "revoked_jti"
+	// KindLoginThrottle holds a login throttle key's counters when the
+	// store is shared by several instances (SharedStore).
+	KindLoginThrottle Kind = "login_throttle"
 )
 
 // Record is one stored object. The provider serialises its own payloads; a
