@@ -19,7 +19,10 @@ func (p *Provider) init() error {
 	}
 	p.pages = pg
 	p.throttle = newLoginThrottle(p.cfg.Throttle)
-	p.clients = &clientRegistry{p: p}
+	if storeIsShared(p.cfg.Store) {
+		p.throttle.shared = &sharedThrottle{store: p.cfg.Store, cfg: p.cfg.Throttle}
+	}
+	p.clients = &clientRegistry{p: p, shared: storeIsShared(p.cfg.Store)}
 	if err := p.checkStaticClients(); err != nil {
 		return err
 	}
