@@ -71,6 +71,7 @@
 //	registered clients, their count       records_client.go (clientRecordStore, clientCountStore)
 //	initial, registration access tokens   records_registration_tokens.go
 //	client assertion jti (RFC 7523 §3)    records_replay_detection.go (replayStore)
+//	login throttle counters (shared store) throttle_shared.go (sharedThrottle)
 //	clients                               client.go, client_metadata.go, clients_dynamic.go
 //
 // Events: every catalogued event (event_names.go) has one emission point,
