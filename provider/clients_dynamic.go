@@ -160,20 +160,20 @@ func (p *Provider) clientFromStored(sc *storedClient) (*Client, error) {
 	return c, nil
 }
 
-// rememberGrant records a new grant on a registered client so deleting the
-// client can revoke it. Configured clients are not deleted at run time.
-func (p *Provider) rememberGrant(ctx context.Context, c *Client, grantID string) error {
-	if !c.dynamic {
-		return nil
+// checkClientOutlivesGrant closes the race between a new grant of a
+// registered client and the client's deletion. The grant is indexed under the
+// client before this runs; deleteClient marks the client deleted before it
+// lists the client's grants. So either this read sees the mark (and the
+// grant is revoked here) or the deletion's listing sees the grant. It reads
+// the store, not the client cache, and costs one read per new grant whatever
+// the number of grants the client holds (configured clients are never
+// deleted at run time and have no index entries).
+func (p *Provider) checkClientOutlivesGrant(ctx context.Context, clientID, grantID string) error {
+	_, err := p.loadStoredClient(ctx, clientID)
+	if errors.Is(err, ErrNotFound) {
+		if rerr := p.grants().revoke(ctx, grantID, clientID); rerr != nil {
+			return rerr
+		}
 	}
-	_, err := p.storedClients().change(ctx, c.ID, func(sc *storedClient) error {
-		if sc.Deleted {
-			return ErrNotFound
-		}
-		if !slices.Contains(sc.Grants, grantID) {
-			sc.Grants = append(sc.Grants, grantID)
-		}
-		return nil
-	})
 	return err
 }

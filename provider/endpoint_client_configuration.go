@@ -128,8 +128,8 @@ func (p *Provider) updateClient(w http.ResponseWriter, r *http.Request, sc *stor
 	}
 	defaulted := authMethodOmitted(body) // RFC 7592 §2.2: the update replaces all metadata
 	// Read-modify-write: what the store holds now, not what was read when
-	// the request was authorized, so grants recorded on the client meanwhile
-	// (rememberGrant) are kept.
+	// the request was authorized, so a concurrent change (the client's
+	// first token clearing UnusedUntil) is kept.
 	var secret, oldJWKSURI string
 	updated, err := p.storedClients().change(r.Context(), sc.ID, func(cur *storedClient) error {
 		if cur.Deleted {
@@ -174,9 +174,11 @@ func (p *Provider) updateClient(w http.ResponseWriter, r *http.Request, sc *stor
 // grant it holds (with their codes and tokens) and its own tokens.
 func (p *Provider) deleteClient(r *http.Request, sc *storedClient, ratID string) error {
 	ctx := r.Context()
-	// Mark the client deleted and take its grants in one step: a grant
-	// recorded after this fails (rememberGrant), one recorded before is in
-	// the list, so none escapes revocation.
+	// Mark the client deleted first, then revoke the grants indexed under
+	// it: a grant saved after the mark is revoked by its own login
+	// (checkClientOutlivesGrant), one saved before is listed here, so none
+	// escapes revocation. Grants lists what records written before the
+	// index kept on the client itself.
 	grants, unusedUntil, wasLive := sc.Grants, sc.UnusedUntil, false
 	_, err := p.storedClients().change(ctx, sc.ID, func(cur *storedClient) error {
 		wasLive, unusedUntil = !cur.Deleted, cur.UnusedUntil
@@ -204,7 +206,9 @@ func (p *Provider) deleteClient(r *http.Request, sc *storedClient, ratID string)
 			return err
 		}
 	}
-	return nil
+	return p.grants().ofClient(ctx, sc.ID, func(grantID string) error {
+		return p.grants().revoke(ctx, grantID, sc.ID)
+	})
 }
 
 // The client configuration endpoint's error events, one function each

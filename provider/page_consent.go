@@ -35,8 +35,9 @@ func (p *Provider) submitConsent(w http.ResponseWriter, r *http.Request, in *int
 		p.interactionFailed(w, r, errServer(err), client.ID)
 		return
 	}
-	if _, err := p.saveGrant(r, sess, existing, client, in.Request.Scopes); errors.Is(err, errSessionEnded) {
-		// Logged out in another tab while this page was open.
+	if _, err := p.saveGrant(r, sess, existing, client, in.Request.Scopes); errors.Is(err, ErrNotFound) {
+		// Logged out in another tab while this page was open
+		// (errSessionEnded), or the client was deleted.
 		p.interactionFailed(w, r, errInteractionGone, client.ID)
 		return
 	} else if err != nil {

@@ -23,11 +23,16 @@ type records[T any] struct {
 // put writes v as the record id (with its optional UID and GrantID index
 // entries), expiring at exp (zero: never).
 func (s records[T]) put(ctx context.Context, id, uid, grantID string, v T, exp time.Time, durable bool) error {
+	return s.putOwned(ctx, id, uid, grantID, "", v, exp, durable)
+}
+
+// putOwned is put with an Owner index entry (Store.ListByOwner).
+func (s records[T]) putOwned(ctx context.Context, id, uid, grantID, owner string, v T, exp time.Time, durable bool) error {
 	b, err := encodePayload(v)
 	if err != nil {
 		return err
 	}
-	return s.p.cfg.Store.Put(ctx, Record{Kind: s.kind, ID: id, UID: uid, GrantID: grantID, Payload: b, ExpiresAt: exp}, durable)
+	return s.p.cfg.Store.Put(ctx, Record{Kind: s.kind, ID: id, UID: uid, GrantID: grantID, Owner: owner, Payload: b, ExpiresAt: exp}, durable)
 }
 
 // get reads and decodes the live record id; ErrNotFound when it is absent or

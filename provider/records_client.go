@@ -14,12 +14,14 @@ type storedClient struct {
 	SecretHash   []byte         `json:"secret_hash,omitempty"`
 	SealedSecret []byte         `json:"sealed_secret,omitempty"`
 	IssuedAt     int64          `json:"issued_at"`
-	// Grants lists the grant ids issued to the client, so that deleting the
-	// client (RFC 7592 §2.3) revokes them all.
+	// Grants lists the grant ids issued to the client before grants were
+	// indexed by client (Record.Owner, grantStore.ofClient). It is no longer
+	// written: a record written by an older version still has it, and
+	// deleting the client (RFC 7592 §2.3) revokes those grants too.
 	Grants []string `json:"grants,omitempty"`
-	// Deleted marks a client being deleted: no grant may be added to it
-	// once its list of grants has been taken for revocation, and it is
-	// not found any more.
+	// Deleted marks a client being deleted: a grant saved after the mark
+	// is revoked by its own login (checkClientOutlivesGrant), and the
+	// client is not found any more.
 	Deleted bool `json:"deleted,omitempty"`
 	// AuthMethodDefaulted: the registration omitted token_endpoint_auth_method,
 	// so the metadata holds the RFC 7591 §2 default (client_secret_basic) and

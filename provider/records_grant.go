@@ -32,9 +32,36 @@ type grantStore struct{ records[grant] }
 func (p *Provider) grants() grantStore { return grantStore{records[grant]{p, KindGrant}} }
 
 // save stores a new or widened grant, findable by its reference (grantRef)
-// too. Durable: it is the user's recorded consent.
-func (s grantStore) save(ctx context.Context, g *grant, exp time.Time) error {
-	return s.put(ctx, g.ID, grantRef(g.ID), g.ID, *g, exp, true)
+// too. Durable: it is the user's recorded consent. A registered client's
+// grants are indexed by the client (owner is its id), so deleting the client
+// finds them all (ofClient) without a list kept on the client's record.
+func (s grantStore) save(ctx context.Context, g *grant, exp time.Time, owner string) error {
+	return s.putOwned(ctx, g.ID, grantRef(g.ID), g.ID, owner, *g, exp, true)
+}
+
+// grantPageSize is how many grant ids ofClient reads at a time.
+const grantPageSize = 256
+
+// ofClient calls fn with the id of every grant indexed under the registered
+// client clientID, a page at a time, so a client with many users costs
+// memory for one page only.
+func (s grantStore) ofClient(ctx context.Context, clientID string, fn func(grantID string) error) error {
+	after := ""
+	for {
+		page, err := s.p.cfg.Store.ListByOwner(ctx, KindGrant, clientID, after, grantPageSize)
+		if err != nil {
+			return err
+		}
+		for _, rec := range page {
+			if err := fn(rec.ID); err != nil {
+				return err
+			}
+			after = rec.ID
+		}
+		if len(page) < grantPageSize {
+			return nil
+		}
+	}
 }
 
 // extend keeps the grant alive at least until until. ErrNotFound when the

@@ -115,11 +115,9 @@ func (p *Provider) loadGrant(ctx context.Context, s *session, clientID string) (
 func (p *Provider) saveGrant(r *http.Request, s *session, existing *grant, client *Client, scopes []string) (*grant, error) {
 	clientID := client.ID
 	g := existing
-	if g == nil {
+	isNew := g == nil
+	if isNew {
 		g = &grant{ID: newHandle(), AccountID: s.AccountID, ClientID: clientID}
-		if err := p.rememberGrant(r.Context(), client, g.ID); err != nil {
-			return nil, err
-		}
 	}
 	for _, sc := range scopes {
 		if !coversScopes(g.Scopes, []string{sc}) {
@@ -127,8 +125,17 @@ func (p *Provider) saveGrant(r *http.Request, s *session, existing *grant, clien
 		}
 	}
 	exp := p.now().Add(p.cfg.Lifetimes.Grant)
-	if err := p.grants().save(r.Context(), g, exp); err != nil {
+	owner := ""
+	if client.dynamic {
+		owner = clientID
+	}
+	if err := p.grants().save(r.Context(), g, exp, owner); err != nil {
 		return nil, err
+	}
+	if isNew && client.dynamic {
+		if err := p.checkClientOutlivesGrant(r.Context(), clientID, g.ID); err != nil {
+			return nil, err
+		}
 	}
 	if s.Grants[clientID] != g.ID {
 		if err := p.linkGrant(r, s, clientID, g.ID); err != nil {
