@@ -2,7 +2,6 @@ package caddymodule
 
 import (
 	"math"
-
 	"strconv"
 	"strings"
 
@@ -227,6 +226,9 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			pos.at(d, "log_exporter")
 			if err := oneArg(d, &h.LogExporter); err != nil {
 				return err
+			}
+			if h.LogExporter == "" {
+				return d.ArgErr()
 			}
 		case "span_events":
 			if d.NextArg() {
@@ -532,22 +534,23 @@ func (rc *RegistrationConfig) unmarshalCaddyfile(d *caddyfile.Dispenser, pos cad
 		return d.ArgErr()
 	}
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		// Where each setting is (the rules are checked after parsing).
 		switch sub := d.Val(); sub {
 		case "initial_access_token":
-			pos.at(d, "registration.initial_access_tokens["+strconv.Itoa(len(rc.InitialAccessTokens))+"]")
 			if len(rc.InitialAccessTokens) == 0 {
 				pos.at(d, "registration.initial_access_tokens")
 			}
+			pos.at(d, "registration.initial_access_tokens["+strconv.Itoa(len(rc.InitialAccessTokens))+"]")
 		case "rate":
 			pos.at(d, "registration.rate_limit")
 			pos.at(d, "registration.rate_window")
-		case "allowed_scopes":
-			for i := range d.CountRemainingArgs() {
-				pos.at(d, "registration.allowed_scopes["+strconv.Itoa(len(rc.AllowedScopes)+i)+"]")
+		case "allowed_scopes", "allow_private_hosts":
+			have := len(rc.AllowedScopes)
+			if sub == "allow_private_hosts" {
+				have = len(rc.AllowPrivateHosts)
 			}
-		case "allow_private_hosts":
 			for i := range d.CountRemainingArgs() {
-				pos.at(d, "registration.allow_private_hosts["+strconv.Itoa(len(rc.AllowPrivateHosts)+i)+"]")
+				pos.at(d, "registration."+sub+"["+strconv.Itoa(have+i)+"]")
 			}
 		default:
 			pos.at(d, "registration."+sub)

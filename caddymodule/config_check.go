@@ -264,6 +264,11 @@ func (p caddyfilePositions) errorAt(problems []provider.FieldError) error {
 	if len(problems) == 0 {
 		return nil
 	}
+	problems = slices.Clone(problems)
+	// In the order of the file.
+	slices.SortStableFunc(problems, func(a, b provider.FieldError) int {
+		return lineOf(p.of(a.Path)) - lineOf(p.of(b.Path))
+	})
 	lines := make([]error, len(problems))
 	for i, pr := range problems {
 		msg := pr.Message
@@ -273,6 +278,13 @@ func (p caddyfilePositions) errorAt(problems []provider.FieldError) error {
 		lines[i] = fmt.Errorf("%s, at %s", msg, p.of(pr.Path))
 	}
 	return errors.Join(lines...)
+}
+
+// lineOf is the line number of a "file:line ..." position.
+func lineOf(pos string) int {
+	pos, _, _ = strings.Cut(pos, " ")
+	n, _ := strconv.Atoi(pos[strings.LastIndexByte(pos, ':')+1:])
+	return n
 }
 
 // keyPlan is the configured signing keys before they are loaded: their
