@@ -463,8 +463,10 @@ func resolveClients(repl *caddy.Replacer, cfgs []ClientConfig) ([]*provider.Clie
 			case cc.JWKSFile != "" || c.JWKSURI != "":
 				c.TokenEndpointAuthMethod = provider.AuthMethodPrivateKeyJWT
 			default:
-				// moduleProblems reports it; any method will do meanwhile.
-				c.TokenEndpointAuthMethod = provider.AuthMethodNone
+				// No credentials: moduleProblems reports it. A stand-in
+				// keeps the provider from reporting it again in its words.
+				c.TokenEndpointAuthMethod = provider.AuthMethodClientSecretBasic
+				c.SetSecret(standInSecret)
 			}
 		}
 		clients = append(clients, c)

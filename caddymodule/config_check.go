@@ -146,9 +146,9 @@ func (h *Handler) moduleProblems() []provider.FieldError {
 	return problems
 }
 
-// checkStatic finds the mistakes that need no file and no secret: Validate
-// and the Caddyfile adapter share it. Errors name the JSON path and the
-// Caddyfile directive.
+// checkStatic finds the mistakes that need no file and no secret (the
+// Caddyfile adapter makes the same check, naming lines). Errors name the
+// JSON path and the Caddyfile directive.
 func (h *Handler) checkStatic() error {
 	_, problems := h.problems(caddy.NewReplacer(), false)
 	return h.describe(problems)
