@@ -24,6 +24,13 @@ const (
 	KindInitialAccessToken         Kind = "initial_access_token"
 	KindRegistrationAccessToken    Kind = "registration_access_token"
 	KindRevokedJTI                 Kind = "revoked_jti"
+	// KindSigningKey holds one algorithm's generated signing keys (private
+	// parts sealed), shared by every instance on the store. Written by the
+	// key ring in internal/keyring, not by the provider.
+	KindSigningKey Kind = "signing_key"
+	// KindProviderSecret holds secrets generated once for all instances
+	// (sealed), such as Config.SecretKey. Written by internal/keyring.
+	KindProviderSecret Kind = "provider_secret"
 )
 
 // Record is one stored object. The provider serialises its own payloads; a
