@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/oidcaddy/oidcaddy/internal/jose"
+	"github.com/oidcaddy/oidcaddy/internal/keyring"
 	"github.com/oidcaddy/oidcaddy/provider"
 	"github.com/oidcaddy/oidcaddy/telemetry"
 )
@@ -110,6 +111,18 @@ type Handler struct {
 	// `<storage dir>/keys/secret.key`. Placeholders are resolved.
 	SecretKeyFile string `json:"secret_key_file,omitempty"`
 
+	// A secret of at least 32 random bytes, e.g. `{env.OIDC_KEY_ENCRYPTION_SECRET}`,
+	// under which the signing keys and the secret key are kept in the
+	// provider's database (sealed with AES-256-GCM), so that every instance
+	// on a shared database uses the same keys. Generated signing keys then
+	// rotate (see key_rotation); keys with a file are read from it as
+	// before. Every instance needs the same secret; changing it makes the
+	// stored keys unreadable. Unset: keys are files under the storage dir.
+	KeyEncryptionSecret string `json:"key_encryption_secret,omitempty"`
+
+	// When generated signing keys rotate; only with key_encryption_secret.
+	KeyRotation *KeyRotationConfig `json:"key_rotation,omitempty"`
+
 	// A directory whose login.html, consent.html, error.html, device.html,
 	// logout.html, form_post.html and oidcaddy.css replace the built-in
 	// page templates, and whose messages/<lang>.json add or reword a
@@ -139,7 +152,8 @@ type Handler struct {
 	prefix      string // the issuer URL's path, where the endpoints are mounted
 	storeKey    string // pool key of the acquired store; "" when none is held
 	releaseLogs func(context.Context) error
-	live        *liveProvider // registered for the admin API; nil when not
+	live        *liveProvider    // registered for the admin API; nil when not
+	keyring     *keyring.Keyring // keys in the store; nil when they are files
 }
 
 // CaddyModule returns the Caddy module information.
@@ -196,11 +210,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	h.storeKey = dir
 
-	signer, err := h.loadSigner(repl, dir)
-	if err != nil {
-		return err
-	}
-	secretKey, err := h.loadSecretKey(repl, dir)
+	signer, secretKey, err := h.loadKeys(repl, dir, store)
 	if err != nil {
 		return err
 	}
@@ -301,6 +311,7 @@ func (h *Handler) Cleanup() error {
 		cancel()
 		h.releaseLogs = nil
 	}
+	h.closeKeys()
 	if h.storeKey != "" {
 		errs = append(errs, releaseStore(h.storeKey, h.logger))
 		h.storeKey = ""

@@ -59,6 +59,10 @@ type Options struct {
 	// Notify, when set, hears about key changes and failed re-reads, for
 	// the operator's log. It must not block.
 	Notify func(Notice)
+	// Adopt, by alg, is a key to store as the first key of its ring when the
+	// store has none, instead of a new one: the key an instance signed with
+	// before its keys moved to the store, so its tokens stay valid.
+	Adopt map[string]*jose.Key
 }
 
 // Notice says what happened to a key. It carries no key material.
@@ -75,6 +79,7 @@ type Notice struct {
 // Notice events.
 const (
 	NoticeCreated      = "created"       // this instance generated and stored a key
+	NoticeAdopted      = "adopted"       // this instance stored an Adopt key as the first of its ring
 	NoticeSigning      = "signing"       // a key became its algorithm's signing key
 	NoticeRetired      = "retired"       // a key left the published set
 	NoticeReloadFailed = "reload_failed" // re-reading the store failed; the keys in memory stay in use
@@ -344,7 +349,7 @@ func (k *Keyring) loadRing(ctx context.Context, alg string, write bool, now time
 	if due {
 		// Generated before the Update, whose function may run more than
 		// once and must be quick; wasted if another instance wins.
-		key, sk, err := k.newStoredKey(alg, ring.Keys[len(ring.Keys)-1].Generation+1, now)
+		key, sk, err := k.newStoredKey(alg, nil, ring.Keys[len(ring.Keys)-1].Generation+1, now)
 		if err != nil {
 			return nil, err
 		}
@@ -398,7 +403,8 @@ func (k *Keyring) loadRing(ctx context.Context, alg string, write bool, now time
 // creating it at once, Create lets exactly one win; the others read the
 // winner's ring.
 func (k *Keyring) createRing(ctx context.Context, alg string, now time.Time) (provider.Record, error) {
-	key, sk, err := k.newStoredKey(alg, 1, now)
+	adopted := k.opts.Adopt[alg]
+	key, sk, err := k.newStoredKey(alg, adopted, 1, now)
 	if err != nil {
 		return provider.Record{}, err
 	}
@@ -411,7 +417,11 @@ func (k *Keyring) createRing(ctx context.Context, alg string, now time.Time) (pr
 	switch err := k.opts.Store.Create(ctx, rec, true); {
 	case err == nil:
 		k.remember(key)
-		k.notify(Notice{Event: NoticeCreated, Alg: alg, KID: sk.KID, At: sk.ActivateAt})
+		event := NoticeCreated
+		if adopted != nil {
+			event = NoticeAdopted
+		}
+		k.notify(Notice{Event: event, Alg: alg, KID: sk.KID, At: sk.ActivateAt})
 		return rec, nil
 	case errors.Is(err, provider.ErrAlreadyExists):
 		return k.opts.Store.Get(ctx, provider.KindSigningKey, alg)
@@ -426,11 +436,16 @@ func (k *Keyring) remember(key *jose.Key) {
 	k.unsealed[key.KID] = key
 }
 
-// newStoredKey generates a key and seals it; ActivateAt is the caller's.
-func (k *Keyring) newStoredKey(alg string, generation int, now time.Time) (*jose.Key, storedKey, error) {
-	key, err := jose.GenerateKey(alg)
-	if err != nil {
-		return nil, storedKey{}, err
+// newStoredKey seals key, or a new key when it is nil; ActivateAt is the
+// caller's.
+func (k *Keyring) newStoredKey(alg string, key *jose.Key, generation int, now time.Time) (*jose.Key, storedKey, error) {
+	if key == nil {
+		var err error
+		if key, err = jose.GenerateKey(alg); err != nil {
+			return nil, storedKey{}, err
+		}
+	} else if key.Alg != alg {
+		return nil, storedKey{}, fmt.Errorf("keyring: the %s key to adopt is %s", alg, key.Alg)
 	}
 	pem, err := jose.MarshalPrivateKeyPEM(key)
 	if err != nil {

@@ -467,7 +467,7 @@ func TestStoredMaterialIsSealed(t *testing.T) {
 		}
 	}
 
-	secret, _, err := SharedSecret(context.Background(), store, testSealer(t, testSecret), SecretKeyName, 32)
+	secret, _, err := SharedSecret(context.Background(), store, testSealer(t, testSecret), SecretKeyName, 32, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -493,7 +493,7 @@ func TestStoredMaterialIsSealed(t *testing.T) {
 func TestWrongSecretFailsClearly(t *testing.T) {
 	store, clock := memstore.New(), newFakeClock()
 	newTestKeyring(t, store, clock, jose.EdDSA, nil)
-	if _, _, err := SharedSecret(context.Background(), store, testSealer(t, testSecret), SecretKeyName, 32); err != nil {
+	if _, _, err := SharedSecret(context.Background(), store, testSealer(t, testSecret), SecretKeyName, 32, nil); err != nil {
 		t.Fatal(err)
 	}
 	const otherSecret = "Zx8vN2mQ4pR6tL1kJ9hG3fD5sA7wE0yUiOoPbCn="
@@ -501,7 +501,7 @@ func TestWrongSecretFailsClearly(t *testing.T) {
 		Store: store, Sealer: testSealer(t, otherSecret), Slots: []Slot{{Alg: jose.EdDSA}},
 		Policy: testPolicy, Now: clock.Now,
 	})
-	_, _, serr := SharedSecret(context.Background(), store, testSealer(t, otherSecret), SecretKeyName, 32)
+	_, _, serr := SharedSecret(context.Background(), store, testSealer(t, otherSecret), SecretKeyName, 32, nil)
 	for name, err := range map[string]error{"signing key": kerr, "secret key": serr} {
 		if err == nil {
 			t.Fatalf("%s opened with the wrong secret", name)
@@ -553,7 +553,7 @@ func TestSharedSecretCreatedOnce(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			s, c, err := SharedSecret(context.Background(), store, testSealer(t, testSecret), SecretKeyName, 32)
+			s, c, err := SharedSecret(context.Background(), store, testSealer(t, testSecret), SecretKeyName, 32, nil)
 			if err != nil {
 				t.Error(err)
 				return
@@ -651,5 +651,53 @@ func TestStoreDownKeepsSigning(t *testing.T) {
 	k.VerifyJWT(forgeToken(t, "unknown"), "JWT")
 	if failures.Load() != 1 {
 		t.Fatalf("failed re-read on an unknown kid reported %d times, want 1", failures.Load())
+	}
+}
+
+// A key an instance signed with before (its key file) becomes the first key
+// of the ring, so its tokens keep verifying; once the store has a ring, a
+// key to adopt is ignored.
+func TestAdoptExistingKeyOnFirstUse(t *testing.T) {
+	store, clock := memstore.New(), newFakeClock()
+	old, err := jose.GenerateKey(jose.EdDSA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var events []string
+	opts := Options{
+		Store: store, Sealer: testSealer(t, testSecret), Slots: []Slot{{Alg: jose.EdDSA}},
+		Policy: testPolicy, Now: clock.Now, Adopt: map[string]*jose.Key{jose.EdDSA: old},
+		Notify: func(n Notice) { events = append(events, n.Event) },
+	}
+	k, err := New(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k.Close()
+	if k.SigningKID() != old.KID || !slices.Equal(events, []string{NoticeAdopted}) {
+		t.Fatalf("the existing key was not adopted: signing %s, notices %q", k.SigningKID(), events)
+	}
+	other, err := jose.GenerateKey(jose.EdDSA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.Adopt = map[string]*jose.Key{jose.EdDSA: other}
+	k2, err := New(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k2.Close()
+	if k2.SigningKID() != old.KID {
+		t.Fatal("a second key to adopt replaced the stored one")
+	}
+
+	fileSecret := bytes.Repeat([]byte{7}, 32)
+	got, created, err := SharedSecret(context.Background(), store, testSealer(t, testSecret), SecretKeyName, 32, fileSecret)
+	if err != nil || !created || !bytes.Equal(got, fileSecret) {
+		t.Fatalf("the existing secret key was not adopted: created %v, err %v", created, err)
+	}
+	got, _, err = SharedSecret(context.Background(), store, testSealer(t, testSecret), SecretKeyName, 32, bytes.Repeat([]byte{9}, 32))
+	if err != nil || !bytes.Equal(got, fileSecret) {
+		t.Fatalf("a second secret to adopt replaced the stored one: %v", err)
 	}
 }

@@ -25,14 +25,23 @@ type storedSecret struct {
 // SharedSecret returns the random secret of size bytes stored under name,
 // creating it on first use. Of several instances starting at once exactly
 // one creates it (Store.Create is atomic) and all return the winner's.
-// created reports whether this call made it.
-func SharedSecret(ctx context.Context, store provider.Store, sealer *Sealer, name string, size int) (secret []byte, created bool, err error) {
+// created reports whether this call stored it. When adopt is not nil, it is
+// stored instead of a random secret (an instance's secret from before it
+// shared the store, so what it sealed still opens).
+func SharedSecret(ctx context.Context, store provider.Store, sealer *Sealer, name string, size int, adopt []byte) (secret []byte, created bool, err error) {
 	aad := []byte(string(provider.KindProviderSecret) + "/" + name)
 	if secret, err := readSecret(ctx, store, sealer, name, aad, size); !errors.Is(err, provider.ErrNotFound) {
 		return secret, false, err
 	}
 	fresh := make([]byte, size)
-	rand.Read(fresh)
+	if adopt != nil {
+		if len(adopt) != size {
+			return nil, false, fmt.Errorf("the %s to adopt has %d bytes, want %d", name, len(adopt), size)
+		}
+		copy(fresh, adopt)
+	} else {
+		rand.Read(fresh)
+	}
 	payload, err := json.Marshal(storedSecret{Version: 1, CreatedAt: time.Now().UTC(), Sealed: sealer.Seal(fresh, aad)})
 	if err != nil {
 		return nil, false, err
