@@ -3,6 +3,7 @@ package caddymodule
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -280,5 +281,22 @@ func TestUnmarshalSharedKeysCaddyfile(t *testing.T) {
 				t.Fatalf("got %+v, want %+v", h, tc.want)
 			}
 		})
+	}
+}
+
+func TestLiteralKeyEncryptionSecretIsWarnedAbout(t *testing.T) {
+	for secret, warned := range map[string]bool{testKEK: true, "{env.OIDC_KEY_ENCRYPTION_SECRET}": false} {
+		core, logs := observer.New(zapcore.InfoLevel)
+		warnLiteralSecrets(zap.New(core), &Handler{KeyEncryptionSecret: secret})
+		var places []string
+		for _, e := range logs.All() {
+			places = append(places, e.ContextMap()["secret"].(string))
+			if strings.Contains(e.Message, testKEK) || strings.Contains(fmt.Sprint(e.ContextMap()), testKEK) {
+				t.Error("the warning quotes the secret")
+			}
+		}
+		if want := map[bool]int{true: 1, false: 0}[warned]; len(places) != want || (warned && places[0] != "key_encryption_secret") {
+			t.Errorf("secret %q: warned about %q", secret, places)
+		}
 	}
 }
