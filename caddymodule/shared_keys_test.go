@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -298,5 +300,41 @@ func TestLiteralKeyEncryptionSecretIsWarnedAbout(t *testing.T) {
 		if want := map[bool]int{true: 1, false: 0}[warned]; len(places) != want || (warned && places[0] != "key_encryption_secret") {
 			t.Errorf("secret %q: warned about %q", secret, places)
 		}
+	}
+}
+
+// Retain is derived from the provider's token lifetimes, whose defaults
+// caddymodule repeats: a JWT access token issued with the defaults must
+// not outlive what the key ring keeps its key for.
+func TestRetainCoversDefaultTokenLifetime(t *testing.T) {
+	h := sharedKeysHandler(t, t.TempDir())
+	h.Clients = append(h.Clients, ClientConfig{
+		ClientID: "machine", ClientSecret: "{env.OIDCADDY_TEST_SECRET}",
+		GrantTypes: []string{"client_credentials"}, AccessTokenFormat: "jwt",
+	})
+	if err := h.Provision(newTestContext(t)); err != nil {
+		t.Fatal(err)
+	}
+	defer h.Cleanup()
+	req := httptest.NewRequest(http.MethodPost, "/token", strings.NewReader("grant_type=client_credentials"))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth("machine", "not-a-real-secret")
+	rec := httptest.NewRecorder()
+	if err := h.ServeHTTP(rec, req, &recordingNext{}); err != nil || rec.Code != http.StatusOK {
+		t.Fatalf("token: %v %d %s", err, rec.Code, rec.Body)
+	}
+	var resp struct {
+		AccessToken string `json:"access_token"`
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &resp); err != nil {
+		t.Fatal(err)
+	}
+	claims, err := h.keyring.VerifyJWT(resp.AccessToken, "at+jwt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lifetime := time.Duration(claims["exp"].(float64)-claims["iat"].(float64)) * time.Second
+	if policy, _ := h.keyPolicy(); lifetime > h.signedTokenLifetime() || policy.Retain < lifetime {
+		t.Fatalf("a default access token lives %s, the key ring keeps its key for %s", lifetime, policy.Retain)
 	}
 }
