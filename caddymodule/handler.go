@@ -144,6 +144,9 @@ type Handler struct {
 	// event.
 	SpanEvents bool `json:"span_events,omitempty"`
 
+	// keyring serves the keys kept in the store; nil when they are files.
+	keyring *keyring.Keyring
+
 	logger *zap.Logger
 	// prov is set by Provision and never cleared: Caddy may still call
 	// ServeHTTP after Cleanup (see requestGate).
@@ -152,8 +155,7 @@ type Handler struct {
 	prefix      string // the issuer URL's path, where the endpoints are mounted
 	storeKey    string // pool key of the acquired store; "" when none is held
 	releaseLogs func(context.Context) error
-	live        *liveProvider    // registered for the admin API; nil when not
-	keyring     *keyring.Keyring // keys in the store; nil when they are files
+	live        *liveProvider // registered for the admin API; nil when not
 }
 
 // CaddyModule returns the Caddy module information.
@@ -305,13 +307,14 @@ func (h *Handler) Cleanup() error {
 		h.logger.Warn("requests to the old configuration still running after the drain timeout; the database may close under them (they get 503)",
 			zap.Duration("waited", drainTimeout))
 	}
+	// Before the store is released: the key ring re-reads it.
+	h.closeKeys()
 	if h.releaseLogs != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		errs = append(errs, h.releaseLogs(ctx))
 		cancel()
 		h.releaseLogs = nil
 	}
-	h.closeKeys()
 	if h.storeKey != "" {
 		errs = append(errs, releaseStore(h.storeKey, h.logger))
 		h.storeKey = ""

@@ -115,6 +115,11 @@ func (h *Handler) loadKeys(repl *caddy.Replacer, storageDir string, store provid
 		if h.KeyRotation != nil {
 			return nil, nil, errors.New("key_rotation applies to keys generated into the store: it needs key_encryption_secret")
 		}
+		if s, ok := store.(interface{ SharedAcrossProcesses() bool }); ok && s.SharedAcrossProcesses() {
+			// One instance on a shared database is fine; several are not.
+			h.logger.Warn("the database is shared by several instances, but the signing keys and the secret key are files of this machine: " +
+				"instances will refuse each other's tokens and registered client_secret_jwt clients; set key_encryption_secret on every instance")
+		}
 		signer, err := h.loadSigner(repl, storageDir)
 		if err != nil {
 			return nil, nil, err

@@ -338,3 +338,35 @@ func TestRetainCoversDefaultTokenLifetime(t *testing.T) {
 		t.Fatalf("a default access token lives %s, the key ring keeps its key for %s", lifetime, policy.Retain)
 	}
 }
+
+// sharedStore is a store that says other processes use it too, as the
+// Postgres backend does.
+type sharedStore struct{ *memstore.Store }
+
+func (sharedStore) SharedAcrossProcesses() bool { return true }
+
+func TestSharedDatabaseWithoutKeyEncryptionSecretWarns(t *testing.T) {
+	for _, tc := range []struct {
+		store provider.Store
+		kek   bool
+		warn  bool
+	}{
+		{store: sharedStore{memstore.New()}, warn: true},
+		{store: sharedStore{memstore.New()}, kek: true},
+		{store: memstore.New()},
+	} {
+		core, logs := observer.New(zapcore.WarnLevel)
+		h := testHandler(t, t.TempDir())
+		if tc.kek {
+			h = sharedKeysHandler(t, t.TempDir())
+		}
+		h.logger = zap.New(core)
+		if _, _, err := h.loadKeys(caddy.NewReplacer(), h.Storage.Dir, tc.store); err != nil {
+			t.Fatal(err)
+		}
+		h.closeKeys()
+		if got := logs.FilterMessageSnippet("set key_encryption_secret").Len() == 1; got != tc.warn {
+			t.Errorf("%T, key_encryption_secret %v: warned %v, want %v", tc.store, tc.kek, got, tc.warn)
+		}
+	}
+}
