@@ -183,9 +183,10 @@ func TestKeyFilesAreAdoptedIntoTheStore(t *testing.T) {
 	}
 	// From now on the store decides: a new instance without the files
 	// gets the same keys.
-	other := sharedKeysHandler(t, t.TempDir())
+	otherDir := t.TempDir()
+	other := sharedKeysHandler(t, otherDir)
 	other.logger = zap.NewNop()
-	signer2, secret2, err := other.loadKeys(caddy.NewReplacer(), other.Storage.Dir, store)
+	signer2, secret2, err := other.loadKeys(caddy.NewReplacer(), otherDir, store)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -237,10 +238,11 @@ func TestKeyPolicy(t *testing.T) {
 }
 
 func TestKeyRotationNeedsKeyEncryptionSecret(t *testing.T) {
-	h := testHandler(t, t.TempDir())
+	dir := t.TempDir()
+	h := testHandler(t, dir)
 	h.KeyRotation = &KeyRotationConfig{RotateEvery: caddy.Duration(time.Hour)}
 	h.logger = zap.NewNop()
-	if _, _, err := h.loadKeys(caddy.NewReplacer(), h.Storage.Dir, memstore.New()); err == nil || !strings.Contains(err.Error(), "key_encryption_secret") {
+	if _, _, err := h.loadKeys(caddy.NewReplacer(), dir, memstore.New()); err == nil || !strings.Contains(err.Error(), "key_encryption_secret") {
 		t.Fatalf("err = %v", err)
 	}
 }
@@ -356,12 +358,13 @@ func TestSharedDatabaseWithoutKeyEncryptionSecretWarns(t *testing.T) {
 		{store: memstore.New()},
 	} {
 		core, logs := observer.New(zapcore.WarnLevel)
-		h := testHandler(t, t.TempDir())
+		dir := t.TempDir()
+		h := testHandler(t, dir)
 		if tc.kek {
-			h = sharedKeysHandler(t, t.TempDir())
+			h = sharedKeysHandler(t, dir)
 		}
 		h.logger = zap.New(core)
-		if _, _, err := h.loadKeys(caddy.NewReplacer(), h.Storage.Dir, tc.store); err != nil {
+		if _, _, err := h.loadKeys(caddy.NewReplacer(), dir, tc.store); err != nil {
 			t.Fatal(err)
 		}
 		h.closeKeys()
