@@ -44,19 +44,38 @@ func sharedKeysEnv(secret string) string { return "OIDC_KEY_ENCRYPTION_SECRET=" 
 
 // sharedKeyArtifacts are what one instance made with its keys, for another
 // instance (or the same one restarted) on the same store to accept: the
-// instances share keys when checkOn passes. Use it for any pair of
-// instances: mintSharedKeyArtifacts on A, checkOn(B), and the other way.
+// instances share keys when checkOn passes. For two instances behind a load
+// balancer, A serving the issuer at its address and B the same issuer at
+// another: mintSharedKeyArtifacts(ctx, t, on(issuer, addrA)) then
+// checkOn(ctx, t, on(issuer, addrB)), and the other way round.
 type sharedKeyArtifacts struct {
 	kids      []string // the JWKS's kids
 	jwtAccess string   // a JWT access token of shared-keys-machine
 	jwtClient registeredClient
 }
 
+// keysInstance is one instance of an issuer: the issuer (discovery is read
+// from it) and the base URL this instance answers at (the issuer itself
+// for a single instance).
+type keysInstance struct{ issuer, base string }
+
+func on(issuer, base string) keysInstance { return keysInstance{issuer, base} }
+
+// endpoints are the issuer's endpoints at this instance's address.
+func (in keysInstance) endpoints(ctx context.Context, t *testing.T) providerMetadata {
+	t.Helper()
+	m := discover(ctx, t, in.issuer)
+	at := func(u string) string { return strings.Replace(u, in.issuer, in.base, 1) }
+	m.TokenEndpoint, m.IntrospectionEndpoint, m.RevocationEndpoint = at(m.TokenEndpoint), at(m.IntrospectionEndpoint), at(m.RevocationEndpoint)
+	m.JWKSURI, m.RegistrationEndpoint = at(m.JWKSURI), at(m.RegistrationEndpoint)
+	return m
+}
+
 // mintSharedKeyArtifacts needs sharedKeysProviderBlock in the instance's
 // configuration.
-func mintSharedKeyArtifacts(ctx context.Context, t *testing.T, issuer string) sharedKeyArtifacts {
+func mintSharedKeyArtifacts(ctx context.Context, t *testing.T, in keysInstance) sharedKeyArtifacts {
 	t.Helper()
-	m := discover(ctx, t, issuer)
+	m := in.endpoints(ctx, t)
 	var a sharedKeyArtifacts
 	a.kids = jwksKIDs(t, m.JWKSURI)
 	r := postForm(t, m.TokenEndpoint, url.Values{"grant_type": {"client_credentials"}},
@@ -79,20 +98,23 @@ func mintSharedKeyArtifacts(ctx context.Context, t *testing.T, issuer string) sh
 	return a
 }
 
-// checkOn proves that the instance at issuer has the keys the artifacts
-// were made with: the same JWKS, the JWT access token verifies there (its
+// checkOn proves that the instance has the keys the artifacts were made
+// with: the same JWKS, the JWT access token verifies there (its
 // introspection checks the signature), and the registered client's secret,
 // sealed by the other instance, opens there to check an HS256 assertion.
-func (a sharedKeyArtifacts) checkOn(ctx context.Context, t *testing.T, issuer string) {
+func (a sharedKeyArtifacts) checkOn(ctx context.Context, t *testing.T, in keysInstance) {
 	t.Helper()
-	m := discover(ctx, t, issuer)
+	m := in.endpoints(ctx, t)
 	if got := jwksKIDs(t, m.JWKSURI); !slices.Equal(got, a.kids) {
 		t.Errorf("JWKS kids = %q, want %q", got, a.kids)
 	}
 	wantActive(t, "JWT access token of the other instance", introspect(t, m, demoApp, a.jwtAccess), true, "shared-keys-machine")
 
 	now := time.Now()
-	tok, err := jwt.NewBuilder().Issuer(a.jwtClient.ClientID).Subject(a.jwtClient.ClientID).Audience([]string{m.TokenEndpoint}).
+	// The audience is the issuer's token endpoint, whichever instance
+	// receives the assertion.
+	aud := discover(ctx, t, in.issuer).TokenEndpoint
+	tok, err := jwt.NewBuilder().Issuer(a.jwtClient.ClientID).Subject(a.jwtClient.ClientID).Audience([]string{aud}).
 		JwtID(randomString(t)).IssuedAt(now).Expiration(now.Add(time.Minute)).Build()
 	if err != nil {
 		t.Fatal(err)
@@ -136,7 +158,7 @@ func jwksKIDs(t *testing.T, jwksURI string) []string {
 // client_secret_jwt clients are all still good. A restart with another
 // secret refuses to start, saying why without quoting either secret.
 // (Two instances on one database need the Postgres backend; the same
-// artifacts check them: mint on A, checkOn(B).)
+// artifacts check them: mint on A, checkOn B.)
 func TestKeysInTheStoreSurviveARestart(t *testing.T) {
 	cfg := newSiteConfig(t)
 	cfg.ExtraClients = sharedKeysProviderBlock
@@ -144,15 +166,16 @@ func TestKeysInTheStoreSurviveARestart(t *testing.T) {
 	defer cancel()
 
 	first := startCaddyWith(t, cfg, cfg.caddyfile(t), sharedKeysEnv(e2eKeyEncryptionSecret))
-	made := mintSharedKeyArtifacts(ctx, t, cfg.Issuer())
-	made.checkOn(ctx, t, cfg.Issuer()) // the check itself passes where the artifacts were made
+	instance := on(cfg.Issuer(), cfg.Issuer())
+	made := mintSharedKeyArtifacts(ctx, t, instance)
+	made.checkOn(ctx, t, instance) // the check itself passes where the artifacts were made
 	first.stop()
 	if _, err := os.Stat(filepath.Join(cfg.StorageDir, "keys")); !os.IsNotExist(err) {
 		t.Errorf("key files were written under the storage directory: %v", err)
 	}
 
 	restarted := startCaddyWith(t, cfg, cfg.caddyfile(t), sharedKeysEnv(e2eKeyEncryptionSecret))
-	made.checkOn(ctx, t, cfg.Issuer())
+	made.checkOn(ctx, t, instance)
 	restarted.stop()
 	for name, srv := range map[string]*caddyServer{"first": first, "restarted": restarted} {
 		if srv.logContains(e2eKeyEncryptionSecret) {
