@@ -92,6 +92,11 @@ var topLevelFields = map[string]string{
 //		}
 //		require_par
 //		secret_key_file <path>
+//		key_encryption_secret <secret>
+//		key_rotation {
+//			rotate_every   <duration>|off
+//			publish_before <duration>
+//		}
 //		login_throttle {
 //			free_attempts <n>
 //			window        <duration>
@@ -301,9 +306,13 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return err
 			}
 			h.BodyReadTimeout = dur
+		case "key_encryption_secret", "key_rotation":
+			if err := h.unmarshalSharedKeys(d, sub); err != nil {
+				return err
+			}
 		default:
 			return d.Errf("unrecognized oidc_provider subdirective %q (expected issuer, storage, signing_key, lifetimes, client, resource, registration, require_par, "+
-				"secret_key_file, login_throttle, pending_limits, max_body_size, body_read_timeout, user, users_file, cookie, templates, branding, log_exporter or span_events)", sub)
+				"secret_key_file, key_encryption_secret, key_rotation, login_throttle, pending_limits, max_body_size, body_read_timeout, user, users_file, cookie, templates, branding, log_exporter or span_events)", sub)
 		}
 	}
 	// Problems of the whole block (a missing issuer) are reported at its end.

@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/oidcaddy/oidcaddy/internal/jose"
+	"github.com/oidcaddy/oidcaddy/internal/keyring"
 	"github.com/oidcaddy/oidcaddy/provider"
 	"github.com/oidcaddy/oidcaddy/telemetry"
 )
@@ -110,6 +111,18 @@ type Handler struct {
 	// `<storage dir>/keys/secret.key`. Placeholders are resolved.
 	SecretKeyFile string `json:"secret_key_file,omitempty"`
 
+	// A secret of at least 32 random bytes, e.g. `{env.OIDC_KEY_ENCRYPTION_SECRET}`,
+	// under which the signing keys and the secret key are kept in the
+	// provider's database (sealed with AES-256-GCM), so that every instance
+	// on a shared database uses the same keys. Generated signing keys then
+	// rotate (see key_rotation); keys with a file are read from it as
+	// before. Every instance needs the same secret; changing it makes the
+	// stored keys unreadable. Unset: keys are files under the storage dir.
+	KeyEncryptionSecret string `json:"key_encryption_secret,omitempty"`
+
+	// When generated signing keys rotate; only with key_encryption_secret.
+	KeyRotation *KeyRotationConfig `json:"key_rotation,omitempty"`
+
 	// A directory whose login.html, consent.html, error.html, device.html,
 	// logout.html, form_post.html and oidcaddy.css replace the built-in
 	// page templates, and whose messages/<lang>.json add or reword a
@@ -130,6 +143,9 @@ type Handler struct {
 	// per request, for operators who pay per span. Default: a span per
 	// event.
 	SpanEvents bool `json:"span_events,omitempty"`
+
+	// keyring serves the keys kept in the store; nil when they are files.
+	keyring *keyring.Keyring
 
 	logger *zap.Logger
 	// prov is set by Provision and never cleared: Caddy may still call
@@ -188,11 +204,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	h.storeKey = dir
 
-	signer, err := h.loadSigner(repl, dir)
-	if err != nil {
-		return err
-	}
-	secretKey, err := h.loadSecretKey(repl, dir)
+	signer, secretKey, err := h.loadKeys(repl, dir, store)
 	if err != nil {
 		return err
 	}
@@ -259,6 +271,8 @@ func (h *Handler) Cleanup() error {
 		h.logger.Warn("requests to the old configuration still running after the drain timeout; the database may close under them (they get 503)",
 			zap.Duration("waited", drainTimeout))
 	}
+	// Before the store is released: the key ring re-reads it.
+	h.closeKeys()
 	if h.releaseLogs != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		errs = append(errs, h.releaseLogs(ctx))
