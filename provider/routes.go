@@ -22,6 +22,11 @@ func (p *Provider) init() error {
 		p.throttle.shared = &sharedThrottle{store: p.cfg.Store, cfg: p.cfg.Throttle}
 	}
 	p.clients = &clientRegistry{p: p, shared: storeIsShared(p.cfg.Store)}
+	if storeIsShared(p.cfg.Store) && len(p.cfg.SecretKey) == 32 {
+		// Instances share the secret key (caddymodule: key_encryption_secret),
+		// so they can share the keys that seal refresh successors too.
+		p.successors.shared = p.sharedSuccessorKey
+	}
 	if p.privateAllow, err = parsePrivateAllowList(p.cfg.Registration.AllowPrivateHosts); err != nil {
 		return err
 	}
