@@ -107,17 +107,46 @@ type harness struct {
 var (
 	aliceHashOnce sync.Once
 	aliceHash     string
+	aliceHashErr  error
 )
 
+// hashPassword is alice's password hash, made once: at bcrypt's lowest cost,
+// since these tests are about the protocol, not the cost of hashing
+// (password_hash_test.go and the benchmarks cover that).
 func hashPassword(tb testing.TB) string {
+	tb.Helper()
 	aliceHashOnce.Do(func() {
-		h, err := bcrypt.GenerateFromPassword([]byte(alicePassword), bcrypt.MinCost)
-		if err != nil {
-			tb.Fatal(err)
-		}
+		var h []byte
+		h, aliceHashErr = bcrypt.GenerateFromPassword([]byte(alicePassword), bcrypt.MinCost)
 		aliceHash = string(h)
 	})
+	if aliceHashErr != nil {
+		tb.Fatal(aliceHashErr)
+	}
 	return aliceHash
+}
+
+var (
+	accountsOnce sync.Once
+	accounts     *provider.StaticAccounts
+	accountsErr  error
+)
+
+// testAccounts is the user store every harness shares. StaticAccounts is
+// immutable once made, and making it hashes a dummy password for unknown
+// logins (provider.NewStaticAccounts), which per harness was a good part of
+// the package's test time.
+func testAccounts(tb testing.TB) *provider.StaticAccounts {
+	tb.Helper()
+	hash := hashPassword(tb)
+	accountsOnce.Do(func() {
+		accounts, accountsErr = provider.NewStaticAccounts(provider.User{Login: "alice", Subject: "alice-sub", PasswordHash: hash,
+			Claims: map[string]any{"name": "Alice Liddell", "email": "alice@example.com", "email_verified": true, "phone_number": "+1 555"}})
+	})
+	if accountsErr != nil {
+		tb.Fatal(accountsErr)
+	}
+	return accounts
 }
 
 func testClients(tb testing.TB) provider.StaticClients {
@@ -193,16 +222,11 @@ func newHarnessOn(tb testing.TB, st provider.Store, mods ...func(*provider.Confi
 	if err != nil {
 		tb.Fatal(err)
 	}
-	accounts, err := provider.NewStaticAccounts(provider.User{Login: "alice", Subject: "alice-sub", PasswordHash: hashPassword(tb),
-		Claims: map[string]any{"name": "Alice Liddell", "email": "alice@example.com", "email_verified": true, "phone_number": "+1 555"}})
-	if err != nil {
-		tb.Fatal(err)
-	}
 	h := &harness{t: tb, events: &recorder{}, store: st, clock: &clock{t: time.Unix(1_900_000_000, 0)}, keys: keys}
 	h.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.p.ServeHTTP(w, r) }))
 	tb.Cleanup(h.srv.Close)
 	h.issuer = h.srv.URL
-	cfg := provider.Config{Issuer: h.issuer, Store: st, Clients: testClients(tb), Accounts: accounts, Signer: keys, Events: h.events, Clock: h.clock.now,
+	cfg := provider.Config{Issuer: h.issuer, Store: st, Clients: testClients(tb), Accounts: testAccounts(tb), Signer: keys, Events: h.events, Clock: h.clock.now,
 		Resources: []provider.Resource{{Identifier: apiResource, Scopes: []string{"read"}, AccessTokenFormat: provider.TokenFormatJWT}}}
 	for _, m := range mods {
 		m(&cfg)

@@ -173,13 +173,9 @@ func TestConfiguredClientIDTokenAlg(t *testing.T) {
 		t.Errorf("configured ES256 client: header %v", hdr)
 	}
 	cfg := provider.Config{}
-	var err error
 	withESClient("PS256")(&cfg)
 	withKeySet(ks)(&cfg)
-	cfg.Issuer, cfg.Store = h.issuer, h.store
-	if cfg.Accounts, err = provider.NewStaticAccounts(); err != nil {
-		t.Fatal(err)
-	}
+	cfg.Issuer, cfg.Store, cfg.Accounts = h.issuer, h.store, testAccounts(t)
 	if _, err := provider.New(cfg); err == nil || !strings.Contains(err.Error(), "web-es") || !strings.Contains(err.Error(), "PS256") {
 		t.Errorf("New with a client whose ID token alg has no key: %v, want an error naming the client and the alg", err)
 	}

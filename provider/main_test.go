@@ -4,6 +4,8 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"runtime"
+	"strconv"
 	"testing"
 
 	"github.com/oidcaddy/oidcaddy/provider"
@@ -12,8 +14,23 @@ import (
 // TestMain checks, after a full run, that the tests made the provider emit
 // every event of the catalogue: the names are a public contract, and an
 // event no path emits is a dashboard panel that never moves.
+//
+// It also lets more parallel tests run at once than -test.parallel's default
+// of GOMAXPROCS, unless -parallel is given. The tests marked t.Parallel are
+// those that mostly wait on the wall clock (net/http's 500 ms lingering close
+// after an oversized body, body-read deadlines, a relying party that is
+// slow to answer), not on the CPU; with two cores they would otherwise
+// queue behind each other's waits.
 func TestMain(m *testing.M) {
 	flag.Parse()
+	parallelGiven := false
+	flag.Visit(func(f *flag.Flag) { parallelGiven = parallelGiven || f.Name == "test.parallel" })
+	if !parallelGiven {
+		if err := flag.Set("test.parallel", strconv.Itoa(max(8, 4*runtime.GOMAXPROCS(0)))); err != nil {
+			fmt.Fprintln(os.Stderr, "setting -test.parallel:", err)
+			os.Exit(2)
+		}
+	}
 	code := m.Run()
 	if code != 0 || flag.Lookup("test.run").Value.String() != "" || flag.Lookup("test.bench").Value.String() != "" || flag.Lookup("test.fuzz").Value.String() != "" {
 		os.Exit(code)

@@ -132,8 +132,7 @@ func TestAllowPrivateHostsRejectsBadEntries(t *testing.T) {
 		t.Errorf("good entries refused: %v", err)
 	}
 	h := newHarness(t)
-	cfg := provider.Config{Issuer: h.issuer, Store: h.store, Clients: testClients(t), Signer: h.keys}
-	cfg.Accounts, _ = provider.NewStaticAccounts()
+	cfg := provider.Config{Issuer: h.issuer, Store: h.store, Clients: testClients(t), Signer: h.keys, Accounts: testAccounts(t)}
 	cfg.Registration.AllowPrivateHosts = []string{"*.internal"}
 	if _, err := provider.New(cfg); err == nil || !strings.Contains(err.Error(), "allow_private_hosts") {
 		t.Errorf("New with a bad entry: %v", err)
