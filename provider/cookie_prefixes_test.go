@@ -7,6 +7,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/oidcaddy/oidcaddy/internal/formflow"
 	"github.com/oidcaddy/oidcaddy/provider"
 )
 
@@ -85,8 +86,7 @@ func TestCookiePrefixes(t *testing.T) {
 			}, withDeviceClient(t))
 			base := h.srv.URL + tc.path
 			jar := &plainJar{m: map[string]*http.Cookie{}}
-			c := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-			b := &browser{h: h, c: c}
+			b := &browser{h: h, c: formflow.New(jar).Client}
 			local := func(loc string) string { // the issuer's URLs, served by the test server
 				if strings.HasPrefix(loc, "/") {
 					return h.srv.URL + loc
