@@ -59,6 +59,7 @@ func (j *plainJar) lastSet(suffix string) *http.Cookie {
 // path and Secure, __Secure- when only Secure holds, and no prefix over plain
 // http; the configured name prefix follows.
 func TestCookiePrefixes(t *testing.T) {
+	t.Parallel()
 	yes := true
 	for _, tc := range []struct {
 		name            string

@@ -15,12 +15,13 @@ import (
 // every event of the catalogue: the names are a public contract, and an
 // event no path emits is a dashboard panel that never moves.
 //
-// It also lets more parallel tests run at once than -test.parallel's default
-// of GOMAXPROCS, unless -parallel is given. The tests marked t.Parallel are
-// those that mostly wait on the wall clock (net/http's 500 ms lingering close
-// after an oversized body, body-read deadlines, a relying party that is
-// slow to answer), not on the CPU; with two cores they would otherwise
-// queue behind each other's waits.
+// The package's tests run in parallel (t.Parallel in each, except those that
+// change process-wide state such as cryptotest.SetGlobalRandom), each on its
+// own provider and store. TestMain lets more of them run at once than
+// -test.parallel's default of GOMAXPROCS, unless -parallel is given: several
+// wait on the wall clock rather than the CPU (net/http's 500 ms lingering
+// close after an oversized body, body-read deadlines, a relying party that
+// is slow to answer), and with two cores the rest would queue behind them.
 func TestMain(m *testing.M) {
 	flag.Parse()
 	parallelGiven := false

@@ -26,6 +26,7 @@ func (h *harness) registerWith(member, value string) response {
 // may not name a private host: anyone able to register would otherwise
 // make the provider call into its own network (SSRF).
 func TestRegisteredClientURLsMustBePublicByDefault(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, openRegistration, withAssertions)
 	for _, tc := range []struct{ member, uri string }{
 		{"backchannel_logout_uri", "https://10.1.2.3/bcl"},
@@ -53,6 +54,7 @@ func TestRegisteredClientURLsMustBePublicByDefault(t *testing.T) {
 // through at registration, and the back-channel logout of a registered
 // client on a listed private address is delivered.
 func TestAllowPrivateHosts(t *testing.T) {
+	t.Parallel()
 	rp := newLogoutReceiver(t)
 	ks := twoAlgKeys(t)
 	h := newHarness(t, openRegistration, withAssertions, withKeySet(ks), func(c *provider.Config) {

@@ -33,6 +33,7 @@ func (h *harness) loginPage(t *testing.T) func(ip, login, password string) respo
 // single host usually owns) is throttled as one address; IPv4 addresses and
 // other /64s are not lumped together.
 func TestLoginThrottleGroupsIPv6By64(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, withTestIP, func(c *provider.Config) {
 		c.Throttle = provider.LoginThrottle{FreeAttempts: 5, Window: time.Minute, BaseDelay: 10 * time.Second, MaxDelay: time.Minute}
 	})

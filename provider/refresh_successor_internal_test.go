@@ -10,6 +10,7 @@ import (
 // trailer: records without it (all live tokens, and every record written
 // before it existed) keep their exact encoding.
 func TestRefreshTokenSuccessorTrailer(t *testing.T) {
+	t.Parallel()
 	plain := refreshToken{ClientID: "c", AccountID: "s", Scopes: []string{"openid"}, GrantID: "g", SID: "sid", AuthTime: 1, IssuedAt: 2, AbsoluteExpiry: 3}
 	b, _ := plain.MarshalBinary()
 	withSuccessor := plain
@@ -35,6 +36,7 @@ func TestRefreshTokenSuccessorTrailer(t *testing.T) {
 // A sealed successor opens for its own consumed token only, within at least
 // one grace of sealing, and for nobody once its key period has passed.
 func TestSuccessorSealer(t *testing.T) {
+	t.Parallel()
 	grace := 2 * time.Second
 	s := newSuccessorSealer(grace)
 	t0 := time.Unix(1_900_000_000, 0)

@@ -63,6 +63,7 @@ func (b *browser) consentPage(t *testing.T, over map[string]string) (action, csr
 // the session: neither client loses its grant link (and with it prompt=none
 // and back-channel logout).
 func TestConcurrentConsentsKeepBothGrantLinks(t *testing.T) {
+	t.Parallel()
 	barrier := &grantBarrier{all: make(chan struct{})}
 	h := newBadgerHarness(t, func(c *provider.Config) {
 		barrier.Store = c.Store
