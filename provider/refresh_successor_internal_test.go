@@ -36,7 +36,6 @@ func TestRefreshTokenSuccessorTrailer(t *testing.T) {
 // A sealed successor opens for its own consumed token only, within at least
 // one grace of sealing, and for nobody once its key period has passed.
 func TestSuccessorSealer(t *testing.T) {
-	t.Parallel()
 	grace := 2 * time.Second
 	s := newSuccessorSealer(grace)
 	t0 := time.Unix(1_900_000_000, 0)
