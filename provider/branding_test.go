@@ -14,6 +14,7 @@ var brandCSSLink = regexp.MustCompile(`<link rel="stylesheet" href="([^"]*brand\
 // shows on every page, the colour reaches the pages through a stylesheet of
 // this origin (no inline style: the CSP keeps style-src 'self').
 func TestBrandingNameLogoAndColour(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, func(c *provider.Config) {
 		c.Branding = provider.Branding{Name: "Example Login", LogoURL: "https://cdn.example:8443/logo.svg", PrimaryColor: "#0B5FFF"}
 	})
@@ -48,6 +49,7 @@ func TestBrandingNameLogoAndColour(t *testing.T) {
 // A light colour gets dark button text; the name defaults to the issuer's
 // host.
 func TestBrandingDefaultsAndTextColour(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, func(c *provider.Config) { c.Branding = provider.Branding{PrimaryColor: "#ffd"} })
 	b := h.browser()
 	pageURL, _, _ := b.openLoginPage(t, h.authorizeURL(nil))
@@ -66,6 +68,7 @@ func TestBrandingDefaultsAndTextColour(t *testing.T) {
 // Only a strict #rgb/#rrggbb colour reaches the stylesheet, and only a path
 // or an https URL with a plain host reaches the CSP.
 func TestBrandingRefusesUnsafeValues(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	for _, br := range []provider.Branding{
 		{PrimaryColor: "red"},

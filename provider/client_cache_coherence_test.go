@@ -52,6 +52,7 @@ func withPauseClientRead(ps *pauseClientRead) func(*provider.Config) {
 // update must not put the old client back in the cache after the change
 // evicted it (security review M3): it would live there for good.
 func TestClientLookupRacingChangeIsNotCached(t *testing.T) {
+	t.Parallel()
 	for _, change := range []string{http.MethodDelete, http.MethodPut} {
 		t.Run(change, func(t *testing.T) {
 			ps := &pauseClientRead{}
@@ -89,6 +90,7 @@ func TestClientLookupRacingChangeIsNotCached(t *testing.T) {
 // Two provider instances share a store during a Caddy reload: a delete or an
 // update through one reaches the other's cache within the cache lifetime.
 func TestClientChangeReachesOtherInstance(t *testing.T) {
+	t.Parallel()
 	for _, change := range []string{http.MethodDelete, http.MethodPut} {
 		t.Run(change, func(t *testing.T) {
 			h := newHarness(t, registrationAllowing("read"))
@@ -122,6 +124,7 @@ func TestClientChangeReachesOtherInstance(t *testing.T) {
 // in progress is not lost: the update keeps it (a read-modify-write of the
 // registration), and the delete revokes it.
 func TestClientChangeKeepsConcurrentGrant(t *testing.T) {
+	t.Parallel()
 	for _, change := range []string{http.MethodPut, http.MethodDelete} {
 		t.Run(change, func(t *testing.T) {
 			ps := &pauseClientRead{}

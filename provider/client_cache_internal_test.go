@@ -13,6 +13,7 @@ import (
 // for clientCacheTTL, and refuses what a lookup read before an eviction
 // (security review M3).
 func TestClientRegistryCache(t *testing.T) {
+	t.Parallel()
 	clk := &testClock{t: time.Unix(1_900_000_000, 0)}
 	cr := &clientRegistry{p: &Provider{now: clk.now}}
 	for i := range maxCachedClients + 100 {
@@ -66,6 +67,7 @@ func (s *deleteStore) ListByOwner(context.Context, Kind, string, string, int) ([
 
 // Deleting a registered client drops its jwks_uri's key set from the cache.
 func TestDeleteClientEvictsJWKS(t *testing.T) {
+	t.Parallel()
 	const uri = "https://keys.example/jwks"
 	sc := &storedClient{ID: "dyn", Metadata: clientMetadata{JWKSURI: uri, TokenEndpointAuthMethod: AuthMethodPrivateKeyJWT}}
 	payload, err := encodePayload(sc)

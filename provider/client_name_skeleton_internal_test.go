@@ -5,6 +5,7 @@ import "testing"
 // Names that read the same have one skeleton; names that read differently
 // keep theirs apart.
 func TestNameSkeletonFoldsLookAlikes(t *testing.T) {
+	t.Parallel()
 	same := [][2]string{
 		{"Web App", "web app"},
 		{"Web App", " Web \t App\n"},

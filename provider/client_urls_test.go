@@ -10,6 +10,7 @@ import (
 // The URL rules for configured clients live in provider, so a client built
 // without the Caddyfile (JSON config, embedding) is held to them too.
 func TestConfiguredClientURLRules(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name, jwksURI, backchannel, wantErr string
 	}{

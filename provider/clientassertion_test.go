@@ -105,6 +105,7 @@ func (h *harness) assertionRequest(path, assertion string, extra url.Values) res
 }
 
 func TestPrivateKeyJWT(t *testing.T) {
+	t.Parallel()
 	key := newClientKey(t)
 	h := newHarness(t, jwtClients(t, key, ""))
 	cc := url.Values{"grant_type": {"client_credentials"}}
@@ -174,6 +175,7 @@ func TestPrivateKeyJWT(t *testing.T) {
 
 // A PAR authenticated by private_key_jwt, with the PAR endpoint as audience.
 func TestPARWithPrivateKeyJWT(t *testing.T) {
+	t.Parallel()
 	key := newClientKey(t)
 	h := newHarness(t, jwtClients(t, key, ""), func(c *provider.Config) {
 		cs := c.Clients.(provider.StaticClients)
@@ -190,6 +192,7 @@ func TestPARWithPrivateKeyJWT(t *testing.T) {
 
 // Concurrent uses of one assertion: exactly one is accepted.
 func TestAssertionReplayUnderConcurrency(t *testing.T) {
+	t.Parallel()
 	key := newClientKey(t)
 	h := newBadgerHarness(t, jwtClients(t, key, ""))
 	a := key.sign(t, assertion{iss: "pkjwt", sub: "pkjwt", aud: []string{h.issuer + "/token"}, jti: "contested", exp: h.clock.now().Add(time.Minute)})
@@ -214,6 +217,7 @@ func TestAssertionReplayUnderConcurrency(t *testing.T) {
 }
 
 func TestClientSecretJWT(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, jwtClients(t, newClientKey(t), ""))
 	a := assertion{iss: "secretjwt", sub: "secretjwt", aud: []string{h.issuer + "/token"}, jti: "s1", exp: h.clock.now().Add(time.Minute)}
 	if r := h.assertionRequest("/token", signHMAC(t, a, hmacSecret), url.Values{"grant_type": {"client_credentials"}}); r.status != 200 {
@@ -230,6 +234,7 @@ func TestClientSecretJWT(t *testing.T) {
 }
 
 func TestPrivateKeyJWTFromJWKSURI(t *testing.T) {
+	t.Parallel()
 	key := newClientKey(t)
 	var fetches int
 	var mu sync.Mutex
@@ -255,6 +260,7 @@ func TestPrivateKeyJWTFromJWKSURI(t *testing.T) {
 // A client registered with its own keys authenticates with them; deleting
 // it removes its replay records too.
 func TestRegisteredPrivateKeyJWTClient(t *testing.T) {
+	t.Parallel()
 	key := newClientKey(t)
 	h := newHarness(t, openRegistration, func(c *provider.Config) { c.Assertions = &jose.Assertions{} })
 	r := h.register(`{"grant_types":["client_credentials"],"token_endpoint_auth_method":"private_key_jwt","jwks":`+string(key.jwks)+`}`, "")
@@ -288,6 +294,7 @@ func TestRegisteredPrivateKeyJWTClient(t *testing.T) {
 // (SSRF): its jwks_uri on loopback is refused at registration (and the
 // dialer refuses names resolving to private addresses: outbound tests).
 func TestRegisteredClientJWKSURIMustBePublic(t *testing.T) {
+	t.Parallel()
 	key := newClientKey(t)
 	jwksSrv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write(key.jwks) }))
 	defer jwksSrv.Close()

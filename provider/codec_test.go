@@ -6,6 +6,7 @@ import (
 )
 
 func TestBinaryRecordsRoundTrip(t *testing.T) {
+	t.Parallel()
 	at := accessToken{ClientID: "c", AccountID: "ü-sub", Scopes: []string{"openid", "email"}, GrantID: "g", IssuedAt: 1, ExpiresAt: -5}
 	b, _ := at.MarshalBinary()
 	var at2 accessToken

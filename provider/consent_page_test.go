@@ -27,6 +27,7 @@ func withBob(tb testing.TB) func(*provider.Config) {
 // another account", which really runs a new login for the same request,
 // and makes Allow the primary button.
 func TestConsentShowsAccountAndSwitchesAccount(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, withBob(t))
 	b := h.browser()
 	pageURL, action, csrf := b.openLoginPage(t, h.authorizeURL(nil))

@@ -8,6 +8,7 @@ import (
 // The user code kept in an interaction opens only with the browser-binding
 // cookie of that interaction, and the stored bytes do not contain it.
 func TestDeviceUserCodeIsSealedToTheBrowser(t *testing.T) {
+	t.Parallel()
 	sealed := sealUserCode("BCDFGHJK", "binding-cookie-value", "uid-1")
 	if bytes.Contains(sealed, []byte("BCDFGHJK")) {
 		t.Fatal("the sealed user code contains the code")
@@ -29,6 +30,7 @@ func TestDeviceUserCodeIsSealedToTheBrowser(t *testing.T) {
 // read without doubt: lower case, punycode for non-ASCII names, the port
 // kept, nothing for an address that is not a web URL.
 func TestClientURIHostIsShownUnambiguously(t *testing.T) {
+	t.Parallel()
 	for raw, want := range map[string]string{
 		"https://App.Example/x?y=1":    "app.example",
 		"https://app.example:8443/":    "app.example:8443",

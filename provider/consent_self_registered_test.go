@@ -47,6 +47,7 @@ var variablePart = regexp.MustCompile(`/interaction/[^/"]+|value="[A-Za-z0-9_-]{
 // cannot cover a client the operator configures after the registration
 // (as here), so the page itself must tell them apart.
 func TestDeviceConsentOfRegisteredLookalikeDiffersFromConfigured(t *testing.T) {
+	t.Parallel()
 	reg := newHarness(t, openRegistration)
 	r := reg.register(`{"client_name":"Living Room TV","grant_types":["urn:ietf:params:oauth:grant-type:device_code"],"response_types":[],"token_endpoint_auth_method":"none"}`, "")
 	if r.status != 201 {
@@ -74,6 +75,7 @@ func TestDeviceConsentOfRegisteredLookalikeDiffersFromConfigured(t *testing.T) {
 // client's own claim), named by the operator's service name; names are
 // escaped.
 func TestConsentMarksSelfRegisteredClients(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, openRegistration, func(c *provider.Config) { c.Branding = provider.Branding{Name: "Example Login"} })
 	r := h.register(`{"client_name":"<b>Kitchen</b> & Co","client_uri":"https://kitchen.example:8443/about?x=1","redirect_uris":["https://kitchen.example/cb"],"token_endpoint_auth_method":"none"}`, "")
 	if r.status != 201 {
@@ -110,6 +112,7 @@ func TestConsentMarksSelfRegisteredClients(t *testing.T) {
 // asks, shows the user code to compare with the device's screen, and warns
 // to approve only a code the user started; in every built-in language.
 func TestDeviceConsentShowsCodeAndWarns(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, withDeviceClient(t))
 	b := h.browser()
 	_, pageURL, userCode := h.deviceConsentPage(t, b, "tv")

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/oidcaddy/oidcaddy/internal/formflow"
 	"github.com/oidcaddy/oidcaddy/provider"
 )
 
@@ -58,6 +59,7 @@ func (j *plainJar) lastSet(suffix string) *http.Cookie {
 // path and Secure, __Secure- when only Secure holds, and no prefix over plain
 // http; the configured name prefix follows.
 func TestCookiePrefixes(t *testing.T) {
+	t.Parallel()
 	yes := true
 	for _, tc := range []struct {
 		name            string
@@ -85,8 +87,7 @@ func TestCookiePrefixes(t *testing.T) {
 			}, withDeviceClient(t))
 			base := h.srv.URL + tc.path
 			jar := &plainJar{m: map[string]*http.Cookie{}}
-			c := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-			b := &browser{h: h, c: c}
+			b := &browser{h: h, c: formflow.New(jar).Client}
 			local := func(loc string) string { // the issuer's URLs, served by the test server
 				if strings.HasPrefix(loc, "/") {
 					return h.srv.URL + loc

@@ -58,6 +58,7 @@ func (b *browser) enterUserCode(t *testing.T, userCode, decision string) respons
 }
 
 func TestDeviceAuthorizationFlow(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, withDeviceClient(t))
 	if doc := jsonBody(t, h.browser().get(h.issuer+"/.well-known/openid-configuration")); doc["device_authorization_endpoint"] != h.issuer+"/device/auth" {
 		t.Fatalf("discovery: %v", doc["device_authorization_endpoint"])
@@ -106,6 +107,7 @@ func TestDeviceAuthorizationFlow(t *testing.T) {
 }
 
 func TestDeviceDeniedExpiredAndForeign(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, withDeviceClient(t), func(c *provider.Config) {
 		cs := c.Clients.(provider.StaticClients)
 		cs["tv2"] = &provider.Client{ID: "tv2", TokenEndpointAuthMethod: provider.AuthMethodNone, GrantTypes: []string{provider.GrantTypeDeviceCode}}
@@ -137,6 +139,7 @@ func TestDeviceDeniedExpiredAndForeign(t *testing.T) {
 }
 
 func TestDeviceUserCodeGuessingIsThrottled(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, withDeviceClient(t))
 	b := h.browser()
 	var last response

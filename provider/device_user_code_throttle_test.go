@@ -35,6 +35,7 @@ func (h *harness) postUserCodeFrom(t *testing.T, ip, code string) response {
 // key every caller shares: guesses from elsewhere must not lock a user out of
 // the verification page.
 func TestDeviceThrottleIsPerAddress(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, withDeviceClient(t), withTestIP)
 	for i := range 6 {
 		if r := h.postUserCodeFrom(t, "203.0.113."+strconv.Itoa(i+1), "BCDF-GHJK"); r.status != http.StatusBadRequest {

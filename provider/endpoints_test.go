@@ -101,6 +101,7 @@ func TestUserinfo(t *testing.T) {
 }
 
 func TestDiscoveryAndJWKS(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	b := h.browser()
 	r := b.get(h.issuer + "/.well-known/openid-configuration")
@@ -153,6 +154,7 @@ func TestDiscoveryAndJWKS(t *testing.T) {
 }
 
 func TestInteractionProtections(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	b := h.browser()
 	r := b.get(h.authorizeURL(nil))
@@ -212,6 +214,7 @@ func TestInteractionProtections(t *testing.T) {
 }
 
 func TestLoginThrottle(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, func(c *provider.Config) {
 		c.Throttle = provider.LoginThrottle{FreeAttempts: 3, Window: time.Minute, BaseDelay: 10 * time.Second, MaxDelay: time.Minute}
 	})
@@ -239,6 +242,7 @@ func TestLoginThrottle(t *testing.T) {
 }
 
 func TestTemplatesOverride(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "login.html"), []byte(`<html lang="fr"><form method="post" action="{{.Action}}"><input type="hidden" name="csrf_token" value="{{.CSRF}}"><label for="login">Identifiant</label></form></html>`), 0o600)
 	h := newHarness(t, func(c *provider.Config) { c.TemplatesDir = dir })
@@ -291,6 +295,7 @@ func (f *failingStore) Get(ctx context.Context, k provider.Kind, id string) (pro
 }
 
 func TestStoreFailuresBecomeServerErrors(t *testing.T) {
+	t.Parallel()
 	var fs *failingStore
 	h := newHarness(t, func(c *provider.Config) { fs = &failingStore{Store: c.Store}; c.Store = fs })
 	code, verifier := h.codeFor(h.browser(), nil)
@@ -387,6 +392,7 @@ func TestClientValidation(t *testing.T) {
 // A client that hangs up mid-request is not a server error: the store's
 // context.Canceled must not page anyone through server_error.
 func TestCanceledRequestIsNotAServerError(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	code, verifier := h.codeFor(h.browser(), nil)
 	ctx, cancel := context.WithCancel(context.Background())

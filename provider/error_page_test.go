@@ -18,6 +18,7 @@ var (
 // back to the application when the client is known, never to the
 // redirect_uri that could not be trusted.
 func TestErrorPagesSpeakToPeople(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	b := h.browser()
 	cases := []struct {
@@ -72,6 +73,7 @@ func TestErrorPagesSpeakToPeople(t *testing.T) {
 // A broken step of a known client's sign-in (a stale form) leads back to
 // that client.
 func TestInteractionErrorLeadsBackToTheClient(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	b := h.browser()
 	_, action, _ := b.openLoginPage(t, h.authorizeURL(nil))

@@ -15,6 +15,7 @@ import (
 // (RFC 6749 Appendix A.1, VSCHAR), so nobody fills the logs or forges log
 // lines through it.
 func TestUnauthenticatedClientIDsAreBoundedInEvents(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	long := strings.Repeat("x", 2000)
 	forged := "evil\n{\"level\":\"info\",\"msg\":\"fake\"}\x1b[31m"

@@ -11,6 +11,7 @@ import (
 // A user token whose grant is gone is dead, even when the cascade missed it
 // (minted while DeleteByGrant ran). Simulated by removing only the grant.
 func TestTokensDoNotOutliveTheirGrant(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, func(c *provider.Config) {
 		cs := testClients(t)
 		cs["web"].DisableRefreshTokenRotation = true
@@ -46,6 +47,7 @@ func TestTokensDoNotOutliveTheirGrant(t *testing.T) {
 }
 
 func TestResourceAuthorization(t *testing.T) {
+	t.Parallel()
 	const other = "https://other.example/"
 	h := newHarness(t, func(c *provider.Config) {
 		cs := testClients(t)

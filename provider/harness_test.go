@@ -5,12 +5,10 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
-	"io"
+	"fmt"
 	"net/http"
-	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
-	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -18,6 +16,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/oidcaddy/oidcaddy/internal/formflow"
 	"github.com/oidcaddy/oidcaddy/internal/jose"
 	"github.com/oidcaddy/oidcaddy/provider"
 	"github.com/oidcaddy/oidcaddy/store/badgerstore"
@@ -107,17 +106,46 @@ type harness struct {
 var (
 	aliceHashOnce sync.Once
 	aliceHash     string
+	aliceHashErr  error
 )
 
+// hashPassword is alice's password hash, made once: at bcrypt's lowest cost,
+// since these tests are about the protocol, not the cost of hashing
+// (password_hash_test.go and the benchmarks cover that).
 func hashPassword(tb testing.TB) string {
+	tb.Helper()
 	aliceHashOnce.Do(func() {
-		h, err := bcrypt.GenerateFromPassword([]byte(alicePassword), bcrypt.MinCost)
-		if err != nil {
-			tb.Fatal(err)
-		}
+		var h []byte
+		h, aliceHashErr = bcrypt.GenerateFromPassword([]byte(alicePassword), bcrypt.MinCost)
 		aliceHash = string(h)
 	})
+	if aliceHashErr != nil {
+		tb.Fatal(aliceHashErr)
+	}
 	return aliceHash
+}
+
+var (
+	accountsOnce sync.Once
+	accounts     *provider.StaticAccounts
+	accountsErr  error
+)
+
+// testAccounts is the user store every harness shares. StaticAccounts is
+// immutable once made, and making it hashes a dummy password for unknown
+// logins (provider.NewStaticAccounts), which per harness was a good part of
+// the package's test time.
+func testAccounts(tb testing.TB) *provider.StaticAccounts {
+	tb.Helper()
+	hash := hashPassword(tb)
+	accountsOnce.Do(func() {
+		accounts, accountsErr = provider.NewStaticAccounts(provider.User{Login: "alice", Subject: "alice-sub", PasswordHash: hash,
+			Claims: map[string]any{"name": "Alice Liddell", "email": "alice@example.com", "email_verified": true, "phone_number": "+1 555"}})
+	})
+	if accountsErr != nil {
+		tb.Fatal(accountsErr)
+	}
+	return accounts
 }
 
 func testClients(tb testing.TB) provider.StaticClients {
@@ -193,16 +221,11 @@ func newHarnessOn(tb testing.TB, st provider.Store, mods ...func(*provider.Confi
 	if err != nil {
 		tb.Fatal(err)
 	}
-	accounts, err := provider.NewStaticAccounts(provider.User{Login: "alice", Subject: "alice-sub", PasswordHash: hashPassword(tb),
-		Claims: map[string]any{"name": "Alice Liddell", "email": "alice@example.com", "email_verified": true, "phone_number": "+1 555"}})
-	if err != nil {
-		tb.Fatal(err)
-	}
 	h := &harness{t: tb, events: &recorder{}, store: st, clock: &clock{t: time.Unix(1_900_000_000, 0)}, keys: keys}
 	h.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.p.ServeHTTP(w, r) }))
 	tb.Cleanup(h.srv.Close)
 	h.issuer = h.srv.URL
-	cfg := provider.Config{Issuer: h.issuer, Store: st, Clients: testClients(tb), Accounts: accounts, Signer: keys, Events: h.events, Clock: h.clock.now,
+	cfg := provider.Config{Issuer: h.issuer, Store: st, Clients: testClients(tb), Accounts: testAccounts(tb), Signer: keys, Events: h.events, Clock: h.clock.now,
 		Resources: []provider.Resource{{Identifier: apiResource, Scopes: []string{"read"}, AccessTokenFormat: provider.TokenFormatJWT}}}
 	for _, m := range mods {
 		m(&cfg)
@@ -214,15 +237,14 @@ func newHarnessOn(tb testing.TB, st provider.Store, mods ...func(*provider.Confi
 }
 
 // browser is a user agent with a cookie jar that does not follow redirects,
-// so each step of the flow can be asserted.
+// so each step of the flow can be asserted (internal/formflow).
 type browser struct {
 	h *harness
 	c *http.Client
 }
 
 func (h *harness) browser() *browser {
-	jar, _ := cookiejar.New(nil)
-	return &browser{h: h, c: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+	return &browser{h: h, c: formflow.New(nil).Client}
 }
 
 type response struct {
@@ -233,13 +255,11 @@ type response struct {
 
 func (b *browser) do(req *http.Request) response {
 	b.h.t.Helper()
-	resp, err := b.c.Do(req)
+	r, err := formflow.Do(b.c, req)
 	if err != nil {
 		b.h.t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	return response{resp.StatusCode, resp.Header, string(body)}
+	return response{r.Status, r.Header, r.Body}
 }
 
 func (b *browser) get(u string) response {
@@ -260,19 +280,14 @@ func (h *harness) abs(location string) string {
 	return location
 }
 
-var (
-	formAction = regexp.MustCompile(`<form method="post" action="([^"]+)"`)
-	csrfInput  = regexp.MustCompile(`name="csrf_token" value="([^"]+)"`)
-)
-
 // page reads the first form of an interaction page.
 func page(tb testing.TB, r response) (action, csrf string) {
 	tb.Helper()
-	a, c := formAction.FindStringSubmatch(r.body), csrfInput.FindStringSubmatch(r.body)
-	if a == nil || c == nil {
-		tb.Fatalf("no form on the page (status %d): %s", r.status, r.body)
+	f, err := formflow.FirstForm(r.body)
+	if err != nil {
+		tb.Fatalf("%v (status %d): %s", err, r.status, r.body)
 	}
-	return strings.ReplaceAll(a[1], "&amp;", "&"), c[1]
+	return f.Action, f.CSRFToken()
 }
 
 // pkce returns a verifier and its S256 challenge.
@@ -319,26 +334,21 @@ func redirectParams(tb testing.TB, r response, redirect string) url.Values {
 func (b *browser) login(authURL, password string) url.Values {
 	tb := b.h.t
 	tb.Helper()
-	r := b.get(authURL)
-	for range 4 {
-		loc := r.header.Get("Location")
-		if r.status != http.StatusSeeOther || !strings.HasPrefix(b.h.abs(loc), b.h.issuer+"/interaction/") {
-			break
-		}
-		pg := b.get(b.h.abs(loc))
-		action, csrf := page(tb, pg)
+	r, err := (&formflow.Browser{Client: b.c}).Authorize(authURL, b.h.issuer+"/interaction/", 4, func(_ formflow.Response, form formflow.Form) (url.Values, error) {
 		switch {
-		case strings.HasSuffix(action, "/login"):
-			r = b.postForm(b.h.abs(action), url.Values{"csrf_token": {csrf}, "login": {"alice"}, "password": {password}})
-		case strings.HasSuffix(action, "/consent"):
-			r = b.postForm(b.h.abs(action), url.Values{"csrf_token": {csrf}, "decision": {"allow"}})
-		default:
-			tb.Fatalf("unexpected form action %q", action)
+		case strings.HasSuffix(form.Action, "/login"):
+			return url.Values{"login": {"alice"}, "password": {password}}, nil
+		case strings.HasSuffix(form.Action, "/consent"):
+			return url.Values{"decision": {"allow"}}, nil
 		}
+		return nil, fmt.Errorf("unexpected form action %q", form.Action)
+	})
+	if err != nil {
+		tb.Fatal(err)
 	}
-	u, err := url.Parse(r.header.Get("Location"))
-	if err != nil || r.status != http.StatusSeeOther {
-		tb.Fatalf("flow did not end in a redirect: %d %s", r.status, r.body)
+	u, err := url.Parse(r.Header.Get("Location"))
+	if err != nil || r.Status != http.StatusSeeOther {
+		tb.Fatalf("flow did not end in a redirect: %d %s", r.Status, r.Body)
 	}
 	return u.Query()
 }

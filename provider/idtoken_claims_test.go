@@ -23,6 +23,7 @@ func (h *harness) idTokenClaims(t *testing.T, idt string) map[string]any {
 // refresh (OIDC Core §5.4 allows both places); without it, the ID token
 // carries no scope claims, as before.
 func TestClaimsInIDToken(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, openRegistration, func(c *provider.Config) {
 		cs := testClients(t)
 		wc := &provider.Client{ID: "web-claims", RedirectURIs: []string{webRedirect}, TokenEndpointAuthMethod: provider.AuthMethodClientSecretBasic,

@@ -90,6 +90,7 @@ func (h *harness) codeExchange(t *testing.T, clientID, secret, redirect, scope s
 // code exchange and from refresh) are signed by the ES256 key, while a
 // client that names no alg keeps getting RS256 (OIDC Registration §2).
 func TestIDTokenSignedWithTheClientsAlg(t *testing.T) {
+	t.Parallel()
 	ks := twoAlgKeys(t)
 	h := newHarness(t, openRegistration, withKeySet(ks))
 	doc := jsonBody(t, h.browser().get(h.issuer+"/.well-known/openid-configuration"))
@@ -173,13 +174,9 @@ func TestConfiguredClientIDTokenAlg(t *testing.T) {
 		t.Errorf("configured ES256 client: header %v", hdr)
 	}
 	cfg := provider.Config{}
-	var err error
 	withESClient("PS256")(&cfg)
 	withKeySet(ks)(&cfg)
-	cfg.Issuer, cfg.Store = h.issuer, h.store
-	if cfg.Accounts, err = provider.NewStaticAccounts(); err != nil {
-		t.Fatal(err)
-	}
+	cfg.Issuer, cfg.Store, cfg.Accounts = h.issuer, h.store, testAccounts(t)
 	if _, err := provider.New(cfg); err == nil || !strings.Contains(err.Error(), "web-es") || !strings.Contains(err.Error(), "PS256") {
 		t.Errorf("New with a client whose ID token alg has no key: %v, want an error naming the client and the alg", err)
 	}
@@ -190,6 +187,7 @@ func TestConfiguredClientIDTokenAlg(t *testing.T) {
 // the registration default (OIDC Registration §2), and RPs that never
 // register an alg verify only RS256.
 func TestIDTokenDefaultsToRS256WhenAKeyHasIt(t *testing.T) {
+	t.Parallel()
 	var err error
 	rsKeyOnce.Do(func() { rsKey, err = jose.GenerateKey("RS256") })
 	if err != nil {

@@ -27,6 +27,7 @@ func (h *harness) introspectAs(clientID, secret, token string) map[string]any {
 // simply not active, so a client cannot learn whether a leaked token of
 // another client is live, nor its subject and scopes.
 func TestIntrospectionOfOtherClientsTokens(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	user := h.tokens(t, "web", "openid offline_access")
 	at, rt := user["access_token"].(string), user["refresh_token"].(string)

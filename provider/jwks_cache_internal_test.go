@@ -38,6 +38,7 @@ func (c *testClock) advance(d time.Duration) {
 // The jwks cache holds at most maxJWKSCacheEntries URIs (security review
 // M4): registration may be open, and each registered client can name its own.
 func TestJWKSCacheBounded(t *testing.T) {
+	t.Parallel()
 	var fetches atomic.Int64
 	hc := &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
 		fetches.Add(1)
@@ -66,6 +67,7 @@ func TestJWKSCacheBounded(t *testing.T) {
 // A caller that gives up while a fetch is in flight neither cancels it nor
 // leaves a failure behind that others would be served for 30 s.
 func TestJWKSFetchOutlivesCaller(t *testing.T) {
+	t.Parallel()
 	var fetches atomic.Int64
 	release := make(chan struct{})
 	hc := &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {

@@ -15,6 +15,9 @@ import (
 // (security review M4): anyone can send an assertion for a client, so
 // without this every forged one costs an outbound request of up to 5 s.
 func TestJWKSURIFailureFetchedOncePer30s(t *testing.T) {
+	// In parallel with the other waiting tests: it gives concurrent requests
+	// time to pile up behind a hanging fetch, which costs wall time, not work.
+	t.Parallel()
 	var hits atomic.Int64
 	var failing atomic.Bool
 	failing.Store(true)

@@ -29,6 +29,7 @@ func (b *browser) openLoginPage(t *testing.T, authURL string) (pageURL, action, 
 // the form), the page keeps the login name and says what went wrong, and the
 // password is neither in the redirect nor stored with the interaction.
 func TestWrongPasswordKeepsLoginByPostRedirectGet(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	b := h.browser()
 	pageURL, action, csrf := b.openLoginPage(t, h.authorizeURL(nil))
@@ -83,6 +84,7 @@ func TestWrongPasswordKeepsLoginByPostRedirectGet(t *testing.T) {
 // An empty password is the same PRG, and an over-long login name is not
 // put back into the page.
 func TestEmptyPasswordAsksAgainByPostRedirectGet(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	b := h.browser()
 	pageURL, action, csrf := b.openLoginPage(t, h.authorizeURL(nil))
@@ -104,6 +106,7 @@ func TestEmptyPasswordAsksAgainByPostRedirectGet(t *testing.T) {
 // step, a failed login): before, the re-saved record had no expiry and a
 // consent page stayed usable for ever.
 func TestInteractionKeepsItsExpiryWhenSavedAgain(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	b := h.browser()
 	pageURL, action, csrf := b.openLoginPage(t, h.authorizeURL(nil))

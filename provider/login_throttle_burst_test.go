@@ -33,6 +33,7 @@ func (a *heldAccounts) Authenticate(ctx context.Context, login, password string)
 // check, so attempts in flight count against the allowance, and the rest of
 // the burst is answered with the throttle message instead of a check.
 func TestLoginThrottleHoldsUnderConcurrentGuesses(t *testing.T) {
+	t.Parallel()
 	const freeAttempts, burst = 5, 40
 	held := &heldAccounts{release: make(chan struct{})}
 	h := newBadgerHarness(t, withTestIP, func(c *provider.Config) {
@@ -95,6 +96,7 @@ func TestLoginThrottleHoldsUnderConcurrentGuesses(t *testing.T) {
 
 // Exactly free_attempts wrong passwords are checked before the first lock.
 func TestLoginThrottleLocksAfterExactlyFreeAttempts(t *testing.T) {
+	t.Parallel()
 	const freeAttempts = 5
 	counted := &heldAccounts{release: make(chan struct{})}
 	close(counted.release)

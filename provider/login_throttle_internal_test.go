@@ -9,6 +9,7 @@ import (
 // released ones give it back uncounted, a lock that has run out admits one
 // attempt at a time, and a success clears only the account.
 func TestLoginAttemptReservation(t *testing.T) {
+	t.Parallel()
 	th := newLoginThrottle(LoginThrottle{FreeAttempts: 2, Window: time.Minute, BaseDelay: time.Second, MaxDelay: time.Minute})
 	now := time.Unix(1_900_000_000, 0)
 	a1, _ := th.reserveLogin("bob", "192.0.2.1", now)

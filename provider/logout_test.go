@@ -29,6 +29,7 @@ func (h *harness) stillLoggedIn(b *browser) bool {
 }
 
 func TestLogoutWithIDTokenHint(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	b, idt := h.loggedIn(t)
 	h.events.reset()
@@ -52,6 +53,7 @@ func TestLogoutWithIDTokenHint(t *testing.T) {
 
 // Without proof that the request is the relying party's, the user confirms.
 func TestLogoutNeedsConfirmationWithoutHint(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	b, _ := h.loggedIn(t)
 	r := b.get(h.issuer + "/session/end?" + url.Values{"client_id": {"web"}, "post_logout_redirect_uri": {"https://rp.example/bye"}, "state": {"s2"}}.Encode())
@@ -78,6 +80,7 @@ func TestLogoutNeedsConfirmationWithoutHint(t *testing.T) {
 }
 
 func TestLogoutErrors(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	_, idt := h.loggedIn(t)
 	for _, tc := range []struct {
@@ -115,6 +118,7 @@ func regexpField(body, name string) string {
 // Back-channel logout: each client of the session gets a logout token that
 // a relying party library verifies against the JWKS.
 func TestBackchannelLogout(t *testing.T) {
+	t.Parallel()
 	rp := newLogoutReceiver(t)
 	broken := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(500) }))
 	defer broken.Close()
@@ -163,6 +167,7 @@ func TestBackchannelLogout(t *testing.T) {
 // person is still signed in: the page never reports a logout that did not
 // happen.
 func TestStayingSignedInIsNotReportedAsSignedOut(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	b, _ := h.loggedIn(t)
 	r := b.get(h.issuer + "/session/end")

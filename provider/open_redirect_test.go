@@ -38,6 +38,7 @@ func wantErrorPage(t *testing.T, what string, r response) {
 // and approved the client (or acted on one of its pages); configured clients
 // keep the immediate redirect (TestPromptNone).
 func TestRegisteredClientErrorsDoNotRedirectBeforeTheUserActed(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, openRegistration)
 	id, secret := h.registerPhisher(t)
 	_, challenge := pkce("p")
@@ -91,6 +92,7 @@ func TestRegisteredClientErrorsDoNotRedirectBeforeTheUserActed(t *testing.T) {
 // for a self-registered client it has none. Configured clients keep the
 // redirect (TestLogoutErrors).
 func TestRegisteredClientPostLogoutRedirectNeedsIDTokenHint(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, openRegistration)
 	id, secret := h.registerPhisher(t)
 	logout := url.Values{"client_id": {id}, "post_logout_redirect_uri": {phishBye}, "state": {"s"}}

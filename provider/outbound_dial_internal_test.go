@@ -64,6 +64,7 @@ func fakeDNS(t *testing.T) *net.Resolver {
 // name or a network holding the address; listing another host or network
 // does not help.
 func TestRegisteredClientDialHonoursAllowList(t *testing.T) {
+	t.Parallel()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) }))
 	defer srv.Close()
 	port := srv.Listener.Addr().(*net.TCPAddr).Port

@@ -26,6 +26,7 @@ func (h *harness) registerWith(member, value string) response {
 // may not name a private host: anyone able to register would otherwise
 // make the provider call into its own network (SSRF).
 func TestRegisteredClientURLsMustBePublicByDefault(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, openRegistration, withAssertions)
 	for _, tc := range []struct{ member, uri string }{
 		{"backchannel_logout_uri", "https://10.1.2.3/bcl"},
@@ -53,6 +54,7 @@ func TestRegisteredClientURLsMustBePublicByDefault(t *testing.T) {
 // through at registration, and the back-channel logout of a registered
 // client on a listed private address is delivered.
 func TestAllowPrivateHosts(t *testing.T) {
+	t.Parallel()
 	rp := newLogoutReceiver(t)
 	ks := twoAlgKeys(t)
 	h := newHarness(t, openRegistration, withAssertions, withKeySet(ks), func(c *provider.Config) {
@@ -132,8 +134,7 @@ func TestAllowPrivateHostsRejectsBadEntries(t *testing.T) {
 		t.Errorf("good entries refused: %v", err)
 	}
 	h := newHarness(t)
-	cfg := provider.Config{Issuer: h.issuer, Store: h.store, Clients: testClients(t), Signer: h.keys}
-	cfg.Accounts, _ = provider.NewStaticAccounts()
+	cfg := provider.Config{Issuer: h.issuer, Store: h.store, Clients: testClients(t), Signer: h.keys, Accounts: testAccounts(t)}
 	cfg.Registration.AllowPrivateHosts = []string{"*.internal"}
 	if _, err := provider.New(cfg); err == nil || !strings.Contains(err.Error(), "allow_private_hosts") {
 		t.Errorf("New with a bad entry: %v", err)

@@ -9,6 +9,7 @@ import (
 )
 
 func TestIsPublicIP(t *testing.T) {
+	t.Parallel()
 	for addr, want := range map[string]bool{
 		"93.184.216.34": true, "2606:4700::1111": true, "8.8.8.8": true,
 		"127.0.0.1": false, "::1": false, "10.1.2.3": false, "172.16.0.1": false, "192.168.1.1": false,
@@ -36,6 +37,7 @@ func TestIsPublicIP(t *testing.T) {
 // closed port): a plain-HTTP loopback server that is up is still refused,
 // while the operator's client reaches it.
 func TestPublicOnlyClientRefusesLoopback(t *testing.T) {
+	t.Parallel()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(200) }))
 	defer srv.Close()
 	_, err := publicOnlyClient.Get(srv.URL)

@@ -19,6 +19,7 @@ func (b *browser) getIn(u, acceptLanguage string) response {
 // The pages follow Accept-Language, set <html lang> and tell caches that
 // they vary by it.
 func TestPagesFollowAcceptLanguage(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	b := h.browser()
 	pageURL, _, _ := b.openLoginPage(t, h.authorizeURL(nil))
@@ -49,6 +50,7 @@ func TestPagesFollowAcceptLanguage(t *testing.T) {
 // An operator adds a language, or rewords one, with messages/<lang>.json in
 // the templates directory; missing keys fall back to English.
 func TestOperatorAddsALanguage(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	os.Mkdir(filepath.Join(dir, "messages"), 0o700)
 	os.WriteFile(filepath.Join(dir, "messages", "nl.json"), []byte(`{"login.heading": "Inloggen"}`), 0o600)
@@ -77,6 +79,7 @@ func TestOperatorAddsALanguage(t *testing.T) {
 // (testdata/templates-v1: the built-ins of that time) still render every
 // page, with the fields they use.
 func TestTemplatesWrittenBeforeTranslationsStillRender(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, withBob(t), func(c *provider.Config) { c.TemplatesDir = "testdata/templates-v1" })
 	b := h.browser()
 	pageURL, action, csrf := b.openLoginPage(t, h.authorizeURL(nil))

@@ -13,6 +13,7 @@ import (
 // page, and is a server_error event like any other internal failure, so the
 // server-error alert sees broken sign-in pages.
 func TestBrokenOperatorTemplateIsAServerError(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	// Parses, but fails on every execution: index out of range.
 	if err := os.WriteFile(filepath.Join(dir, "login.html"), []byte(`<!DOCTYPE html><title>x</title>{{index .ClientName 9999}}`), 0o600); err != nil {

@@ -11,6 +11,7 @@ import (
 // placeholders, so no page ever shows a half-translated sentence or a
 // missing value.
 func TestMessageCataloguesAreComplete(t *testing.T) {
+	t.Parallel()
 	cats, err := loadCatalogues(builtinTemplates, "")
 	if err != nil {
 		t.Fatal(err)
@@ -47,6 +48,7 @@ func TestMessageCataloguesAreComplete(t *testing.T) {
 }
 
 func TestAcceptLanguageNegotiation(t *testing.T) {
+	t.Parallel()
 	cats := catalogues{"en": {}, "de": {}, "fr": {}, "pt-br": {}}
 	for header, want := range map[string]string{
 		"":                                 "en",
@@ -73,6 +75,7 @@ func TestAcceptLanguageNegotiation(t *testing.T) {
 }
 
 func TestTranslatorEscapesAndFormats(t *testing.T) {
+	t.Parallel()
 	tr := catalogues{"en": {"k": "Sign in to {client} & go", "duration.seconds": "{n} seconds", "duration.one_minute": "1 minute", "duration.minutes": "{n} minutes"}}.translator("en")
 	if got := string(tr.Em("k", "client", "<b>x</b>")); got != "Sign in to <strong>&lt;b&gt;x&lt;/b&gt;</strong> &amp; go" {
 		t.Errorf("Em: %s", got)
@@ -94,6 +97,7 @@ func TestTranslatorEscapesAndFormats(t *testing.T) {
 // configured client the origin of a web redirect URI; never anything for a
 // registered client without client_uri, and never a non-web scheme.
 func TestClientHomeURI(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		client Client
 		want   string

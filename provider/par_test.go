@@ -19,6 +19,7 @@ func (h *harness) push(v url.Values, id, secret string) response {
 }
 
 func TestPushedAuthorizationRequest(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	if doc := jsonBody(t, h.browser().get(h.issuer+"/.well-known/openid-configuration")); doc["pushed_authorization_request_endpoint"] != h.issuer+"/par" {
 		t.Fatalf("discovery: %v", doc["pushed_authorization_request_endpoint"])
@@ -71,6 +72,7 @@ func TestPushedAuthorizationRequest(t *testing.T) {
 }
 
 func TestPushedAuthorizationRequestErrors(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	_, challenge := pkce("e")
 	valid := url.Values{"redirect_uri": {webRedirect}, "response_type": {"code"}, "scope": {"openid"}, "code_challenge": {challenge}, "code_challenge_method": {"S256"}}
@@ -104,6 +106,7 @@ func TestPushedAuthorizationRequestErrors(t *testing.T) {
 }
 
 func TestPARRequiredPerClient(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, func(c *provider.Config) {
 		cs := testClients(t)
 		cs["web"].RequirePushedAuthorizationRequests = true

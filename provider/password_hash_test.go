@@ -63,6 +63,7 @@ func TestUsersAcceptArgon2idAndBcrypt(t *testing.T) {
 // (or that are not argon2id or bcrypt) are refused when the users are
 // loaded, with a message that names the problem and not the hash.
 func TestUsersRefuseOutOfBoundsHashes(t *testing.T) {
+	t.Parallel()
 	salt := base64.RawStdEncoding.EncodeToString([]byte("0123456789abcdef"))
 	key := base64.RawStdEncoding.EncodeToString(make([]byte, 32))
 	argon := func(version, params string) string {

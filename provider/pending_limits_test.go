@@ -60,6 +60,7 @@ func wantRefused(t *testing.T, what string, r response, status int) {
 // pending by default; more are refused with 429 until some finish or
 // expire, while other addresses go on. An IPv6 caller counts by its /64.
 func TestPendingInteractionsAreBoundedPerAddress(t *testing.T) {
+	t.Parallel()
 	h := newBadgerHarness(t, withTestAddresses)
 	const perAddress = 1000 // the default
 	started := countConcurrent(32, perAddress, func() bool { return startedInteraction(h.startLogin(t, "2001:db8::1")) })
@@ -83,6 +84,7 @@ func TestPendingInteractionsAreBoundedPerAddress(t *testing.T) {
 // bounded the same way (confidential clients' pushes are authenticated and
 // not counted).
 func TestPendingLimitsUnderConcurrencyAndInAll(t *testing.T) {
+	t.Parallel()
 	limits := provider.PendingLimits{PerAddress: 10, Total: 25}
 	h := newBadgerHarness(t, withTestAddresses, withDeviceClient(t), func(c *provider.Config) { c.PendingLimits = limits })
 	var started, refused atomic.Int64

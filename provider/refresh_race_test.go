@@ -18,6 +18,7 @@ import (
 // reuse grace the losers get the winner's successor refresh token and an
 // access token of their own on the same grant. Real Badger; run with -race.
 func TestConcurrentRefreshesShareOneSuccessor(t *testing.T) {
+	t.Parallel()
 	h := newBadgerHarness(t)
 	rt := h.tokens(t, "web", "openid email offline_access")["refresh_token"].(string)
 	h.events.reset()
@@ -104,6 +105,7 @@ func TestConcurrentRefreshesShareOneSuccessor(t *testing.T) {
 // A token presented again within the grace after its successor has itself
 // been rotated gets the live end of the chain, not a dead token.
 func TestRefreshWithinGraceFollowsTheChain(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	rt1 := h.tokens(t, "web", "openid offline_access")["refresh_token"].(string)
 	rt2 := jsonBody(t, h.refresh(rt1, "web", webSecret, nil))["refresh_token"].(string)
@@ -126,6 +128,7 @@ func TestRefreshWithinGraceFollowsTheChain(t *testing.T) {
 // Within the grace, a duplicate still has to pass every check the first
 // request passed: the client, a narrower scope only, and the grant alive.
 func TestRefreshWithinGraceKeepsTheChecks(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	rt := h.tokens(t, "web", "openid email offline_access")["refresh_token"].(string)
 	first := jsonBody(t, h.refresh(rt, "web", webSecret, nil))
@@ -152,6 +155,7 @@ func TestRefreshWithinGraceKeepsTheChecks(t *testing.T) {
 // The successor kept for duplicates never reaches an event (and so no log,
 // span or metric), and the stored record holds no refresh token in clear.
 func TestRefreshSuccessorNeverLeaks(t *testing.T) {
+	t.Parallel()
 	spy := &payloadSpy{}
 	h := newHarness(t, func(c *provider.Config) { spy.Store = c.Store; c.Store = spy })
 	rt := h.tokens(t, "web", "openid offline_access")["refresh_token"].(string)

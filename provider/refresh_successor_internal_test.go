@@ -11,6 +11,7 @@ import (
 // trailer: records without it (all live tokens, and every record written
 // before it existed) keep their exact encoding.
 func TestRefreshTokenSuccessorTrailer(t *testing.T) {
+	t.Parallel()
 	plain := refreshToken{ClientID: "c", AccountID: "s", Scopes: []string{"openid"}, GrantID: "g", SID: "sid", AuthTime: 1, IssuedAt: 2, AbsoluteExpiry: 3}
 	b, _ := plain.MarshalBinary()
 	withSuccessor := plain

@@ -21,6 +21,7 @@ func registrationAllowing(scopes ...string) func(*provider.Config) {
 // scopes: its scope metadata must stay within the operator's allow-list, on
 // registration and on update (security review H1).
 func TestRegisteredClientScopesBoundedByAllowList(t *testing.T) {
+	t.Parallel()
 	wideResource := func(c *provider.Config) {
 		c.Resources = []provider.Resource{{Identifier: apiResource, Scopes: []string{"read", "write", "admin"}, AccessTokenFormat: provider.TokenFormatJWT}}
 	}
@@ -80,6 +81,7 @@ func TestRegisteredClientScopesBoundedByAllowList(t *testing.T) {
 // wider one: what a registered client holds is its stored scope metadata
 // intersected with the current list.
 func TestRegisteredClientScopesNarrowedByOperator(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, registrationAllowing("read", "write"))
 	info := jsonBody(t, h.register(`{"grant_types":["client_credentials"],"scope":"read write"}`, ""))
 	id, secret := info["client_id"].(string), info["client_secret"].(string)
@@ -104,6 +106,7 @@ func TestRegisteredClientScopesNarrowedByOperator(t *testing.T) {
 // The OpenID scopes are always registrable: they grant nothing by themselves
 // (each user consents), and relying parties routinely send them.
 func TestRegisteredClientMayNameOpenIDScopes(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, openRegistration)
 	r := h.register(`{"redirect_uris":["https://app.example/cb"],"scope":"openid profile email offline_access"}`, "")
 	if r.status != 201 {

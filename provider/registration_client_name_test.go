@@ -16,6 +16,7 @@ import (
 // too; so is the service's own name. The fixture's configured clients are "Web App" (id web) and, among
 // others, "post", which has no name and is shown by its id.
 func TestRegistrationRefusesConfiguredClientNames(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, openRegistration, func(c *provider.Config) { c.Branding = provider.Branding{Name: "Example Login"} })
 	body := func(name string) string {
 		return `{"client_name":` + jsonString(name) + `,"grant_types":["urn:ietf:params:oauth:grant-type:device_code"],"response_types":[],"token_endpoint_auth_method":"none"}`
@@ -52,6 +53,7 @@ func TestRegistrationRefusesConfiguredClientNames(t *testing.T) {
 // RFC 7592 §2.2: an update replaces the metadata, so the same rule applies;
 // a refused update leaves the client as it was.
 func TestRegistrationUpdateRefusesConfiguredClientNames(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, openRegistration)
 	reg := `{"client_name":"Kitchen Display","grant_types":["urn:ietf:params:oauth:grant-type:device_code"],"response_types":[],"token_endpoint_auth_method":"none"}`
 	r := h.register(reg, "")

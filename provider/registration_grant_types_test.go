@@ -18,6 +18,7 @@ import (
 // empty list, updates it with what it read (RFC 7592 §2.2), and uses its
 // grant.
 func TestRegistrationExplicitEmptyResponseTypes(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, openRegistration)
 	cases := []struct {
 		name, grant, body string
@@ -113,6 +114,7 @@ func TestRegistrationExplicitEmptyResponseTypes(t *testing.T) {
 // registration is refused, whatever response_types says; and an explicit
 // empty response_types does not go with the authorization_code grant.
 func TestRegistrationExplicitEmptyGrantTypes(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, openRegistration)
 	for _, body := range []string{
 		`{"redirect_uris":["https://a.example/cb"],"grant_types":[]}`,

@@ -27,6 +27,7 @@ func (h *harness) registerFrom(addr, body string) response {
 // refilled over the hour); more get 429 with Retry-After, while other
 // addresses go on.
 func TestRegistrationIsRateLimitedPerAddress(t *testing.T) {
+	t.Parallel()
 	h := newBadgerHarness(t, openRegistration, withTestAddresses)
 	const perHour = 100 // the default
 	created := countConcurrent(32, perHour, func() bool {
@@ -58,6 +59,7 @@ func TestRegistrationIsRateLimitedPerAddress(t *testing.T) {
 // registrations exactly the remaining places are taken, the rest get 503;
 // deleting a client (RFC 7592) frees its place.
 func TestRegisteredClientsAreCapped(t *testing.T) {
+	t.Parallel()
 	h := newBadgerHarness(t, openRegistration, withTestAddresses, func(c *provider.Config) { c.Registration.MaxClients = 20 })
 	var created, refused atomic.Int64
 	var wg sync.WaitGroup
@@ -100,6 +102,7 @@ func TestRegisteredClientsAreCapped(t *testing.T) {
 // UnusedClientTTL (default 30 days), with its registration access token,
 // and stops counting against MaxClients; one that was used stays.
 func TestUnusedRegisteredClientsExpire(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, openRegistration, withTestAddresses, func(c *provider.Config) { c.Registration.MaxClients = 2 })
 	reg := func() map[string]any {
 		r := h.registerFrom("192.0.2.1", `{"redirect_uris":["https://app.example/cb"],"grant_types":["authorization_code"]}`)

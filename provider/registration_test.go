@@ -33,6 +33,7 @@ func (h *harness) configure(method, uri, rat, body string) response {
 }
 
 func TestRegistrationLifecycle(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, openRegistration)
 	if doc := jsonBody(t, h.browser().get(h.issuer+"/.well-known/openid-configuration")); doc["registration_endpoint"] != h.issuer+"/register" {
 		t.Fatalf("registration_endpoint = %v", doc["registration_endpoint"])
@@ -125,6 +126,7 @@ func TestRegistrationLifecycle(t *testing.T) {
 }
 
 func TestRegistrationPersistsAcrossProviders(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, registrationAllowing("read"))
 	info := jsonBody(t, h.register(`{"grant_types":["client_credentials"],"scope":"read"}`, ""))
 	// A second provider on the same store (a config reload) knows the client.
@@ -140,6 +142,7 @@ func TestRegistrationPersistsAcrossProviders(t *testing.T) {
 }
 
 func TestInitialAccessTokens(t *testing.T) {
+	t.Parallel()
 	const configured = "configured-initial-token-123456"
 	h := newHarness(t, func(c *provider.Config) {
 		c.Registration = provider.RegistrationConfig{Policy: provider.RegistrationInitialAccessToken, InitialAccessTokens: []string{configured}}
@@ -185,6 +188,7 @@ func TestInitialAccessTokens(t *testing.T) {
 }
 
 func TestRegistrationClosedByDefault(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	if h.p.Handles("/register") || h.p.Handles("/register/x") {
 		t.Fatal("a closed provider claims the registration paths")
@@ -302,6 +306,7 @@ func FuzzRegistrationMetadata(f *testing.F) {
 }
 
 func TestRegistrationAccessTokenRotation(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, func(c *provider.Config) {
 		c.Registration = provider.RegistrationConfig{Policy: provider.RegistrationOpen, RotateRegistrationAccessToken: true}
 	})

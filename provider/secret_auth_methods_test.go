@@ -25,6 +25,7 @@ func (h *harness) tokenByPost(v url.Values, clientID, secret string) response {
 // it, zitadel's rp switches between header and body), so both secret methods
 // are accepted. A client that named its method is held to it.
 func TestRegisteredClientWithoutAuthMethodAcceptsBothSecretMethods(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, openRegistration)
 	cc := url.Values{"grant_type": {"client_credentials"}}
 	register := func(method string) (id, secret string) {
@@ -87,6 +88,7 @@ func TestRegisteredClientWithoutAuthMethodAcceptsBothSecretMethods(t *testing.T)
 // RFC 7592 §2.2: an update replaces the metadata, so naming the method in
 // an update pins it, and omitting it again unpins it.
 func TestRegistrationUpdateDecidesWhetherTheAuthMethodIsPinned(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, openRegistration)
 	r := h.register(`{"grant_types":["client_credentials"]}`, "")
 	info := jsonBody(t, r)
@@ -115,6 +117,7 @@ func TestRegistrationUpdateDecidesWhetherTheAuthMethodIsPinned(t *testing.T) {
 // secret methods at every endpoint that authenticates clients; JWT methods
 // and an explicit method stay strict.
 func TestConfiguredClientWithoutExplicitAuthMethod(t *testing.T) {
+	t.Parallel()
 	flexible := &provider.Client{ID: "flexible", TokenEndpointAuthMethod: provider.AuthMethodClientSecretBasic, AuthMethodDefaulted: true,
 		GrantTypes: []string{provider.GrantTypeClientCredentials}}
 	flexible.SetSecret(apiSecret)

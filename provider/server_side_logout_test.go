@@ -18,6 +18,7 @@ import (
 // sid names ends, with its back-channel notifications, as if the browser had
 // come itself: afterwards prompt=none needs a login.
 func TestServerSideLogoutEndsTheHintsSession(t *testing.T) {
+	t.Parallel()
 	var notified atomic.Int32
 	rp := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
@@ -67,6 +68,7 @@ func TestServerSideLogoutEndsTheHintsSession(t *testing.T) {
 // zitadel's rp.EndSession posts the form and follows no redirect; a
 // registered post_logout_redirect_uri is still where the answer points.
 func TestServerSideLogoutByPost(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	b, idt := h.loggedIn(t)
 	form := url.Values{"id_token_hint": {idt}, "client_id": {"web"}, "post_logout_redirect_uri": {"https://rp.example/bye"}, "state": {"s9"}}
@@ -85,6 +87,7 @@ func TestServerSideLogoutByPost(t *testing.T) {
 // carry it too), so a back end logging out with such a hint must end the
 // live session rather than be told of a logout that did not happen.
 func TestServerSideLogoutAfterReauthentication(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	b, idt := h.loggedIn(t)
 	h.clock.advance(61e9)

@@ -2,6 +2,7 @@ package provider_test
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -62,6 +63,7 @@ func (b *browser) consentPage(t *testing.T, over map[string]string) (action, csr
 // the session: neither client loses its grant link (and with it prompt=none
 // and back-channel logout).
 func TestConcurrentConsentsKeepBothGrantLinks(t *testing.T) {
+	t.Parallel()
 	barrier := &grantBarrier{all: make(chan struct{})}
 	h := newBadgerHarness(t, func(c *provider.Config) {
 		barrier.Store = c.Store
@@ -118,17 +120,39 @@ func TestConcurrentConsentsKeepBothGrantLinks(t *testing.T) {
 // Back-channel logout finishes although the browser that asked for the
 // logout went away: the relying party must still hear of it.
 func TestBackchannelLogoutSurvivesBrowserDisconnect(t *testing.T) {
-	// In parallel with the other waiting tests: it waits for a relying party that answers after a second,
-	// which costs wall time, not work.
+	// In parallel with the other waiting tests: the relying party waits to see
+	// whether its request is cancelled, which costs wall time, not work.
 	t.Parallel()
+	// browserGone is closed once the provider's server has seen the logout
+	// request's browser go away (the request context is cancelled while the
+	// handler still waits for the relying party). Waiting for that, rather
+	// than for a fixed second, makes sure the disconnect really reached the
+	// provider before the relying party answers.
+	browserGone := make(chan struct{})
+	// cancellationGrace is how long the relying party then waits for its own
+	// request to be cancelled: were the provider to pass the disconnect on,
+	// the cancellation would arrive within milliseconds (a closed connection).
+	const cancellationGrace = 300 * time.Millisecond
 	arrived := make(chan struct{}, 1)
 	outcome := make(chan string, 1)
 	rp := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Read the body: only then does net/http watch the connection and
+		// cancel r.Context() when the provider hangs up.
+		_, _ = io.Copy(io.Discard, r.Body)
 		arrived <- struct{}{}
+		select {
+		case <-browserGone:
+		case <-r.Context().Done():
+			outcome <- "cancelled"
+			return
+		case <-time.After(5 * time.Second):
+			outcome <- "still pending: the provider never saw the browser go"
+			return
+		}
 		select {
 		case <-r.Context().Done():
 			outcome <- "cancelled"
-		case <-time.After(time.Second):
+		case <-time.After(cancellationGrace):
 			outcome <- "answered"
 		}
 	}))
@@ -137,6 +161,17 @@ func TestBackchannelLogoutSurvivesBrowserDisconnect(t *testing.T) {
 		cs := testClients(t)
 		cs["web"].BackchannelLogoutURI = rp.URL
 		c.Clients = cs
+	})
+	serve := h.srv.Config.Handler
+	h.srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/session/end" {
+			ctx := r.Context()
+			go func() {
+				<-ctx.Done()
+				close(browserGone)
+			}()
+		}
+		serve.ServeHTTP(w, r)
 	})
 	b, idt := h.loggedIn(t)
 	h.events.reset()

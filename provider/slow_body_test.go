@@ -26,6 +26,7 @@ func TestSlowRequestBodyIsCutOff(t *testing.T) {
 		{"/register", "application/json"},
 	} {
 		t.Run(strings.Trim(tc.path, "/"), func(t *testing.T) {
+			t.Parallel() // each case waits out the same deadline: wait once
 			const bodyLen = 200
 			res, err := trickle.Post(strings.TrimPrefix(h.srv.URL, "http://"), tc.path, tc.contentType, bodyLen, 50*time.Millisecond)
 			if err != nil {

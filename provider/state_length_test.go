@@ -10,6 +10,7 @@ import (
 // encrypted blob with a return URL) while bounding what an unauthenticated
 // caller stores with each request.
 func TestStateLengthIsBounded(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	_, challenge := pkce("s")
 	ok := strings.Repeat("s", 1024)

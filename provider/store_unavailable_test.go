@@ -74,6 +74,7 @@ func (s *unwritableStore) DeleteByGrant(ctx context.Context, grantID string) ([]
 // endpoint; the others reuse the code), without internal detail, and
 // endpoints that only read keep working.
 func TestUnavailableStorageAnswers503(t *testing.T) {
+	t.Parallel()
 	var us *unwritableStore
 	h := newHarness(t, openRegistration, func(c *provider.Config) { us = &unwritableStore{Store: c.Store}; c.Store = us })
 	cc := url.Values{"grant_type": {"client_credentials"}, "scope": {"read"}}

@@ -17,6 +17,7 @@ import (
 // browser-binding cookie, of which only a hash is stored), and a device's
 // user code is stored only as a hash, under which it is still found.
 func TestInteractionCSRFAndUserCodesAreNotStoredInClear(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, withDeviceClient(t))
 
 	// Interaction: the CSRF token on the page is not in the stored record.

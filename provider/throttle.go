@@ -36,6 +36,9 @@ type loginThrottle struct {
 
 	slotsOnce sync.Once
 	slots     chan struct{} // one token per running password check
+	// slotWait replaces passwordCheckWait when set. Production never sets
+	// it; tests do (export_test.go) so that waiting out the wait is quick.
+	slotWait time.Duration
 }
 
 type throttleEntry struct {
@@ -326,7 +329,11 @@ func (t *loginThrottle) passwordSlot(ctx context.Context, n int) (release func()
 		return t.releaseSlot, true
 	default:
 	}
-	timer := time.NewTimer(passwordCheckWait)
+	wait := passwordCheckWait
+	if t.slotWait > 0 {
+		wait = t.slotWait
+	}
+	timer := time.NewTimer(wait)
 	defer timer.Stop()
 	select {
 	case t.slots <- struct{}{}:

@@ -4,6 +4,7 @@ import "testing"
 
 // Throttle keys: IPv6 by /64, IPv4 (and IPv4-mapped IPv6) by full address.
 func TestAddressKey(t *testing.T) {
+	t.Parallel()
 	same := [][2]string{
 		{"2001:db8:1:2::1", "2001:db8:1:2:ffff:ffff:ffff:ffff"},
 		{"2001:db8:1:2::1", "2001:DB8:1:2:0:0:0:9"},

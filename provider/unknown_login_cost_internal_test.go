@@ -31,6 +31,7 @@ func bcryptForTest(t *testing.T, password string, cost int) string {
 // cost max(10, highest user cost): a cost-4 user answered 30x faster than
 // an unknown login).
 func TestUnknownLoginIsCheckedWithTheUsersParameters(t *testing.T) {
+	t.Parallel()
 	populations := map[string][]string{
 		"bcrypt cost=4":                   {bcryptForTest(t, "pw1", 4), bcryptForTest(t, "pw2", 4)},
 		"bcrypt cost=5":                   {bcryptForTest(t, "pw1", 5)},
@@ -60,6 +61,7 @@ func TestUnknownLoginIsCheckedWithTheUsersParameters(t *testing.T) {
 // one of the users, always the same for the same login (any case), and over
 // many unknown logins every user's parameters are used.
 func TestUnknownLoginParametersFollowTheUserPopulation(t *testing.T) {
+	t.Parallel()
 	users := []User{
 		{Login: "cheap", PasswordHash: bcryptForTest(t, "pw", 4)},
 		{Login: "dear", PasswordHash: bcryptForTest(t, "pw", 5)},

@@ -61,6 +61,8 @@ func TestStoresAndTelemetryDoNotImportTheGlue(t *testing.T) {
 	for pattern, banned := range map[string][]string{
 		"github.com/oidcaddy/oidcaddy/store/...":     {"github.com/oidcaddy/oidcaddy/caddymodule", "github.com/caddyserver/"},
 		"github.com/oidcaddy/oidcaddy/telemetry/...": {"github.com/oidcaddy/oidcaddy/caddymodule"},
+		// The browser of the provider's and the telemetry's tests.
+		"github.com/oidcaddy/oidcaddy/internal/formflow": {"github.com/oidcaddy/oidcaddy/caddymodule", "github.com/caddyserver/"},
 	} {
 		out, err := exec.Command("go", "list", "-deps", pattern).CombinedOutput()
 		if err != nil {

@@ -6,13 +6,10 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"html"
-	"io"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
-	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -28,6 +25,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/oidcaddy/oidcaddy/internal/formflow"
 	"github.com/oidcaddy/oidcaddy/internal/jose"
 	"github.com/oidcaddy/oidcaddy/provider"
 	"github.com/oidcaddy/oidcaddy/store/memstore"
@@ -212,7 +210,7 @@ type flowEnv struct {
 	issuer  string
 	srv     *httptest.Server
 	clock   *flowClock
-	browser *http.Client
+	browser *formflow.Browser
 	jar     *recordingJar
 	backend *http.Client // the relying party's server-to-server calls
 	secrets *secretSet
@@ -304,9 +302,8 @@ func newFlowEnv(t *testing.T) *flowEnv {
 
 	jar, _ := cookiejar.New(nil)
 	f.jar = &recordingJar{CookieJar: jar, values: map[string][]string{}}
-	noRedirects := func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	f.browser = &http.Client{Jar: f.jar, CheckRedirect: noRedirects}
-	f.backend = &http.Client{CheckRedirect: noRedirects}
+	f.browser = formflow.New(f.jar)
+	f.backend = &http.Client{CheckRedirect: formflow.StopAtRedirects}
 
 	f.secrets.add("client secret", flowClientSecret)
 	f.secrets.add("service client secret", flowServiceSecret)
@@ -322,25 +319,11 @@ func newFlowEnv(t *testing.T) *flowEnv {
 
 func (f *flowEnv) do(c *http.Client, req *http.Request) flowResponse {
 	f.t.Helper()
-	resp, err := c.Do(req)
+	r, err := formflow.Do(c, req)
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	return flowResponse{resp.StatusCode, resp.Header, string(body)}
-}
-
-func (f *flowEnv) get(c *http.Client, u string) flowResponse {
-	f.t.Helper()
-	req, err := http.NewRequest(http.MethodGet, u, nil)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	return f.do(c, req)
+	return flowResponse{r.Status, r.Header, r.Body}
 }
 
 func (f *flowEnv) post(c *http.Client, u string, form url.Values, basicID, basicSecret string) flowResponse {
@@ -357,31 +340,6 @@ func (f *flowEnv) post(c *http.Client, u string, form url.Values, basicID, basic
 	return f.do(c, req)
 }
 
-func (f *flowEnv) abs(location string) string {
-	if strings.HasPrefix(location, "/") {
-		return f.issuer + location
-	}
-	return location
-}
-
-var (
-	flowFormAction = regexp.MustCompile(`<form method="post" action="([^"]+)"`)
-	flowCSRF       = regexp.MustCompile(`name="csrf_token" value="([^"]+)"`)
-)
-
-// form reads the first form of an interaction page and collects its CSRF
-// token.
-func (f *flowEnv) form(r flowResponse) (action, csrf string) {
-	f.t.Helper()
-	a, c := flowFormAction.FindStringSubmatch(r.body), flowCSRF.FindStringSubmatch(r.body)
-	if a == nil || c == nil {
-		f.t.Fatalf("no form on the page (status %d): %s", r.status, r.body)
-	}
-	csrf = html.UnescapeString(c[1])
-	f.secrets.add("CSRF token", csrf)
-	return f.abs(html.UnescapeString(a[1])), csrf
-}
-
 // authorize runs an authorization request through whatever pages the
 // provider shows, mistyping the password once when asked to log in if
 // mistype is set, and returns the code and PKCE verifier.
@@ -394,49 +352,55 @@ func (f *flowEnv) authorize(seed string, mistype bool) (code, verifier string) {
 	q := url.Values{"client_id": {flowClientID}, "redirect_uri": {flowRedirectURI}, "response_type": {"code"},
 		"scope": {"openid email offline_access"}, "prompt": {"consent"}, "state": {"state-" + seed}, "nonce": {"nonce-" + seed},
 		"code_challenge": {base64.RawURLEncoding.EncodeToString(sum[:])}, "code_challenge_method": {"S256"}}
-	r := f.get(f.browser, f.issuer+"/authorize?"+q.Encode())
-	for step := 0; ; step++ {
-		loc := f.abs(r.header.Get("Location"))
-		if r.status != http.StatusSeeOther {
-			t.Fatalf("authorization step %d: status %d, want 303: %s", step, r.status, r.body)
+	r, err := f.browser.Authorize(f.issuer+"/authorize?"+q.Encode(), f.issuer+"/interaction/", 4, func(page formflow.Response, form formflow.Form) (url.Values, error) {
+		if page.Status != http.StatusOK {
+			return nil, fmt.Errorf("interaction page: %d %s", page.Status, page.Body)
 		}
-		if strings.HasPrefix(loc, flowRedirectURI+"?") {
-			u, err := url.Parse(loc)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if code = u.Query().Get("code"); code == "" {
-				t.Fatalf("authorization response without a code: %s", loc)
-			}
-			f.secrets.add("authorization code", code)
-			return code, verifier
-		}
-		if !strings.HasPrefix(loc, f.issuer+"/interaction/") || step == 4 {
-			t.Fatalf("authorization step %d: unexpected redirect to %q", step, loc)
-		}
-		pg := f.get(f.browser, loc)
-		if pg.status != http.StatusOK {
-			t.Fatalf("interaction page: %d %s", pg.status, pg.body)
-		}
-		action, csrf := f.form(pg)
+		f.secrets.add("CSRF token", form.CSRFToken())
 		switch {
-		case strings.HasSuffix(action, "/login"):
+		case strings.HasSuffix(form.Action, "/login"):
 			if mistype {
 				mistype = false
-				bad := f.post(f.browser, action, url.Values{"csrf_token": {csrf}, "login": {flowLogin}, "password": {flowWrongPassword}}, "", "")
-				// POST-redirect-GET back to the login page.
-				if bad.status != http.StatusSeeOther || bad.header.Get("Location") != loc {
-					t.Fatalf("wrong password: status %d to %q, want 303 to the login page: %s", bad.status, bad.header.Get("Location"), bad.body)
+				bad, err := f.browser.PostForm(formflow.Resolve(page.URL, form.Action), url.Values{"csrf_token": {form.CSRFToken()}, "login": {flowLogin}, "password": {flowWrongPassword}})
+				if err != nil {
+					return nil, err
 				}
-				action, csrf = f.form(f.get(f.browser, loc))
+				// POST-redirect-GET back to the login page.
+				if bad.Status != http.StatusSeeOther || bad.Header.Get("Location") != page.URL {
+					return nil, fmt.Errorf("wrong password: status %d to %q, want 303 to the login page: %s", bad.Status, bad.Header.Get("Location"), bad.Body)
+				}
+				again, err := f.browser.Get(page.URL)
+				if err != nil {
+					return nil, err
+				}
+				if form, err = formflow.FirstForm(again.Body); err != nil {
+					return nil, fmt.Errorf("login page after a wrong password (status %d): %w", again.Status, err)
+				}
+				f.secrets.add("CSRF token", form.CSRFToken())
+				return url.Values{"csrf_token": {form.CSRFToken()}, "login": {flowLogin}, "password": {flowPassword}}, nil
 			}
-			r = f.post(f.browser, action, url.Values{"csrf_token": {csrf}, "login": {flowLogin}, "password": {flowPassword}}, "", "")
-		case strings.HasSuffix(action, "/consent"):
-			r = f.post(f.browser, action, url.Values{"csrf_token": {csrf}, "decision": {"allow"}}, "", "")
-		default:
-			t.Fatalf("unexpected form action %q", action)
+			return url.Values{"login": {flowLogin}, "password": {flowPassword}}, nil
+		case strings.HasSuffix(form.Action, "/consent"):
+			return url.Values{"decision": {"allow"}}, nil
 		}
+		return nil, fmt.Errorf("unexpected form action %q", form.Action)
+	})
+	if err != nil {
+		t.Fatalf("authorization: %v", err)
 	}
+	loc := r.Location()
+	if r.Status != http.StatusSeeOther || !strings.HasPrefix(loc, flowRedirectURI+"?") {
+		t.Fatalf("authorization ended with status %d to %q, want 303 to the client: %s", r.Status, loc, r.Body)
+	}
+	u, err := url.Parse(loc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code = u.Query().Get("code"); code == "" {
+		t.Fatalf("authorization response without a code: %s", loc)
+	}
+	f.secrets.add("authorization code", code)
+	return code, verifier
 }
 
 // token posts to the token endpoint and collects every token it returns.

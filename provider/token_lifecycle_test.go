@@ -67,6 +67,7 @@ func (h *harness) revoke(token, clientID, secret string) response {
 }
 
 func TestRefreshTokenRotationAndReuseDetection(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	tok := h.tokens(t, "web", "openid email offline_access")
 	rt1, _ := tok["refresh_token"].(string)
@@ -122,6 +123,7 @@ func TestRefreshTokenRotationAndReuseDetection(t *testing.T) {
 }
 
 func TestRefreshScopeAndClientBinding(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	rt := h.tokens(t, "web", "openid email offline_access")["refresh_token"].(string)
 	if r := h.refresh(rt, "web", webSecret, url.Values{"scope": {"openid email profile"}}); jsonBody(t, r)["error"] != "invalid_scope" {
@@ -144,6 +146,7 @@ func TestRefreshScopeAndClientBinding(t *testing.T) {
 }
 
 func TestRefreshLifetimes(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	rt := h.tokens(t, "web", "openid offline_access")["refresh_token"].(string)
 	// Idle: unused for longer than the sliding lifetime.
@@ -170,6 +173,7 @@ func TestRefreshLifetimes(t *testing.T) {
 }
 
 func TestRefreshTokensOnlyWhenWanted(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	if tok := h.tokens(t, "web", "openid email"); tok["refresh_token"] != nil {
 		t.Errorf("refresh token without offline_access: %v", tok)
@@ -188,6 +192,7 @@ func TestRefreshTokensOnlyWhenWanted(t *testing.T) {
 }
 
 func TestCodeReplayRevokesIssuedTokens(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	b := h.browser()
 	code, verifier := h.codeFor(b, nil)
@@ -206,6 +211,7 @@ func TestCodeReplayRevokesIssuedTokens(t *testing.T) {
 }
 
 func TestClientCredentials(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	cc := func(client string, v url.Values) response {
 		v.Set("grant_type", "client_credentials")
@@ -255,6 +261,7 @@ func TestClientCredentials(t *testing.T) {
 // JWT access tokens are verified by an independent library against the
 // published JWKS, and their revocation is honoured at introspection.
 func TestJWTAccessTokens(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	set, err := jwk.Parse([]byte(h.browser().get(h.issuer + "/jwks").body))
 	if err != nil {
@@ -348,6 +355,7 @@ func TestJWTAccessTokens(t *testing.T) {
 }
 
 func TestIntrospectionErrorsAndHints(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	tok := h.tokens(t, "web", "openid offline_access")
 	at, rt := tok["access_token"].(string), tok["refresh_token"].(string)
@@ -395,6 +403,7 @@ func TestIntrospectionErrorsAndHints(t *testing.T) {
 }
 
 func TestRevocation(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	tok := h.tokens(t, "web", "openid offline_access")
 	at, rt := tok["access_token"].(string), tok["refresh_token"].(string)

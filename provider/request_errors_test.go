@@ -12,6 +12,7 @@ import (
 // Errors before the client and redirect URI are trusted are shown to the
 // user; after that they go back to the client (RFC 6749 §4.1.2.1).
 func TestAuthorizationErrors(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	_, challenge := pkce("e")
 	cases := []struct {
@@ -82,6 +83,7 @@ func TestAuthorizationErrors(t *testing.T) {
 }
 
 func TestAuthorizationByPOST(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	b := h.browser()
 	v := url.Values{"client_id": {"web"}, "redirect_uri": {webRedirect}, "response_type": {"code"}, "scope": {"openid"}, "state": {"s"}}
@@ -169,6 +171,7 @@ func TestTokenEndpointErrors(t *testing.T) {
 
 // Checks that need a consumed code burn it (it is in the wrong hands).
 func TestTokenCodeBindingChecks(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name string
 		edit func(v url.Values) (url.Values, string, string)
@@ -207,6 +210,7 @@ func TestTokenCodeBindingChecks(t *testing.T) {
 }
 
 func TestClientSecretPost(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	b := h.browser()
 	verifier, challenge := pkce("q")
@@ -223,6 +227,7 @@ func TestClientSecretPost(t *testing.T) {
 
 // Basic credentials are form-encoded before base64 (RFC 6749 §2.3.1).
 func TestBasicCredentialsAreFormDecoded(t *testing.T) {
+	t.Parallel()
 	c := &provider.Client{ID: "a b:c", RedirectURIs: []string{webRedirect}, TokenEndpointAuthMethod: provider.AuthMethodClientSecretBasic}
 	c.SetSecret("p@ss:w rd%")
 	h := newHarness(t, func(cfg *provider.Config) {

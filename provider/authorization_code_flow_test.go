@@ -17,6 +17,7 @@ import (
 // The whole code flow for a confidential client: consent, code, tokens
 // verified the way a relying party does (go-oidc against the JWKS), userinfo.
 func TestCodeFlowConfidentialClient(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	b := h.browser()
 	code, verifier := h.codeFor(b, nil)
@@ -103,6 +104,7 @@ func TestCodeFlowConfidentialClient(t *testing.T) {
 
 // A second authorization in the same browser needs neither login nor consent.
 func TestSessionAndConsentAreRemembered(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	b := h.browser()
 	h.codeFor(b, nil)
@@ -124,6 +126,7 @@ func TestSessionAndConsentAreRemembered(t *testing.T) {
 }
 
 func TestPublicClientWithPKCE(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	b := h.browser()
 	verifier, challenge := pkce("p")
@@ -135,6 +138,7 @@ func TestPublicClientWithPKCE(t *testing.T) {
 }
 
 func TestWrongPKCEVerifierIsRejected(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	b := h.browser()
 	code, _ := h.codeFor(b, nil)
@@ -153,6 +157,7 @@ func TestWrongPKCEVerifierIsRejected(t *testing.T) {
 
 // Of many concurrent redemptions of one code exactly one succeeds.
 func TestCodeIsSingleUseUnderConcurrency(t *testing.T) {
+	t.Parallel()
 	h := newBadgerHarness(t)
 	code, verifier := h.codeFor(h.browser(), nil)
 	const n = 16
@@ -182,6 +187,7 @@ func TestCodeIsSingleUseUnderConcurrency(t *testing.T) {
 }
 
 func TestPromptNone(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	b := h.browser()
 	q := redirectParams(t, b.get(h.authorizeURL(map[string]string{"prompt": "none"})), webRedirect)
@@ -203,6 +209,7 @@ func TestPromptNone(t *testing.T) {
 }
 
 func TestPromptLoginAndMaxAgeForceReauthentication(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	b := h.browser()
 	h.codeFor(b, nil)
@@ -232,6 +239,7 @@ func TestPromptLoginAndMaxAgeForceReauthentication(t *testing.T) {
 }
 
 func TestConsentDenied(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	b := h.browser()
 	r := b.get(h.authorizeURL(nil))
@@ -254,6 +262,7 @@ func TestConsentDenied(t *testing.T) {
 }
 
 func TestFormPostResponseMode(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	b := h.browser()
 	h.codeFor(b, nil)
@@ -265,6 +274,7 @@ func TestFormPostResponseMode(t *testing.T) {
 }
 
 func TestRedirectURIWithQueryKeepsIt(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t)
 	b := h.browser()
 	h.codeFor(b, nil)
@@ -298,6 +308,7 @@ var scriptTag = regexp.MustCompile(`(?is)<script\b([^>]*)>`)
 
 // form_post to a native app's private-use scheme keeps the scheme.
 func TestFormPostToPrivateUseScheme(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, func(c *provider.Config) {
 		cs := testClients(t)
 		cs["native"] = &provider.Client{ID: "native", RedirectURIs: []string{"com.example.app:/oauth2redirect"}, TokenEndpointAuthMethod: provider.AuthMethodNone, SkipConsent: true}
