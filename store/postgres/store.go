@@ -553,4 +553,3 @@ func (s *Store) DeleteByGrant(ctx context.Context, grantID string) ([]provider.R
 
 // Compile-time check.
 var _ provider.Store = (*Store)(nil)
-
