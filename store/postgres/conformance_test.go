@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"context"
+	"net"
 	"os"
 	"sync"
 	"testing"
@@ -62,4 +63,13 @@ func TestShared(t *testing.T) {
 		dsn := pgtest.Database(t)
 		return open(t, dsn, postgres.Options{}), open(t, dsn, postgres.Options{SimpleProtocol: true})
 	})
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
 }

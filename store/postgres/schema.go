@@ -28,6 +28,10 @@ const (
 	lockReap    int64 = 0x6f696463_00000002
 )
 
+// ReapLockKey is the advisory lock the reaper takes, for tests and for
+// operators looking at pg_locks.
+const ReapLockKey = lockReap
+
 type migration struct {
 	version int
 	name    string

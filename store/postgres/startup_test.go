@@ -1,0 +1,54 @@
+package postgres_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+
+	"github.com/oidcaddy/oidcaddy/internal/pgtest"
+	"github.com/oidcaddy/oidcaddy/store/postgres"
+)
+
+// Instances started at the same moment on an empty database all come up,
+// and the schema is created exactly once: the migration runs under an
+// advisory lock and the later ones find it done.
+func TestConcurrentStartsMigrateOnce(t *testing.T) {
+	const instances = 6
+	dsn := pgtest.Database(t)
+	stores := make([]*postgres.Store, instances)
+	errs := make([]error, instances)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range instances {
+		wg.Go(func() {
+			<-start
+			stores[i], errs[i] = postgres.Open(context.Background(), postgres.Options{DSN: dsn})
+		})
+	}
+	close(start)
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("instance %d: Open: %v", i, err)
+			continue
+		}
+		t.Cleanup(func() { stores[i].Close() })
+	}
+	if t.Failed() {
+		t.FailNow()
+	}
+	var applied, distinct int
+	if err := stores[0].Pool().QueryRow(context.Background(),
+		"SELECT count(*), count(DISTINCT version) FROM oidc_provider_schema").Scan(&applied, &distinct); err != nil {
+		t.Fatal(err)
+	}
+	if applied == 0 || applied != distinct {
+		t.Errorf("schema table has %d rows for %d versions; want each migration recorded once", applied, distinct)
+	}
+	// And the schema works for all of them.
+	for i, s := range stores {
+		if _, err := s.Get(context.Background(), "k", "absent"); err == nil {
+			t.Errorf("instance %d found a record in an empty database", i)
+		}
+	}
+}
