@@ -212,7 +212,12 @@ func (p *Provider) submitUserCode(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ip := p.clientIP(r)
-	if wait := p.throttle.deviceBlocked(ip, p.now()); wait > 0 {
+	wait, err := p.throttle.deviceWait(r.Context(), ip, p.now())
+	if err != nil {
+		p.interactionFailed(w, r, errServer(err), "")
+		return
+	}
+	if wait > 0 {
 		w.Header().Set("Retry-After", retryAfter(wait))
 		p.renderDevicePage(w, r, "", "throttled", wait, http.StatusTooManyRequests)
 		return
@@ -228,7 +233,10 @@ func (p *Provider) submitUserCode(w http.ResponseWriter, r *http.Request) {
 	if errors.Is(err, ErrNotFound) || (err == nil && dg.Status != deviceStatusPending) || len(code) != 8 {
 		// Wrong codes are guesses until proven otherwise: they count against
 		// the address like failed logins.
-		p.throttle.deviceFailed(ip, p.now())
+		if err := p.throttle.deviceFail(r.Context(), ip, p.now()); err != nil {
+			p.interactionFailed(w, r, errServer(err), "")
+			return
+		}
 		p.renderDevicePage(w, r, "", "invalid", 0, http.StatusBadRequest)
 		return
 	}

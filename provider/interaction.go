@@ -205,7 +205,11 @@ func (p *Provider) submitLogin(w http.ResponseWriter, r *http.Request, in *inter
 	}
 	// The attempt is reserved before the password check and settled after
 	// it, so concurrent guesses cannot all pass the throttle together.
-	attempt, wait := p.throttle.reserveLogin(login, p.clientIP(r), p.now())
+	attempt, wait, err := p.throttle.reserve(r.Context(), login, p.clientIP(r), p.now())
+	if err != nil {
+		p.interactionFailed(w, r, errServer(err), client.ID)
+		return
+	}
 	if attempt == nil {
 		p.emit(r, Event{Name: EventAuthorizationError, ClientID: client.ID, ErrorCode: ErrCodeAccessDenied, ErrorDescription: "login throttled"})
 		p.showLoginRefused(w, r, in, client, login, "throttled", wait, http.StatusTooManyRequests)

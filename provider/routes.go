@@ -19,6 +19,9 @@ func (p *Provider) init() error {
 	}
 	p.pages = pg
 	p.throttle = newLoginThrottle(p.cfg.Throttle)
+	if storeIsShared(p.cfg.Store) {
+		p.throttle.shared = &sharedThrottle{store: p.cfg.Store, cfg: p.cfg.Throttle}
+	}
 	p.clients = &clientRegistry{p: p}
 	if err := p.checkStaticClients(); err != nil {
 		return err

@@ -24,6 +24,9 @@ const (
 	KindInitialAccessToken         Kind = "initial_access_token"
 	KindRegistrationAccessToken    Kind = "registration_access_token"
 	KindRevokedJTI                 Kind = "revoked_jti"
+	// KindLoginThrottle holds a login throttle key's counters when the
+	// store is shared by several instances (SharedStore).
+	KindLoginThrottle Kind = "login_throttle"
 )
 
 // Record is one stored object. The provider serialises its own payloads; a
@@ -37,6 +40,11 @@ type Record struct {
 	UID string
 	// GrantID, when set, ties the record to a grant so DeleteByGrant removes it.
 	GrantID string
+	// Owner is an optional non-unique secondary key within Kind: the
+	// registered client a grant belongs to. ListByOwner pages through the
+	// records of one owner, so finding a client's grants costs an index scan
+	// instead of a list kept (and rewritten) on the client's own record.
+	Owner string
 	// Payload is the provider's serialised object.
 	Payload []byte
 	// ExpiresAt is when the record stops existing; zero means never. Backends
@@ -98,4 +106,10 @@ type Store interface {
 	// DeleteByGrant removes every live record, of any kind, whose GrantID is
 	// grantID, and returns what it removed (so callers can emit events).
 	DeleteByGrant(ctx context.Context, grantID string) ([]Record, error)
+	// ListByOwner returns up to limit live records of kind whose Owner is
+	// owner, in ascending order of ID, starting after the ID after ("" for
+	// the first page). A page shorter than limit is the last. Records
+	// written or removed while a caller pages may or may not be seen; each
+	// live record present throughout is returned exactly once.
+	ListByOwner(ctx context.Context, kind Kind, owner, after string, limit int) ([]Record, error)
 }

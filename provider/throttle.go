@@ -30,6 +30,9 @@ type loginThrottle struct {
 	cfg LoginThrottle
 	mu  sync.Mutex
 	m   map[string]*throttleEntry
+	// shared, when set, keeps the entries in a store that other instances
+	// share instead of in m (see throttle_shared.go).
+	shared *sharedThrottle
 
 	slotsOnce sync.Once
 	slots     chan struct{} // one token per running password check
@@ -47,6 +50,38 @@ type throttleEntry struct {
 func (e *throttleEntry) expire(now time.Time, window time.Duration) {
 	if e.failures > 0 && now.Sub(e.first) > window && !e.until.After(now) {
 		e.failures = 0
+	}
+}
+
+// admits returns zero when the key admits one more attempt now, or how long
+// the caller must wait: the rest of a running lock, or BaseDelay when the
+// allowance left is taken by attempts in flight. Once the allowance is used
+// up, a key whose lock has run out admits one attempt at a time.
+func (e *throttleEntry) admits(now time.Time, cfg LoginThrottle) time.Duration {
+	e.expire(now, cfg.Window)
+	switch {
+	case e.until.After(now):
+		return e.until.Sub(now)
+	case e.pending >= max(cfg.FreeAttempts-e.failures, 1):
+		return cfg.BaseDelay
+	}
+	return 0
+}
+
+// fail counts a failure: the one that uses up FreeAttempts locks the key for
+// BaseDelay, each later one for twice the previous delay, up to MaxDelay.
+func (e *throttleEntry) fail(now time.Time, cfg LoginThrottle) {
+	e.expire(now, cfg.Window)
+	if e.failures == 0 {
+		e.first = now
+	}
+	e.failures++
+	if over := e.failures - cfg.FreeAttempts; over >= 0 {
+		d := cfg.BaseDelay << min(over, 30)
+		if d <= 0 || d > cfg.MaxDelay {
+			d = cfg.MaxDelay
+		}
+		e.until = now.Add(d)
 	}
 }
 
@@ -106,6 +141,22 @@ type loginAttempt struct {
 	keys    []string
 	entries []*throttleEntry
 	settled bool
+	lapse   int64 // the shared reservation's, when t.shared is set
+}
+
+// reserve is reserveLogin on whichever state the throttle keeps: in memory,
+// or in the shared store, where it can fail (the caller answers 503).
+func (t *loginThrottle) reserve(ctx context.Context, login, ip string, now time.Time) (*loginAttempt, time.Duration, error) {
+	if t.shared == nil {
+		a, wait := t.reserveLogin(login, ip, now)
+		return a, wait, nil
+	}
+	keys := loginKeys(login, ip)
+	lapse, wait, err := t.shared.reserve(ctx, keys, now)
+	if err != nil || wait > 0 {
+		return nil, wait, err
+	}
+	return &loginAttempt{t: t, login: login, keys: keys, lapse: lapse}, 0, nil
 }
 
 // reserveLogin admits a login attempt, or returns how long the caller must
@@ -121,16 +172,8 @@ func (t *loginThrottle) reserveLogin(login, ip string, now time.Time) (*loginAtt
 	defer t.mu.Unlock()
 	var wait time.Duration
 	for _, k := range keys {
-		e := t.m[k]
-		if e == nil {
-			continue
-		}
-		e.expire(now, t.cfg.Window)
-		switch {
-		case e.until.After(now):
-			wait = max(wait, e.until.Sub(now))
-		case e.pending >= max(t.cfg.FreeAttempts-e.failures, 1):
-			wait = max(wait, t.cfg.BaseDelay)
+		if e := t.m[k]; e != nil {
+			wait = max(wait, e.admits(now, t.cfg))
 		}
 	}
 	if wait > 0 {
@@ -160,6 +203,13 @@ func (t *loginThrottle) reserveLogin(login, ip string, now time.Time) (*loginAtt
 // be deferred as the fallback.
 func (a *loginAttempt) settle(outcome attemptOutcome, now time.Time) {
 	t := a.t
+	if t.shared != nil {
+		if !a.settled {
+			a.settled = true
+			t.shared.settle(a.keys, accountKey(a.login), a.lapse, outcome, now)
+		}
+		return
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if a.settled {
@@ -201,6 +251,23 @@ func (t *loginThrottle) deviceBlocked(ip string, now time.Time) time.Duration {
 
 func (t *loginThrottle) deviceFailed(ip string, now time.Time) { t.fail(now, deviceKey(ip)) }
 
+// deviceWait and deviceFail are deviceBlocked and deviceFailed on whichever
+// state the throttle keeps (see reserve).
+func (t *loginThrottle) deviceWait(ctx context.Context, ip string, now time.Time) (time.Duration, error) {
+	if t.shared == nil {
+		return t.deviceBlocked(ip, now), nil
+	}
+	return t.shared.wait(ctx, deviceKey(ip), now)
+}
+
+func (t *loginThrottle) deviceFail(ctx context.Context, ip string, now time.Time) error {
+	if t.shared == nil {
+		t.deviceFailed(ip, now)
+		return nil
+	}
+	return t.shared.fail(ctx, deviceKey(ip), now)
+}
+
 func (t *loginThrottle) wait(now time.Time, keys ...string) time.Duration {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -219,9 +286,8 @@ func (t *loginThrottle) fail(now time.Time, keys ...string) {
 	t.failLocked(now, keys...)
 }
 
-// failLocked counts a failure on each key; the failure that uses up the
-// key's FreeAttempts locks it for BaseDelay, each later one for twice the
-// previous delay, up to MaxDelay. t.mu must be held.
+// failLocked counts a failure on each key (throttleEntry.fail). t.mu must be
+// held.
 func (t *loginThrottle) failLocked(now time.Time, keys ...string) {
 	if len(t.m)+len(keys) > maxThrottleKeys {
 		t.sweep(now)
@@ -232,18 +298,7 @@ func (t *loginThrottle) failLocked(now time.Time, keys ...string) {
 			e = &throttleEntry{}
 			t.m[k] = e
 		}
-		e.expire(now, t.cfg.Window)
-		if e.failures == 0 {
-			e.first = now
-		}
-		e.failures++
-		if over := e.failures - t.cfg.FreeAttempts; over >= 0 {
-			d := t.cfg.BaseDelay << min(over, 30)
-			if d <= 0 || d > t.cfg.MaxDelay {
-				d = t.cfg.MaxDelay
-			}
-			e.until = now.Add(d)
-		}
+		e.fail(now, t.cfg)
 	}
 }
 

@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"reflect"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -55,6 +57,32 @@ type Sink struct {
 	m          *metrics
 	logger     log.Logger
 	spanEvents bool
+	// tracer caches the tracer of the last TracerProvider seen on a request
+	// span. The SDK's Tracer takes a mutex and a map lookup keyed by the
+	// whole instrumentation scope on every call; every request of one
+	// Caddy config carries the same provider, so one comparison replaces it.
+	tracer atomic.Pointer[cachedTracer]
+}
+
+type cachedTracer struct {
+	provider trace.TracerProvider
+	tracer   trace.Tracer
+}
+
+// tracerOf returns the Sink's tracer from tp, from the cache when tp is the
+// provider it was made from. A new provider (a config reload) replaces it.
+func (s *Sink) tracerOf(tp trace.TracerProvider) trace.Tracer {
+	if c := s.tracer.Load(); c != nil && c.provider == tp {
+		return c.tracer
+	}
+	t := tp.Tracer(InstrumentationName)
+	// Comparing interfaces panics when both hold the same uncomparable
+	// type, so only a provider of a comparable type (the SDK's is a
+	// pointer) is cached; another type never equals a cached one.
+	if tp != nil && reflect.TypeOf(tp).Comparable() {
+		s.tracer.Store(&cachedTracer{provider: tp, tracer: t})
+	}
+	return t
 }
 
 var _ provider.EventSink = (*Sink)(nil)
@@ -124,7 +152,7 @@ func (s *Sink) Emit(ctx context.Context, e provider.Event) {
 		var span trace.Span
 		// The log record below is emitted in the event span's context, so
 		// it carries that span's id, not the request span's.
-		logCtx, span = parent.TracerProvider().Tracer(InstrumentationName).Start(ctx, string(e.Name),
+		logCtx, span = s.tracerOf(parent.TracerProvider()).Start(ctx, string(e.Name),
 			trace.WithSpanKind(trace.SpanKindInternal), trace.WithAttributes(attrs...))
 		if serverError {
 			if e.Cause != nil {

@@ -3,6 +3,7 @@ package telemetry
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -12,6 +13,8 @@ import (
 	sdklog "go.opentelemetry.io/otel/sdk/log"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/embedded"
 
 	"github.com/oidcaddy/oidcaddy/provider"
 )
@@ -304,17 +307,58 @@ func TestSpanUsesTheRequestSpansProvider(t *testing.T) {
 	a := newHarness(t, sdktrace.AlwaysSample())
 	b := newHarness(t, sdktrace.AlwaysSample())
 	s := newSink(Options{}, newMetrics())
+	// a, b, a: the Sink keeps a tracer for the last provider it saw, and
+	// must not keep using it for requests of another one.
 	s.Emit(a.reqCtx, sampleEvent(provider.EventGrantSuccess))
 	s.Emit(b.reqCtx, sampleEvent(provider.EventGrantError))
-	check := func(h *harness, want string) {
+	s.Emit(a.reqCtx, sampleEvent(provider.EventSessionSaved))
+	check := func(h *harness, want ...string) {
 		t.Helper()
 		var got tracetest.SpanStubs = h.eventSpans()
-		if len(got) != 1 || got[0].Name != want {
-			t.Fatalf("provider got spans %v, want only %q", got, want)
+		var names []string
+		for _, s := range got {
+			names = append(names, s.Name)
+		}
+		if !slices.Equal(names, want) {
+			t.Fatalf("provider got spans %q, want %q", names, want)
 		}
 	}
-	check(a, "grant.success")
+	check(a, "grant.success", "session.saved")
 	check(b, "grant.error")
+}
+
+// uncomparableProvider is a TracerProvider of a type that == cannot compare
+// (it holds a slice): caching its tracer by comparing providers would panic.
+type uncomparableProvider struct {
+	embedded.TracerProvider
+	inner trace.TracerProvider
+	tags  []string
+}
+
+func (p uncomparableProvider) Tracer(name string, opts ...trace.TracerOption) trace.Tracer {
+	return p.inner.Tracer(name, opts...)
+}
+
+// spanWithProvider is a recording span that names another provider as its own.
+type spanWithProvider struct {
+	trace.Span
+	tp trace.TracerProvider
+}
+
+func (s spanWithProvider) TracerProvider() trace.TracerProvider { return s.tp }
+
+func TestRequestSpanOfAnUncomparableProviderStillGetsEventSpans(t *testing.T) {
+	h := newHarness(t, sdktrace.AlwaysSample())
+	parent := trace.SpanFromContext(h.reqCtx)
+	tp := uncomparableProvider{inner: parent.TracerProvider(), tags: []string{"x"}}
+	ctx := trace.ContextWithSpan(h.reqCtx, spanWithProvider{Span: parent, tp: tp})
+	s := newSink(Options{}, newMetrics())
+	for range 3 {
+		s.Emit(ctx, sampleEvent(provider.EventGrantSuccess))
+	}
+	if got := len(h.eventSpans()); got != 3 {
+		t.Fatalf("got %d event spans, want 3", got)
+	}
 }
 
 func TestZeroAndNilSinkCountIntoPackageMetrics(t *testing.T) {

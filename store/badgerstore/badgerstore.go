@@ -452,6 +452,11 @@ func (s *Store) writeRecord(txn *badger.Txn, rec, old *provider.Record, now time
 				return err
 			}
 		}
+		if old.Owner != "" && old.Owner != rec.Owner {
+			if err := txn.Delete(ownerKey(rec.Kind, old.Owner, rec.ID)); err != nil {
+				return err
+			}
+		}
 	}
 	// Index entries share the record's Badger TTL so they disappear with it
 	// and need no sweeper; they are rewritten even when unchanged because
@@ -470,6 +475,11 @@ func (s *Store) writeRecord(txn *badger.Txn, rec, old *provider.Record, now time
 			return err
 		}
 	}
+	if rec.Owner != "" {
+		if err := txn.SetEntry(&badger.Entry{Key: ownerKey(rec.Kind, rec.Owner, rec.ID), ExpiresAt: exp}); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -483,8 +493,9 @@ func (s *Store) checkSize(key, val []byte, rec *provider.Record) error {
 		return fmt.Errorf("%w: encoded record of %d bytes, limit %d", errTooLarge, len(val), s.maxValue)
 	case len(key) > maxKeySize,
 		1+indexOverhead+len(rec.Kind)+len(rec.UID) > maxKeySize,
-		1+indexOverhead+len(rec.GrantID)+len(rec.Kind)+len(rec.ID) > maxKeySize:
-		return fmt.Errorf("%w: kind, id, uid or grant id makes a key longer than %d bytes", errTooLarge, maxKeySize)
+		1+indexOverhead+len(rec.GrantID)+len(rec.Kind)+len(rec.ID) > maxKeySize,
+		1+indexOverhead+len(rec.Kind)+len(rec.Owner)+len(rec.ID) > maxKeySize:
+		return fmt.Errorf("%w: kind, id, uid, grant id or owner makes a key longer than %d bytes", errTooLarge, maxKeySize)
 	}
 	return nil
 }
@@ -500,7 +511,12 @@ func deleteRecord(txn *badger.Txn, rec *provider.Record) error {
 		}
 	}
 	if rec.GrantID != "" {
-		return txn.Delete(grantKey(rec.GrantID, rec.Kind, rec.ID))
+		if err := txn.Delete(grantKey(rec.GrantID, rec.Kind, rec.ID)); err != nil {
+			return err
+		}
+	}
+	if rec.Owner != "" {
+		return txn.Delete(ownerKey(rec.Kind, rec.Owner, rec.ID))
 	}
 	return nil
 }
@@ -865,4 +881,50 @@ func (s *Store) grantKeys(prefix []byte, limit int) ([][]byte, error) {
 		return nil
 	})
 	return keys, err
+}
+
+// ListByOwner implements provider.Store: one prefix scan of the owner index
+// from just after the cursor, reading each record in the same read-only
+// transaction. Index entries whose record is gone, expired or has another
+// owner by now are skipped, not repaired: they share the record's Badger TTL
+// and are rewritten or deleted with it.
+func (s *Store) ListByOwner(ctx context.Context, kind provider.Kind, owner, after string, limit int) ([]provider.Record, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if owner == "" || limit <= 0 {
+		return nil, nil
+	}
+	prefix := ownerPrefix(kind, owner)
+	// The smallest key after the cursor's: the cursor's ID plus a zero byte.
+	start := append(ownerKey(kind, owner, after), 0)
+	now := time.Now()
+	var out []provider.Record
+	err := s.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
+		defer it.Close()
+		if after == "" {
+			start = prefix
+		}
+		for it.Seek(start); it.ValidForPrefix(prefix) && len(out) < limit; it.Next() {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			id := string(it.Item().Key()[len(prefix):])
+			rec, err := getLive(txn, kind, id, now)
+			switch {
+			case err == nil && rec.Owner == owner:
+				out = append(out, rec)
+			case err == nil, errors.Is(err, provider.ErrNotFound), errors.Is(err, errCorruptRecord):
+				// A stale entry.
+			default:
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, opError("list by owner", kind, err)
+	}
+	return out, nil
 }

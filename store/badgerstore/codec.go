@@ -25,6 +25,9 @@ const (
 	// spaceGrant: grantID, kind, id -> empty. Grant first so one prefix scan
 	// finds every record of a grant, whatever its kind.
 	spaceGrant byte = 0x03
+	// spaceOwner: kind, owner, id -> empty. One prefix scan lists an owner's
+	// records of one kind in ID order (ListByOwner).
+	spaceOwner byte = 0x04
 )
 
 // formatKey records the on-disk layout version so a future layout change can
@@ -70,6 +73,17 @@ func grantKey(grantID string, kind provider.Kind, id string) []byte {
 	return append(k, id...)
 }
 
+func ownerPrefix(kind provider.Kind, owner string) []byte {
+	k := make([]byte, 0, 1+2*binary.MaxVarintLen32+len(kind)+len(owner))
+	k = append(k, spaceOwner)
+	k = appendPart(k, string(kind))
+	return appendPart(k, owner)
+}
+
+func ownerKey(kind provider.Kind, owner, id string) []byte {
+	return append(ownerPrefix(kind, owner), id...)
+}
+
 // parseGrantKey returns the kind and id of a grant index key that starts with
 // prefix (as returned by grantPrefix); ok is false for a malformed key.
 func parseGrantKey(key, prefix []byte) (kind provider.Kind, id string, ok bool) {
@@ -97,25 +111,31 @@ var errCorruptRecord = errors.New("corrupt record")
 //	flags     byte (flagExpires, flagConsumed)
 //	uid       uvarint length + bytes
 //	grantID   uvarint length + bytes
+//	owner     uvarint length + bytes                      (only with flagOwner)
 //	expires   varint unix seconds + uvarint nanoseconds   (only with flagExpires)
 //	consumed  varint unix seconds + uvarint nanoseconds   (only with flagConsumed)
 //	payload   uvarint length + bytes, which must end the value
 //
 // Seconds plus nanoseconds cover every time.Time, unlike UnixNano, and the
-// flags keep the zero time distinct from the Unix epoch.
+// flags keep the zero time distinct from the Unix epoch. flagOwner came after
+// the first release: values written before it have no owner and still decode.
 const (
 	recordVersion byte = 1
 
 	flagExpires  byte = 1 << 0
 	flagConsumed byte = 1 << 1
-	knownFlags        = flagExpires | flagConsumed
+	flagOwner    byte = 1 << 2
+	knownFlags        = flagExpires | flagConsumed | flagOwner
 
 	maxTimeLen = binary.MaxVarintLen64 + binary.MaxVarintLen32
 )
 
 func encodeRecord(r *provider.Record) []byte {
-	size := 2 + 3*binary.MaxVarintLen64 + len(r.UID) + len(r.GrantID) + len(r.Payload)
+	size := 2 + 4*binary.MaxVarintLen64 + len(r.UID) + len(r.GrantID) + len(r.Owner) + len(r.Payload)
 	var flags byte
+	if r.Owner != "" {
+		flags |= flagOwner
+	}
 	if !r.ExpiresAt.IsZero() {
 		flags |= flagExpires
 		size += maxTimeLen
@@ -128,6 +148,9 @@ func encodeRecord(r *provider.Record) []byte {
 	b = append(b, recordVersion, flags)
 	b = appendPart(b, r.UID)
 	b = appendPart(b, r.GrantID)
+	if flags&flagOwner != 0 {
+		b = appendPart(b, r.Owner)
+	}
 	if flags&flagExpires != 0 {
 		b = appendTime(b, r.ExpiresAt)
 	}
@@ -160,6 +183,10 @@ func decodeRecord(b []byte, r *provider.Record) error {
 	}
 	r.UID = string(d.part())
 	r.GrantID = string(d.part())
+	r.Owner = ""
+	if flags&flagOwner != 0 {
+		r.Owner = string(d.part())
+	}
 	r.ExpiresAt, r.ConsumedAt = time.Time{}, time.Time{}
 	if flags&flagExpires != 0 {
 		r.ExpiresAt = d.time()

@@ -22,6 +22,7 @@ package memstore
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"time"
 
@@ -40,6 +41,11 @@ type uidKey struct {
 	uid  string
 }
 
+type ownerKey struct {
+	kind  provider.Kind
+	owner string
+}
+
 // minSweepInterval is the number of writes after which a sweep may run even
 // when the store is small.
 const minSweepInterval = 1024
@@ -55,6 +61,8 @@ type Store struct {
 	uids map[uidKey]string
 	// grants lists each grant's records, for DeleteByGrant.
 	grants map[string]map[recordKey]struct{}
+	// owners lists the IDs of each owner's records of a kind, for ListByOwner.
+	owners map[ownerKey]map[string]struct{}
 	// writes counts writes since the last sweep of expired records.
 	writes int
 }
@@ -65,6 +73,7 @@ func New() *Store {
 		records: make(map[recordKey]*provider.Record),
 		uids:    make(map[uidKey]string),
 		grants:  make(map[string]map[recordKey]struct{}),
+		owners:  make(map[ownerKey]map[string]struct{}),
 	}
 }
 
@@ -115,6 +124,15 @@ func (s *Store) removeLocked(r *provider.Record) {
 			}
 		}
 	}
+	if r.Owner != "" {
+		ok := ownerKey{r.Kind, r.Owner}
+		if ids := s.owners[ok]; ids != nil {
+			delete(ids, r.ID)
+			if len(ids) == 0 {
+				delete(s.owners, ok)
+			}
+		}
+	}
 }
 
 // writeLocked stores a copy of rec in place of whatever is under its key
@@ -140,6 +158,15 @@ func (s *Store) writeLocked(rec *provider.Record, now time.Time) {
 			s.grants[stored.GrantID] = members
 		}
 		members[k] = struct{}{}
+	}
+	if stored.Owner != "" {
+		ok := ownerKey{stored.Kind, stored.Owner}
+		ids := s.owners[ok]
+		if ids == nil {
+			ids = make(map[string]struct{})
+			s.owners[ok] = ids
+		}
+		ids[stored.ID] = struct{}{}
 	}
 	s.writes++
 	if s.writes >= max(minSweepInterval, len(s.records)) {
@@ -305,4 +332,35 @@ func (s *Store) DeleteByGrant(ctx context.Context, grantID string) ([]provider.R
 		}
 	}
 	return removed, nil
+}
+
+// ListByOwner implements provider.Store. It sorts the owner's IDs on every
+// call, which is fine for tests and the reference it is meant to be.
+func (s *Store) ListByOwner(ctx context.Context, kind provider.Kind, owner, after string, limit int) ([]provider.Record, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if owner == "" || limit <= 0 {
+		return nil, nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ids := make([]string, 0, len(s.owners[ownerKey{kind, owner}]))
+	for id := range s.owners[ownerKey{kind, owner}] {
+		if id > after {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	now := time.Now()
+	var out []provider.Record
+	for _, id := range ids {
+		if len(out) == limit {
+			break
+		}
+		if r, ok := s.liveLocked(recordKey{kind, id}, now); ok {
+			out = append(out, clone(r))
+		}
+	}
+	return out, nil
 }

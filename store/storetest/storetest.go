@@ -56,6 +56,9 @@ func Run(t *testing.T, open OpenFunc) {
 		{"DeleteMissing", testDeleteMissing},
 		{"DeleteByGrant", testDeleteByGrant},
 		{"DeleteByGrantLarge", testDeleteByGrantLarge},
+		{"ListByOwner", testListByOwner},
+		{"ListByOwnerPages", testListByOwnerPages},
+		{"OwnerMovesOnOverwrite", testOwnerMoves},
 		{"Create", testCreate},
 		{"CreateConcurrent", testCreateConcurrent},
 		{"CanceledContext", testCanceledContext},
@@ -85,6 +88,7 @@ func full(kind provider.Kind, id string) provider.Record {
 		ID:         id,
 		UID:        "uid-" + id,
 		GrantID:    "grant-" + id,
+		Owner:      "owner-" + id,
 		Payload:    []byte("payload of " + id + "\x00\xff\x01"),
 		ExpiresAt:  time.Now().Add(24 * time.Hour).Truncate(time.Second).Add(123456789).In(zone),
 		ConsumedAt: time.Date(2001, 2, 3, 4, 5, 6, 987654321, zone),
@@ -128,6 +132,9 @@ func diff(got, want provider.Record) string {
 	}
 	if got.GrantID != want.GrantID {
 		d = append(d, fmt.Sprintf("GrantID %q, want %q", got.GrantID, want.GrantID))
+	}
+	if got.Owner != want.Owner {
+		d = append(d, fmt.Sprintf("Owner %q, want %q", got.Owner, want.Owner))
 	}
 	if !bytes.Equal(got.Payload, want.Payload) {
 		d = append(d, fmt.Sprintf("Payload %s, want %s", short(got.Payload), short(want.Payload)))

@@ -1,0 +1,139 @@
+package provider_test
+
+import (
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/oidcaddy/oidcaddy/provider"
+	"github.com/oidcaddy/oidcaddy/store/memstore"
+)
+
+// sharedMemStore is a memstore that says it is shared by several processes,
+// as store/postgres does: two providers on it stand for two Caddy instances
+// on one database.
+type sharedMemStore struct{ *memstore.Store }
+
+func (sharedMemStore) SharedAcrossProcesses() bool { return true }
+
+// On a shared store, failed logins on one instance throttle the others, and
+// a burst of concurrent guesses spread over two instances still gets at most
+// free_attempts passwords checked (issue 10 part 3: the reservation holds
+// across instances).
+func TestLoginThrottleIsSharedAcrossInstances(t *testing.T) {
+	const freeAttempts, burst = 5, 40
+	st := sharedMemStore{memstore.New()}
+	held := &heldAccounts{release: make(chan struct{})}
+	var once sync.Once
+	instance := func() *harness {
+		return newHarnessOn(t, st, withTestIP, func(c *provider.Config) {
+			once.Do(func() { held.AccountStore = c.Accounts })
+			c.Accounts = held
+			c.MaxConcurrentPasswordChecks = 2 * burst
+			c.Throttle = provider.LoginThrottle{FreeAttempts: freeAttempts, Window: time.Minute, BaseDelay: 10 * time.Second, MaxDelay: time.Minute}
+		})
+	}
+	a, b := instance(), instance()
+	var releaseOnce sync.Once
+	release := func() { releaseOnce.Do(func() { close(held.release) }) }
+	defer release()
+
+	submits := make([]func(ip, login, password string) response, burst)
+	for i := range submits {
+		h := a
+		if i%2 == 1 {
+			h = b
+		}
+		submits[i] = h.loginPage(t)
+	}
+	answers := make(chan response, burst)
+	var answered atomic.Int32
+	for i, submit := range submits {
+		go func() {
+			answers <- submit("198.51.100."+strconv.Itoa(i+1), "alice", "wrong-"+strconv.Itoa(i))
+			answered.Add(1)
+		}()
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for answered.Load()+held.checked.Load() < burst && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	release()
+	var wrong, throttled int
+	for range burst {
+		switch r := <-answers; r.status {
+		case http.StatusSeeOther:
+			wrong++
+		case http.StatusTooManyRequests:
+			throttled++
+		default:
+			t.Errorf("unexpected answer in the burst: %d %q", r.status, r.body)
+		}
+	}
+	if n := held.checked.Load(); n > freeAttempts {
+		t.Errorf("%d concurrent wrong guesses over two instances: %d passwords checked, want at most free_attempts (%d)", burst, n, freeAttempts)
+	}
+	if int(held.checked.Load()) != wrong || wrong+throttled != burst {
+		t.Errorf("answers: %d wrong password, %d throttled, %d checks", wrong, throttled, held.checked.Load())
+	}
+	// The failures counted on both: each instance refuses even the right
+	// password from a fresh address.
+	for name, h := range map[string]*harness{"a": a, "b": b} {
+		if r := h.loginPage(t)("203.0.113.9", "alice", alicePassword); r.status != http.StatusTooManyRequests {
+			t.Errorf("instance %s: right password after the burst's failures: %d, want 429", name, r.status)
+		}
+	}
+}
+
+// Sequential failures on one instance count on the other, and the right
+// password on one instance clears the account's failures on both.
+func TestLoginThrottleCountsFailuresOfEveryInstance(t *testing.T) {
+	const freeAttempts = 4
+	instance := func(st provider.Store) *harness {
+		return newHarnessOn(t, st, withTestIP, func(c *provider.Config) {
+			c.Throttle = provider.LoginThrottle{FreeAttempts: freeAttempts, Window: time.Minute, BaseDelay: 10 * time.Second, MaxDelay: time.Minute}
+		})
+	}
+	st := sharedMemStore{memstore.New()}
+	a, b := instance(st), instance(st)
+	ip := 0
+	fail := func(h *harness) response {
+		t.Helper()
+		ip++
+		return h.loginPage(t)("198.51.100."+strconv.Itoa(ip), "alice", "wrong")
+	}
+	for i := range freeAttempts - 1 {
+		if r := fail(a); r.status != http.StatusSeeOther {
+			t.Fatalf("failure %d on a: %d, want 303", i+1, r.status)
+		}
+	}
+	// Three failures on a plus one on b use up the allowance on both.
+	if r := fail(b); r.status != http.StatusSeeOther {
+		t.Fatalf("failure %d on b: %d, want 303", freeAttempts, r.status)
+	}
+	if r := fail(b); r.status != http.StatusTooManyRequests || r.header.Get("Retry-After") != "10" {
+		t.Fatalf("attempt %d on b after %d failures on a and one on b: %d Retry-After %q, want 429 with the base delay",
+			freeAttempts+1, freeAttempts-1, r.status, r.header.Get("Retry-After"))
+	}
+
+	// Two fresh instances on a fresh store: failures on c, the right
+	// password on d, and c has a whole allowance again.
+	st = sharedMemStore{memstore.New()}
+	c, d := instance(st), instance(st)
+	for i := range freeAttempts - 1 {
+		if r := fail(c); r.status != http.StatusSeeOther {
+			t.Fatalf("failure %d on c: %d, want 303", i+1, r.status)
+		}
+	}
+	if r := d.loginPage(t)("198.51.100.200", "alice", alicePassword); r.status != http.StatusSeeOther {
+		t.Fatalf("right password on d with one attempt left: %d, want 303", r.status)
+	}
+	for i := range freeAttempts - 1 {
+		if r := fail(c); r.status != http.StatusSeeOther {
+			t.Fatalf("failure %d on c after the right password on d: %d, want 303 (the success must clear the account everywhere)", i+1, r.status)
+		}
+	}
+}
