@@ -202,7 +202,7 @@ func nullable(s string) any {
 	return []byte(s)
 }
 
-const columns = "kind, id, uid, grant_id, payload, expires_at, consumed_at"
+const columns = "kind, id, uid, grant_id, owner, payload, expires_at, consumed_at"
 
 // live is the condition for a record that exists; $now is the caller's
 // clock, as in the other backends.
@@ -213,9 +213,9 @@ func live(nowParam string) string {
 type scanner interface{ Scan(dest ...any) error }
 
 func scanRecord(row scanner) (provider.Record, error) {
-	var kind, id, uid, grantID, payload []byte
+	var kind, id, uid, grantID, owner, payload []byte
 	var exp, consumed *int64
-	if err := row.Scan(&kind, &id, &uid, &grantID, &payload, &exp, &consumed); err != nil {
+	if err := row.Scan(&kind, &id, &uid, &grantID, &owner, &payload, &exp, &consumed); err != nil {
 		return provider.Record{}, err
 	}
 	return provider.Record{
@@ -223,6 +223,7 @@ func scanRecord(row scanner) (provider.Record, error) {
 		ID:         string(id),
 		UID:        string(uid),
 		GrantID:    string(grantID),
+		Owner:      string(owner),
 		Payload:    payload,
 		ExpiresAt:  fromNanos(exp),
 		ConsumedAt: fromNanos(consumed),
@@ -243,15 +244,15 @@ func args(rec *provider.Record) ([]any, error) {
 	if payload == nil {
 		payload = []byte{}
 	}
-	return []any{[]byte(rec.Kind), []byte(rec.ID), []byte(rec.UID), nullable(rec.GrantID), payload, exp, consumed}, nil
+	return []any{[]byte(rec.Kind), []byte(rec.ID), []byte(rec.UID), nullable(rec.GrantID), nullable(rec.Owner), payload, exp, consumed}, nil
 }
 
-// upsert writes a record whole; uid_key ($8) is the UID (the caller has
+// upsert writes a record whole; uid_key ($9) is the UID (the caller has
 // taken it from any other record first) or NULL.
 const upsert = `INSERT INTO oidc_provider_records (` + columns + `, uid_key)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 ON CONFLICT (kind, id) DO UPDATE SET
-	uid = EXCLUDED.uid, uid_key = EXCLUDED.uid_key, grant_id = EXCLUDED.grant_id,
+	uid = EXCLUDED.uid, uid_key = EXCLUDED.uid_key, grant_id = EXCLUDED.grant_id, owner = EXCLUDED.owner,
 	payload = EXCLUDED.payload, expires_at = EXCLUDED.expires_at, consumed_at = EXCLUDED.consumed_at`
 
 // stealUID removes UID $3 of kind $1 from every other record than $2: the
@@ -284,11 +285,11 @@ func (s *Store) Put(ctx context.Context, rec provider.Record, durable bool) erro
 // is replaced. Concurrent inserts of one key serialise on the primary key,
 // and the loser re-checks the winner's row: exactly one gets a row back.
 const createIfFree = `INSERT INTO oidc_provider_records (` + columns + `, uid_key)
-VALUES ($1, $2, $3, $4, $5, $6, $7, NULL)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULL)
 ON CONFLICT (kind, id) DO UPDATE SET
-	uid = EXCLUDED.uid, uid_key = NULL, grant_id = EXCLUDED.grant_id,
+	uid = EXCLUDED.uid, uid_key = NULL, grant_id = EXCLUDED.grant_id, owner = EXCLUDED.owner,
 	payload = EXCLUDED.payload, expires_at = EXCLUDED.expires_at, consumed_at = EXCLUDED.consumed_at
-	WHERE oidc_provider_records.expires_at IS NOT NULL AND oidc_provider_records.expires_at <= $8
+	WHERE oidc_provider_records.expires_at IS NOT NULL AND oidc_provider_records.expires_at <= $9
 RETURNING true`
 
 const claimUID = `UPDATE oidc_provider_records SET uid_key = $3 WHERE kind = $1 AND id = $2`
@@ -302,7 +303,7 @@ func (s *Store) Create(ctx context.Context, rec provider.Record, durable bool) e
 		return err
 	}
 	return s.do(ctx, "create", func(ctx context.Context) error {
-		a := append(a[:7:7], nowNanos())
+		a := append(a[:8:8], nowNanos())
 		var claim func(*pgx.Batch)
 		if rec.UID != "" {
 			claim = func(b *pgx.Batch) {
@@ -551,5 +552,50 @@ func (s *Store) DeleteByGrant(ctx context.Context, grantID string) ([]provider.R
 	return removed, nil
 }
 
-// Compile-time check.
+// ListByOwner implements provider.Store: an index range scan on (kind,
+// owner, id), so a page costs the same however many records the owner has.
+// bytea compares bytewise, which is Go's string order.
+func (s *Store) ListByOwner(ctx context.Context, kind provider.Kind, owner, after string, limit int) ([]provider.Record, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if owner == "" || limit <= 0 {
+		return nil, nil
+	}
+	var page []provider.Record
+	err := s.do(ctx, "list by owner", func(ctx context.Context) error {
+		page = page[:0]
+		rows, err := s.pool.Query(ctx,
+			`SELECT `+columns+` FROM oidc_provider_records
+			WHERE kind = $1 AND owner = $2 AND id > $3 AND `+live("$4")+`
+			ORDER BY id LIMIT $5`,
+			[]byte(kind), []byte(owner), []byte(after), nowNanos(), limit)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			rec, err := scanRecord(rows)
+			if err != nil {
+				return err
+			}
+			page = append(page, rec)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, err
+	}
+	return page, nil
+}
+
+// SharedAcrossProcesses implements provider.SharedStore: other instances
+// use the same database, so the provider keeps its login throttle counters
+// in the store too.
+func (s *Store) SharedAcrossProcesses() bool { return true }
+
+// Compile-time checks.
+var _ provider.SharedStore = (*Store)(nil)
+
+
 var _ provider.Store = (*Store)(nil)

@@ -12,6 +12,9 @@ CREATE TABLE oidc_provider_records (
     uid         bytea  NOT NULL DEFAULT '',
     uid_key     bytea,
     grant_id    bytea,
+    -- A non-unique secondary key (a registered client's grants), listed
+    -- in pages by ListByOwner.
+    owner       bytea,
     payload     bytea  NOT NULL,
     expires_at  bigint,
     consumed_at bigint,
@@ -30,6 +33,7 @@ CREATE TABLE oidc_provider_records (
 );
 
 CREATE UNIQUE INDEX oidc_provider_records_uid ON oidc_provider_records (kind, uid_key) WHERE uid_key IS NOT NULL;
+CREATE INDEX oidc_provider_records_owner ON oidc_provider_records (kind, owner, id) WHERE owner IS NOT NULL;
 CREATE INDEX oidc_provider_records_grant ON oidc_provider_records (grant_id) WHERE grant_id IS NOT NULL;
 -- For the reaper, which deletes expired rows in small batches.
 CREATE INDEX oidc_provider_records_expiry ON oidc_provider_records (expires_at) WHERE expires_at IS NOT NULL;
