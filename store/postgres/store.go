@@ -597,5 +597,4 @@ func (s *Store) SharedAcrossProcesses() bool { return true }
 // Compile-time checks.
 var _ provider.SharedStore = (*Store)(nil)
 
-
 var _ provider.Store = (*Store)(nil)
