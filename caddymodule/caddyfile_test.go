@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"encoding/json"
 	"reflect"
 	"strings"
 	"testing"
@@ -104,7 +105,7 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 			}`,
 			want: Handler{
 				Issuer:  "http://localhost:8080/auth",
-				Storage: &StorageConfig{Dir: "./data/oidc"},
+				StorageRaw: json.RawMessage(`{"backend":"badger","dir":"./data/oidc"}`),
 				SigningKeys: []SigningKeyConfig{
 					{Algorithm: "ES256", File: "/keys/es.pem"},
 					{Algorithm: "RS256"},

@@ -598,3 +598,10 @@ func (s *Store) SharedAcrossProcesses() bool { return true }
 var _ provider.SharedStore = (*Store)(nil)
 
 var _ provider.Store = (*Store)(nil)
+
+// String names the database for logs: host, port and database, never the
+// user or password.
+func (s *Store) String() string {
+	c := s.pool.Config().ConnConfig
+	return fmt.Sprintf("postgres://%s:%d/%s", c.Host, c.Port, c.Database)
+}
