@@ -104,7 +104,7 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 				log_exporter console
 			}`,
 			want: Handler{
-				Issuer:  "http://localhost:8080/auth",
+				Issuer:     "http://localhost:8080/auth",
 				StorageRaw: json.RawMessage(`{"backend":"badger","dir":"./data/oidc"}`),
 				SigningKeys: []SigningKeyConfig{
 					{Algorithm: "ES256", File: "/keys/es.pem"},

@@ -140,15 +140,15 @@ type Handler struct {
 	logger *zap.Logger
 	// prov is set by Provision and never cleared: Caddy may still call
 	// ServeHTTP after Cleanup (see requestGate).
-	prov        *provider.Provider
-	requests    *requestGate
-	prefix      string // the issuer URL's path, where the endpoints are mounted
-	store provider.Store // the (possibly shared) store Provision acquired
+	prov     *provider.Provider
+	requests *requestGate
+	prefix   string         // the issuer URL's path, where the endpoints are mounted
+	store    provider.Store // the (possibly shared) store Provision acquired
 	// releaseStore drops the reference to the store taken in Provision;
 	// nil when none is held.
 	releaseStore func() error
-	releaseLogs func(context.Context) error
-	live        *liveProvider // registered for the admin API; nil when not
+	releaseLogs  func(context.Context) error
+	live         *liveProvider // registered for the admin API; nil when not
 }
 
 // CaddyModule returns the Caddy module information.

@@ -42,7 +42,7 @@ func testHandler(t *testing.T, dir string) *Handler {
 	t.Helper()
 	t.Setenv("OIDCADDY_TEST_SECRET", "not-a-real-secret")
 	return &Handler{
-		Issuer:  "http://localhost:8080",
+		Issuer:     "http://localhost:8080",
 		StorageRaw: badgerAt(dir),
 		Clients: []ClientConfig{{
 			ClientID:     "app",

@@ -105,4 +105,3 @@ func (h *Handler) unmarshalStorage(d *caddyfile.Dispenser) error {
 	}
 	return nil
 }
-
