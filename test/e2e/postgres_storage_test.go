@@ -1,0 +1,113 @@
+package e2e
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/oidcaddy/oidcaddy/internal/pgtest"
+)
+
+// postgresStorage is the storage subdirective for a DSN passed in the
+// environment, as an operator keeps the password out of the Caddyfile.
+const postgresStorage = `postgres {
+			dsn {env.OIDC_DATABASE_URL}
+			max_conns 8
+		}`
+
+// A Caddyfile whose database cannot be used fails `caddy validate` and
+// `caddy run` with a message that names the storage and the reason, and
+// never shows the password.
+func TestPostgresBadDatabaseFailsValidateAndRun(t *testing.T) {
+	c := pgtest.Shared(t)
+	db := c.NewDatabase(t)
+	const secret = "e2e-Wrong-Pa55"
+	closedPort := freePort(t)
+	for name, tc := range map[string]struct{ dsn, why string }{
+		"wrong password": {strings.Replace(db, c.Password(), secret, 1), "password authentication failed"},
+		"nothing listening": {"postgres://" + pgtest.Role + ":" + secret + "@127.0.0.1:" + strconv.Itoa(closedPort) + "/db?sslmode=disable",
+			"connection refused"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			cfg := newSiteConfig(t)
+			cfg.StorageDir = postgresStorage
+			dir := t.TempDir()
+			path := filepath.Join(dir, "Caddyfile")
+			if err := os.WriteFile(path, cfg.caddyfile(t), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			env := append(os.Environ(), "HOME="+dir, "XDG_DATA_HOME="+filepath.Join(dir, "data"), "XDG_CONFIG_HOME="+filepath.Join(dir, "config"),
+				"DEMO_CLIENT_SECRET="+demoClientSecret, "OIDC_DATABASE_URL="+tc.dsn)
+			for _, verb := range []string{"validate", "run"} {
+				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+				cmd := exec.CommandContext(ctx, caddyBin, verb, "--config", path, "--adapter", "caddyfile")
+				cmd.Env = env
+				out, err := cmd.CombinedOutput()
+				cancel()
+				if err == nil {
+					t.Fatalf("caddy %s succeeded with an unusable database:\n%s", verb, out)
+				}
+				for _, want := range []string{"storage postgres", tc.why} {
+					if !strings.Contains(string(out), want) {
+						t.Errorf("caddy %s output does not mention %q:\n%s", verb, want, out)
+					}
+				}
+				if strings.Contains(string(out), secret) {
+					t.Errorf("caddy %s output contains the database password:\n%s", verb, out)
+				}
+			}
+		})
+	}
+}
+
+// Two Caddy instances on one database serve one issuer: a token issued by
+// one is active on the other, and a revocation on the other is seen by the
+// first at once.
+func TestTwoInstancesShareOnePostgres(t *testing.T) {
+	dsn := pgtest.Database(t)
+	cfgA, cfgB := newSiteConfig(t), newSiteConfig(t)
+	extra := `
+		client svc {
+			secret {env.DEMO_CLIENT_SECRET}
+			grant_types client_credentials
+		}`
+	for _, cfg := range []*siteConfig{&cfgA, &cfgB} {
+		cfg.StorageDir = postgresStorage
+		cfg.ExtraClients = extra
+	}
+	a := startCaddyWith(t, cfgA, cfgA.caddyfile(t), "OIDC_DATABASE_URL="+dsn)
+	// B serves A's issuer from its own port, as an instance behind a load
+	// balancer does.
+	bFile := strings.Replace(string(cfgB.caddyfile(t)), "issuer "+cfgB.Issuer(), "issuer "+cfgA.Issuer(), 1)
+	startCaddyWith(t, cfgB, []byte(bFile), "OIDC_DATABASE_URL="+dsn)
+	_ = a
+
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	mA := discover(ctx, t, cfgA.Issuer())
+	// B's endpoints: A's metadata with B's address.
+	onB := func(endpoint string) string { return strings.Replace(endpoint, cfgA.Issuer(), cfgB.Issuer(), 1) }
+	mB := mA
+	mB.TokenEndpoint, mB.IntrospectionEndpoint, mB.RevocationEndpoint = onB(mA.TokenEndpoint), onB(mA.IntrospectionEndpoint), onB(mA.RevocationEndpoint)
+
+	svc := clientCreds{ID: "svc", Secret: demoClientSecret}
+	rs := clientCreds{ID: "demo-app", Secret: demoClientSecret}
+	r := postForm(t, mA.TokenEndpoint, url.Values{"grant_type": {"client_credentials"}}, svc)
+	if r.Status != http.StatusOK {
+		t.Fatalf("client_credentials on A: %d %s", r.Status, r.Body)
+	}
+	token, _ := r.JSON(t)["access_token"].(string)
+	if token == "" {
+		t.Fatalf("no access token: %s", r.Body)
+	}
+	wantActive(t, "token from A introspected on B", introspect(t, mB, rs, token), true, "svc")
+	revoke(t, mB, svc, token)
+	wantActive(t, "token revoked on B introspected on A", introspect(t, mA, rs, token), false, "")
+}
