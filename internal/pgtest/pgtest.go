@@ -29,6 +29,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -125,6 +126,7 @@ func start() (*Cluster, error) {
 	if err != nil {
 		return nil, errSkip{err}
 	}
+	removeStale()
 	dir, err := os.MkdirTemp("", "pgtest-")
 	if err != nil {
 		return nil, err
@@ -159,6 +161,31 @@ func start() (*Cluster, error) {
 		return nil, fmt.Errorf("creating role %s: %w", Role, err)
 	}
 	return c, nil
+}
+
+// removeStale removes the directories of clusters whose test binary was
+// killed (the server died with it, by Pdeathsig, but the files stay): no
+// running server (postmaster.pid gone or naming a dead process) and not
+// touched for ten minutes, so a cluster being created right now is left
+// alone.
+func removeStale() {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), "pgtest-*"))
+	for _, d := range dirs {
+		fi, err := os.Stat(d)
+		if err != nil || !fi.IsDir() || time.Since(fi.ModTime()) < 10*time.Minute {
+			continue
+		}
+		if b, err := os.ReadFile(filepath.Join(d, "data", "postmaster.pid")); err == nil {
+			pidLine, _, _ := strings.Cut(string(b), "\n")
+			if pid, err := strconv.Atoi(strings.TrimSpace(pidLine)); err == nil {
+				// EPERM: alive, someone else's.
+				if err := syscall.Kill(pid, 0); err == nil || errors.Is(err, syscall.EPERM) {
+					continue
+				}
+			}
+		}
+		os.RemoveAll(d)
+	}
 }
 
 // errSkip marks a missing installation (as opposed to a broken one).
