@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/oidcaddy/oidcaddy/provider"
+	"github.com/oidcaddy/oidcaddy/store/memstore"
 )
 
 // pauseClientRead holds the first read of a client record made after arm,
@@ -162,6 +163,43 @@ func TestClientChangeKeepsConcurrentGrant(t *testing.T) {
 			}
 			if got := h.introspect(at, ""); got["active"] != false {
 				t.Fatalf("a deleted client's token is active: %v", got)
+			}
+		})
+	}
+}
+
+// On a store shared by several instances (SharedStore), a delete or an
+// update through one instance reaches the others at once, not after the
+// cache lifetime (issue 10 part 3).
+func TestClientChangeReachesOtherInstanceAtOnceOnASharedStore(t *testing.T) {
+	for _, change := range []string{http.MethodDelete, http.MethodPut} {
+		t.Run(change, func(t *testing.T) {
+			st := sharedMemStore{memstore.New()}
+			h := newHarnessOn(t, st, registrationAllowing("read"))
+			h2 := newHarnessOn(t, st, registrationAllowing("read"))
+			info := jsonBody(t, h.register(`{"grant_types":["client_credentials"],"scope":"read"}`, ""))
+			id, secret, rat, uri := info["client_id"].(string), info["client_secret"].(string), info["registration_access_token"].(string), info["registration_client_uri"].(string)
+			cc := url.Values{"grant_type": {"client_credentials"}}
+			// Twice: the first token also records that the client has
+			// been used, which rewrites (and evicts) the registration.
+			for range 2 {
+				if r := h2.token(cc, id, secret); r.status != 200 {
+					t.Fatalf("token from the other instance: %d %s", r.status, r.body)
+				}
+			}
+			body := ""
+			if change == http.MethodPut {
+				body = `{"client_id":"` + id + `","redirect_uris":["https://app.example/cb"]}`
+			}
+			if r := h.configure(change, uri, rat, body); r.status/100 != 2 {
+				t.Fatalf("%s: %d %s", change, r.status, r.body)
+			}
+			r := h2.token(cc, id, secret)
+			if change == http.MethodDelete && r.status != http.StatusUnauthorized {
+				t.Fatalf("the other instance still knows the deleted client: %d %s, want 401", r.status, r.body)
+			}
+			if change == http.MethodPut && (r.status != http.StatusBadRequest || jsonBody(t, r)["error"] != "unauthorized_client") {
+				t.Fatalf("the other instance still has the old registration: %d %s, want 400 unauthorized_client", r.status, r.body)
 			}
 		})
 	}

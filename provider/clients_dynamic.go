@@ -56,6 +56,9 @@ type clientRegistry struct {
 	mu  sync.Mutex
 	gen uint64
 	m   map[string]cachedClient
+	// shared: the store is shared by several instances (SharedStore), so
+	// nothing is cached.
+	shared bool
 }
 
 type cachedClient struct {
@@ -84,7 +87,7 @@ func (cr *clientRegistry) Client(ctx context.Context, id string) (*Client, error
 		// After an eviction during the read, read once more: that read
 		// starts after the change was stored. It is answered but not
 		// cached if yet another eviction overlaps it.
-		if cr.remember(id, c, gen) || retried {
+		if cr.shared || cr.remember(id, c, gen) || retried {
 			return c, nil
 		}
 	}
@@ -95,6 +98,13 @@ func (cr *clientRegistry) Client(ctx context.Context, id string) (*Client, error
 func (cr *clientRegistry) cached(id string) (*Client, uint64, bool) {
 	cr.mu.Lock()
 	defer cr.mu.Unlock()
+	if cr.shared {
+		// Other instances change registrations in the shared store
+		// without evicting this cache: every lookup reads the store, so
+		// a client deleted or updated anywhere is refused or changed
+		// here at once (issue 10 part 3).
+		return nil, cr.gen, false
+	}
 	if e, ok := cr.m[id]; ok {
 		if age := cr.p.now().Sub(e.at); age >= 0 && age < clientCacheTTL {
 			return e.c, cr.gen, true
@@ -108,7 +118,7 @@ func (cr *clientRegistry) cached(id string) (*Client, uint64, bool) {
 func (cr *clientRegistry) remember(id string, c *Client, gen uint64) bool {
 	cr.mu.Lock()
 	defer cr.mu.Unlock()
-	if cr.gen != gen {
+	if cr.gen != gen || cr.shared {
 		return false
 	}
 	if cr.m == nil {

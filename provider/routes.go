@@ -22,7 +22,7 @@ func (p *Provider) init() error {
 	if storeIsShared(p.cfg.Store) {
 		p.throttle.shared = &sharedThrottle{store: p.cfg.Store, cfg: p.cfg.Throttle}
 	}
-	p.clients = &clientRegistry{p: p}
+	p.clients = &clientRegistry{p: p, shared: storeIsShared(p.cfg.Store)}
 	if err := p.checkStaticClients(); err != nil {
 		return err
 	}
