@@ -69,7 +69,8 @@ func TestPostgresBadDatabaseFailsValidateAndRun(t *testing.T) {
 
 // Two Caddy instances on one database serve one issuer: a token issued by
 // one is active on the other, and a revocation on the other is seen by the
-// first at once.
+// first at once; a client registered on one works on the other and, deleted
+// there, is refused on the first at once.
 func TestTwoInstancesShareOnePostgres(t *testing.T) {
 	dsn := pgtest.Database(t)
 	cfgA, cfgB := newSiteConfig(t), newSiteConfig(t)
@@ -77,6 +78,9 @@ func TestTwoInstancesShareOnePostgres(t *testing.T) {
 		client svc {
 			secret {env.DEMO_CLIENT_SECRET}
 			grant_types client_credentials
+		}
+		registration {
+			policy open
 		}`
 	for _, cfg := range []*siteConfig{&cfgA, &cfgB} {
 		cfg.StorageDir = postgresStorage
@@ -96,6 +100,7 @@ func TestTwoInstancesShareOnePostgres(t *testing.T) {
 	onB := func(endpoint string) string { return strings.Replace(endpoint, cfgA.Issuer(), cfgB.Issuer(), 1) }
 	mB := mA
 	mB.TokenEndpoint, mB.IntrospectionEndpoint, mB.RevocationEndpoint = onB(mA.TokenEndpoint), onB(mA.IntrospectionEndpoint), onB(mA.RevocationEndpoint)
+	mB.RegistrationEndpoint = onB(mA.RegistrationEndpoint)
 
 	svc := clientCreds{ID: "svc", Secret: demoClientSecret}
 	rs := clientCreds{ID: "demo-app", Secret: demoClientSecret}
@@ -110,4 +115,23 @@ func TestTwoInstancesShareOnePostgres(t *testing.T) {
 	wantActive(t, "token from A introspected on B", introspect(t, mB, rs, token), true, "svc")
 	revoke(t, mB, svc, token)
 	wantActive(t, "token revoked on B introspected on A", introspect(t, mA, rs, token), false, "")
+
+	// A client registered on B gets a token on A; deleted on B, it is
+	// refused on A at once (no per-instance cache on a shared store).
+	dyn := registered(t, register(t, mB, "", map[string]any{
+		"client_name":                "Shared",
+		"grant_types":                []string{"client_credentials"},
+		"response_types":             []string{},
+		"token_endpoint_auth_method": "client_secret_basic",
+	}))
+	dynCreds := clientCreds{ID: dyn.ClientID, Secret: dyn.ClientSecret}
+	if r := postForm(t, mA.TokenEndpoint, url.Values{"grant_type": {"client_credentials"}}, dynCreds); r.Status != http.StatusOK {
+		t.Fatalf("client registered on B, token on A: %d %s", r.Status, r.Body)
+	}
+	if r := sendJSON(t, http.MethodDelete, onB(dyn.RegistrationClientURI), dyn.RegistrationAccessToken, nil); r.Status != http.StatusNoContent {
+		t.Fatalf("deleting the client on B: %d %s", r.Status, r.Body)
+	}
+	if r := postForm(t, mA.TokenEndpoint, url.Values{"grant_type": {"client_credentials"}}, dynCreds); r.Status != http.StatusUnauthorized {
+		t.Errorf("client deleted on B, token on A: %d %s, want 401 invalid_client", r.Status, r.Body)
+	}
 }
