@@ -151,7 +151,10 @@ func (PostgresStorage) CaddyModule() caddy.ModuleInfo {
 // the resolved DSN and the pool options.
 var pgStores = caddy.NewUsagePool()
 
-type pooledPostgres struct{ *postgres.Store }
+type pooledPostgres struct {
+	*postgres.Store
+	issuer string // the database's issuer (postgres.Options.Issuer)
+}
 
 func (p pooledPostgres) Destruct() error { return p.Close() }
 
@@ -170,6 +173,7 @@ func (p *PostgresStorage) OpenStore(repl *caddy.Replacer, issuer *url.URL) (Open
 		SimpleProtocol: p.SimpleProtocol,
 		OpTimeout:      time.Duration(p.Timeout),
 		ReapInterval:   time.Duration(p.ReapInterval),
+		Issuer:         issuer.String(),
 		OnReapError: func(err error) {
 			caddy.Log().Named("oidc_provider").Warn("deleting expired records failed; will retry", zap.Error(err))
 		},
@@ -183,12 +187,18 @@ func (p *PostgresStorage) OpenStore(repl *caddy.Replacer, issuer *url.URL) (Open
 		if err != nil {
 			return nil, fmt.Errorf("storage postgres: %w", err)
 		}
-		return pooledPostgres{s}, nil
+		return pooledPostgres{Store: s, issuer: opts.Issuer}, nil
 	})
 	if err != nil {
 		return OpenedStore{}, err
 	}
-	store := v.(pooledPostgres).Store
+	pooled := v.(pooledPostgres)
+	if pooled.issuer != opts.Issuer {
+		_, _ = pgStores.Delete(key)
+		return OpenedStore{}, fmt.Errorf("storage postgres: %w: it serves issuer %s, not %s; give each issuer its own database or schema (search_path)",
+			postgres.ErrOtherIssuer, pooled.issuer, opts.Issuer)
+	}
+	store := pooled.Store
 	// Keys not configured explicitly stay per instance, in the default
 	// directory Badger would use.
 	keyDir, err := storageDir(repl, "", issuer)

@@ -172,3 +172,25 @@ func TestPostgresStorageBadDSNFailsProvision(t *testing.T) {
 		})
 	}
 }
+
+// Two providers with different issuers cannot share one database, also not
+// within one process where the second would reuse the first's pool.
+func TestPostgresStorageRefusesASecondIssuer(t *testing.T) {
+	dsn := pgtest.Database(t)
+	t.Setenv("OIDCADDY_TEST_DSN", dsn)
+	first := postgresHandler(t, "{env.OIDCADDY_TEST_DSN}")
+	if err := first.Provision(newTestContext(t)); err != nil {
+		t.Fatalf("Provision: %v", err)
+	}
+	t.Cleanup(func() { first.Cleanup() })
+	second := postgresHandler(t, "{env.OIDCADDY_TEST_DSN}")
+	second.Issuer = "http://other.example"
+	err := second.Provision(newTestContext(t))
+	second.Cleanup()
+	if !errors.Is(err, postgres.ErrOtherIssuer) {
+		t.Fatalf("second issuer on the same database: %v, want ErrOtherIssuer", err)
+	}
+	if _, err := first.store.Get(context.Background(), "k", "x"); !errors.Is(err, provider.ErrNotFound) {
+		t.Errorf("the first provider's store after the refused second: %v", err)
+	}
+}

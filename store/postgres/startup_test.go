@@ -2,6 +2,8 @@ package postgres_test
 
 import (
 	"context"
+	"errors"
+	"strings"
 	"sync"
 	"testing"
 
@@ -50,5 +52,31 @@ func TestConcurrentStartsMigrateOnce(t *testing.T) {
 		if _, err := s.Get(context.Background(), "k", "absent"); err == nil {
 			t.Errorf("instance %d found a record in an empty database", i)
 		}
+	}
+}
+
+// A database serves one issuer: opening it for another fails and says why,
+// since one table holding two issuers' records would let each accept the
+// other's tokens.
+func TestDatabaseBoundToOneIssuer(t *testing.T) {
+	dsn := pgtest.Database(t)
+	ctx := context.Background()
+	a, err := postgres.Open(ctx, postgres.Options{DSN: dsn, Issuer: "https://a.example"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Close()
+	again, err := postgres.Open(ctx, postgres.Options{DSN: dsn, Issuer: "https://a.example"})
+	if err != nil {
+		t.Fatalf("reopening for the same issuer: %v", err)
+	}
+	again.Close()
+	other, err := postgres.Open(ctx, postgres.Options{DSN: dsn, Issuer: "https://b.example"})
+	if err == nil {
+		other.Close()
+		t.Fatal("a database of issuer a opened for issuer b")
+	}
+	if !errors.Is(err, postgres.ErrOtherIssuer) || !strings.Contains(err.Error(), "https://a.example") {
+		t.Errorf("error %v, want ErrOtherIssuer naming the bound issuer", err)
 	}
 }

@@ -54,6 +54,11 @@ type Options struct {
 	ReapGrace time.Duration
 	// OnReapError, if set, hears of a reaper round that failed (logging).
 	OnReapError func(error)
+	// Issuer, if set, binds the database to this issuer: the first Open
+	// records it, and Open with another issuer fails, because one table
+	// holding two issuers' records would let each accept the other's
+	// tokens.
+	Issuer string
 }
 
 // Store is a provider.Store on PostgreSQL. It is safe for concurrent use,
@@ -117,8 +122,32 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("postgres store: migrating the schema: %w", redactSecret(err, password))
 	}
+	if opts.Issuer != "" {
+		if err := bindIssuer(octx, pool, opts.Issuer); err != nil {
+			pool.Close()
+			return nil, fmt.Errorf("postgres store: %w", redactSecret(err, password))
+		}
+	}
 	s.startReaper(opts)
 	return s, nil
+}
+
+// ErrOtherIssuer: the database already holds another issuer's records.
+var ErrOtherIssuer = errors.New("the database holds another issuer's records")
+
+func bindIssuer(ctx context.Context, pool *pgxpool.Pool, issuer string) error {
+	var bound string
+	err := pool.QueryRow(ctx, `WITH ins AS (
+		INSERT INTO oidc_provider_meta (key, value) VALUES ('issuer', $1)
+		ON CONFLICT (key) DO NOTHING RETURNING value)
+	SELECT value FROM ins UNION ALL SELECT value FROM oidc_provider_meta WHERE key = 'issuer'`, issuer).Scan(&bound)
+	if err != nil {
+		return err
+	}
+	if bound != issuer {
+		return fmt.Errorf("%w: it serves issuer %s, not %s; give each issuer its own database or schema (search_path), or, when the issuer has really moved, update oidc_provider_meta", ErrOtherIssuer, bound, issuer)
+	}
+	return nil
 }
 
 var keywordPassword = regexp.MustCompile(`(?:^|\s)password\s*=\s*(?:'((?:[^'\\]|\\.)*)'|(\S+))`)
