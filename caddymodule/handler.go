@@ -199,6 +199,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return err
 	}
+	if pg, ok := backend.(*PostgresStorage); ok {
+		pg.warnLiteralPassword(h.logger)
+	}
 	opened, err := backend.OpenStore(repl, issuerURL)
 	if err != nil {
 		return err

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -217,6 +218,24 @@ func (p *PostgresStorage) OpenStore(repl *caddy.Replacer, issuer *url.URL) (Open
 		KeyDir:   keyDir,
 		Describe: store.String(),
 	}, nil
+}
+
+// warnLiteralPassword warns, like warnLiteralSecrets, when the DSN is
+// written with its password in the config rather than as a placeholder.
+func (p *PostgresStorage) warnLiteralPassword(logger *zap.Logger) {
+	if placeholderPattern.MatchString(p.DSN) {
+		return
+	}
+	hasPassword := strings.Contains(p.DSN, "password=")
+	if u, err := url.Parse(p.DSN); err == nil && u.User != nil {
+		if _, ok := u.User.Password(); ok {
+			hasPassword = true
+		}
+	}
+	if hasPassword {
+		logger.Warn("secret written literally in the config: Caddy's admin API and debug log show it; use a placeholder such as {env.NAME}",
+			zap.String("secret", "storage postgres dsn password"))
+	}
 }
 
 // storageDir is dir with placeholders resolved, or a default derived from

@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/oidcaddy/oidcaddy/internal/pgtest"
 	"github.com/oidcaddy/oidcaddy/provider"
@@ -192,5 +194,31 @@ func TestPostgresStorageRefusesASecondIssuer(t *testing.T) {
 	}
 	if _, err := first.store.Get(context.Background(), "k", "x"); !errors.Is(err, provider.ErrNotFound) {
 		t.Errorf("the first provider's store after the refused second: %v", err)
+	}
+}
+
+// A DSN with its password written in the config draws the literal-secret
+// warning (naming where, not the value); one from a placeholder does not.
+func TestPostgresLiteralPasswordWarns(t *testing.T) {
+	for dsn, want := range map[string]bool{
+		"postgres://u:hunter2@db/x":                   true,
+		"host=db user=u password=hunter2 dbname=x":    true,
+		"{env.OIDC_DATABASE_URL}":                     false,
+		"postgres://u:{env.DB_PASSWORD}@db/x":         false,
+		"postgres://u@db/x?sslmode=verify-full":       false,
+		"host=db user=u dbname=x sslmode=verify-full": false,
+	} {
+		core, logs := observer.New(zap.WarnLevel)
+		(&PostgresStorage{DSN: dsn}).warnLiteralPassword(zap.New(core))
+		entries := logs.All()
+		if got := len(entries) == 1; got != want {
+			t.Errorf("%q: warned %v, want %v", dsn, got, want)
+		}
+		for _, e := range entries {
+			line, _ := json.Marshal(e.ContextMap())
+			if strings.Contains(e.Message+string(line), "hunter2") {
+				t.Errorf("the warning shows the password: %s %s", e.Message, line)
+			}
+		}
 	}
 }
