@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/oidcaddy/oidcaddy/internal/pgtest"
+	"github.com/oidcaddy/oidcaddy/provider"
 	"github.com/oidcaddy/oidcaddy/store/postgres"
 )
 
@@ -78,5 +79,27 @@ func TestDatabaseBoundToOneIssuer(t *testing.T) {
 	}
 	if !errors.Is(err, postgres.ErrOtherIssuer) || !strings.Contains(err.Error(), "https://a.example") {
 		t.Errorf("error %v, want ErrOtherIssuer naming the bound issuer", err)
+	}
+}
+
+// Two issuers can share one database in separate schemas, chosen with
+// search_path in the DSN, as the README suggests.
+func TestSchemasPerIssuerViaSearchPath(t *testing.T) {
+	dsn := pgtest.Database(t)
+	ctx := context.Background()
+	setup := open(t, dsn, postgres.Options{ReapInterval: -1})
+	if _, err := setup.Pool().Exec(ctx, "CREATE SCHEMA issuer_a; CREATE SCHEMA issuer_b"); err != nil {
+		t.Fatal(err)
+	}
+	a := open(t, dsn+"&search_path=issuer_a", postgres.Options{Issuer: "https://a.example"})
+	b := open(t, dsn+"&search_path=issuer_b", postgres.Options{Issuer: "https://b.example"})
+	if err := a.Put(ctx, provider.Record{Kind: "k", ID: "only-in-a", Payload: []byte("x")}, true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Get(ctx, "k", "only-in-a"); !errors.Is(err, provider.ErrNotFound) {
+		t.Errorf("issuer b sees issuer a's record: %v", err)
+	}
+	if _, err := a.Get(ctx, "k", "only-in-a"); err != nil {
+		t.Errorf("issuer a: %v", err)
 	}
 }
