@@ -123,7 +123,9 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("postgres store: migrating the schema: %w", redactSecret(err, password))
 	}
 	if opts.Issuer != "" {
-		if err := bindIssuer(octx, pool, opts.Issuer); err != nil {
+		bctx, cancel := context.WithTimeout(ctx, opts.OpTimeout)
+		defer cancel()
+		if err := bindIssuer(bctx, pool, opts.Issuer); err != nil {
 			pool.Close()
 			return nil, fmt.Errorf("postgres store: %w", redactSecret(err, password))
 		}
