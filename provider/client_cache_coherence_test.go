@@ -4,6 +4,8 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -17,6 +19,7 @@ import (
 // the test changes the store underneath it.
 type pauseClientRead struct {
 	provider.Store
+	kind  provider.Kind // of the read to hold; "" holds a client read
 	armed atomic.Bool
 	read  chan struct{} // closed when the held read has happened
 	gate  chan struct{} // close to let it return
@@ -29,7 +32,11 @@ func (s *pauseClientRead) arm() {
 
 func (s *pauseClientRead) Get(ctx context.Context, k provider.Kind, id string) (provider.Record, error) {
 	rec, err := s.Store.Get(ctx, k, id)
-	if k == provider.KindClient && s.armed.CompareAndSwap(true, false) {
+	want := s.kind
+	if want == "" {
+		want = provider.KindClient
+	}
+	if k == want && s.armed.CompareAndSwap(true, false) {
 		close(s.read)
 		<-s.gate
 	}
@@ -202,5 +209,87 @@ func TestClientChangeReachesOtherInstanceAtOnceOnASharedStore(t *testing.T) {
 				t.Fatalf("the other instance still has the old registration: %d %s, want 400 unauthorized_client", r.status, r.body)
 			}
 		})
+	}
+}
+
+// A consent that read the registered client before the client was deleted,
+// and saves its grant after the deletion has revoked the client's grants,
+// must not leave that grant standing: the login checks the client still
+// exists after saving the grant and revokes it otherwise (the deletion
+// cannot list a grant that did not exist yet).
+func TestGrantSavedAfterClientDeletionIsRevoked(t *testing.T) {
+	// Held at the consent's session read: after it has looked the client
+	// up, before it saves the grant.
+	ps := &pauseClientRead{kind: provider.KindSession}
+	h := newHarness(t, openRegistration, withPauseClientRead(ps))
+	const cb = "https://app.example/cb"
+	info := jsonBody(t, h.register(`{"redirect_uris":["`+cb+`"]}`, ""))
+	id, rat, uri := info["client_id"].(string), info["registration_access_token"].(string), info["registration_client_uri"].(string)
+
+	b := h.browser()
+	_, challenge := pkce("late-grant")
+	r := b.get(h.authorizeURL(map[string]string{"client_id": id, "redirect_uri": cb, "scope": "openid", "code_challenge": challenge, "code_challenge_method": "S256"}))
+	action, csrf := page(t, b.get(h.abs(r.header.Get("Location"))))
+	r = b.postForm(h.abs(action), url.Values{"csrf_token": {csrf}, "login": {"alice"}, "password": {alicePassword}})
+	action, csrf = page(t, b.get(h.abs(r.header.Get("Location"))))
+	if !strings.HasSuffix(action, "/consent") {
+		t.Fatalf("expected the consent page, got form action %q", action)
+	}
+	ps.arm()
+	consent := make(chan response)
+	go func() { consent <- b.postForm(h.abs(action), url.Values{"csrf_token": {csrf}, "decision": {"allow"}}) }()
+	<-ps.read // the consent has the live client and is about to save its grant
+	if r := h.configure(http.MethodDelete, uri, rat, ""); r.status != http.StatusNoContent {
+		t.Fatalf("delete: %d %s", r.status, r.body)
+	}
+	close(ps.gate)
+	if r = <-consent; r.status == http.StatusSeeOther && strings.Contains(r.header.Get("Location"), "code=") {
+		t.Fatalf("the consent for a client deleted meanwhile issued a code: %s", r.header.Get("Location"))
+	}
+	if r.status != http.StatusBadRequest || !strings.Contains(r.body, "expired") {
+		t.Errorf("the consent for a client deleted meanwhile: %d, want 400 with the page-expired message", r.status)
+	}
+	left, err := h.store.ListByOwner(context.Background(), provider.KindGrant, id, "", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(left) != 0 {
+		t.Fatalf("%d grants of the deleted client are still stored", len(left))
+	}
+}
+
+// Deleting a registered client revokes every grant indexed under it, however
+// many pages of them there are, and grants a record of the old layout still
+// lists on the client too.
+func TestDeletingClientRevokesEveryIndexedGrant(t *testing.T) {
+	h := newHarness(t, openRegistration)
+	info := jsonBody(t, h.register(`{"redirect_uris":["https://app.example/cb"]}`, ""))
+	id, rat, uri := info["client_id"].(string), info["registration_access_token"].(string), info["registration_client_uri"].(string)
+	const grants = 600 // more than two pages
+	ctx := context.Background()
+	for i := range grants {
+		gid := "grant-" + strconv.Itoa(i)
+		payload := `{"id":"` + gid + `","sub":"user-` + strconv.Itoa(i) + `","client_id":"` + id + `","scopes":["openid"]}`
+		if err := h.store.Put(ctx, provider.Record{Kind: provider.KindGrant, ID: gid, GrantID: gid, Owner: id, Payload: []byte(payload)}, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	other := provider.Record{Kind: provider.KindGrant, ID: "someone-elses", GrantID: "someone-elses", Owner: "other-client", Payload: []byte(`{"id":"someone-elses","sub":"u","client_id":"other-client"}`)}
+	if err := h.store.Put(ctx, other, false); err != nil {
+		t.Fatal(err)
+	}
+	h.events.reset()
+	if r := h.configure(http.MethodDelete, uri, rat, ""); r.status != http.StatusNoContent {
+		t.Fatalf("delete: %d %s", r.status, r.body)
+	}
+	if left, err := h.store.ListByOwner(ctx, provider.KindGrant, id, "", 10); err != nil || len(left) != 0 {
+		t.Fatalf("after the delete %d grants of the client are left (%v)", len(left), err)
+	}
+	// One grant.revoked per grant, plus the client's own (its tokens).
+	if n := h.events.count(provider.EventGrantRevoked); n != grants+1 {
+		t.Errorf("grant.revoked %d times, want %d", n, grants+1)
+	}
+	if _, err := h.store.Get(ctx, provider.KindGrant, other.ID); err != nil {
+		t.Errorf("another client's grant went with it: %v", err)
 	}
 }

@@ -60,6 +60,9 @@ func (s *deleteStore) Delete(context.Context, Kind, string) error { return nil }
 func (s *deleteStore) DeleteByGrant(context.Context, string) ([]Record, error) {
 	return nil, nil
 }
+func (s *deleteStore) ListByOwner(context.Context, Kind, string, string, int) ([]Record, error) {
+	return nil, nil
+}
 
 // Deleting a registered client drops its jwks_uri's key set from the cache.
 func TestDeleteClientEvictsJWKS(t *testing.T) {

@@ -98,14 +98,12 @@ func (p *Provider) verifyClientAssertion(r *http.Request, client *Client, assert
 	// Remembered until the assertion expires; Create has exactly one winner,
 	// so two concurrent uses of one assertion cannot both pass. The record
 	// belongs to the client's own grant id so deleting the client removes it.
-	rec := Record{Kind: KindReplayDetection, ID: secretID(client.ID + "\x00" + jti), GrantID: clientGrantID(client.ID), Payload: []byte{}, ExpiresAt: expAt}
-	switch err := p.cfg.Store.Create(r.Context(), rec, true); {
+	switch err := p.replayDetection().remember(r.Context(), client.ID, jti, expAt); {
 	case errors.Is(err, ErrAlreadyExists):
 		return fail("the client assertion has already been used")
 	case err != nil:
 		return errServer(err)
 	}
-	p.emit(r, Event{Name: EventReplayDetectionSaved, ClientID: client.ID})
 	return nil
 }
 

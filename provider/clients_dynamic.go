@@ -2,37 +2,12 @@ package provider
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 )
-
-// storedClient is a dynamically registered client as kept in the Store. The
-// secret is a hash, except for client_secret_jwt where it is sealed.
-type storedClient struct {
-	ID           string         `json:"client_id"`
-	Metadata     clientMetadata `json:"metadata"`
-	SecretHash   []byte         `json:"secret_hash,omitempty"`
-	SealedSecret []byte         `json:"sealed_secret,omitempty"`
-	IssuedAt     int64          `json:"issued_at"`
-	// Grants lists the grant ids issued to the client, so that deleting the
-	// client (RFC 7592 §2.3) revokes them all.
-	Grants []string `json:"grants,omitempty"`
-	// Deleted marks a client being deleted: no grant may be added to it
-	// once its list of grants has been taken for revocation, and it is
-	// not found any more.
-	Deleted bool `json:"deleted,omitempty"`
-	// AuthMethodDefaulted: the registration omitted token_endpoint_auth_method,
-	// so the metadata holds the RFC 7591 §2 default (client_secret_basic) and
-	// the client may use either secret method (Client.AuthMethodDefaulted).
-	AuthMethodDefaulted bool `json:"auth_method_defaulted,omitempty"`
-	// UnusedUntil (unix s) is when the client expires unless it obtains a
-	// token first (RegistrationConfig.UnusedClientTTL); 0 once it has.
-	UnusedUntil int64 `json:"unused_until,omitempty"`
-}
 
 const (
 	// clientCacheTTL bounds how long a cached registration is trusted.
@@ -143,20 +118,18 @@ func (cr *clientRegistry) forget(id string) {
 }
 
 func (p *Provider) loadStoredClient(ctx context.Context, id string) (*storedClient, error) {
-	var sc storedClient
-	if _, err := p.load(ctx, KindClient, id, &sc); err != nil {
+	sc, err := p.storedClients().load(ctx, id)
+	if err != nil {
 		return nil, err
 	}
 	if sc.Deleted {
 		return nil, ErrNotFound
 	}
-	return &sc, nil
+	return sc, nil
 }
 
 func (p *Provider) saveStoredClient(ctx context.Context, sc *storedClient) error {
-	// Durable: a registered client must survive a crash (its owner holds the
-	// only copy of its secret).
-	return p.put(ctx, KindClient, sc.ID, "", "", sc, sc.unusedExpiry(), true)
+	return p.storedClients().save(ctx, sc)
 }
 
 // clientFromStored builds the runtime Client of a registration.
@@ -187,27 +160,20 @@ func (p *Provider) clientFromStored(sc *storedClient) (*Client, error) {
 	return c, nil
 }
 
-// rememberGrant records a new grant on a registered client so deleting the
-// client can revoke it. Configured clients are not deleted at run time.
-func (p *Provider) rememberGrant(ctx context.Context, c *Client, grantID string) error {
-	if !c.dynamic {
-		return nil
+// checkClientOutlivesGrant closes the race between a new grant of a
+// registered client and the client's deletion. The grant is indexed under the
+// client before this runs; deleteClient marks the client deleted before it
+// lists the client's grants. So either this read sees the mark (and the
+// grant is revoked here) or the deletion's listing sees the grant. It reads
+// the store, not the client cache, and costs one read per new grant whatever
+// the number of grants the client holds (configured clients are never
+// deleted at run time and have no index entries).
+func (p *Provider) checkClientOutlivesGrant(ctx context.Context, clientID, grantID string) error {
+	_, err := p.loadStoredClient(ctx, clientID)
+	if errors.Is(err, ErrNotFound) {
+		if rerr := p.grants().revoke(ctx, grantID, clientID); rerr != nil {
+			return rerr
+		}
 	}
-	_, err := p.cfg.Store.Update(ctx, KindClient, c.ID, func(rec *Record) error {
-		var sc storedClient
-		if err := json.Unmarshal(rec.Payload, &sc); err != nil {
-			return err
-		}
-		if sc.Deleted {
-			return ErrNotFound
-		}
-		if slices.Contains(sc.Grants, grantID) {
-			return nil
-		}
-		sc.Grants = append(sc.Grants, grantID)
-		b, err := json.Marshal(&sc)
-		rec.Payload = b
-		return err
-	})
 	return err
 }

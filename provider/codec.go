@@ -107,68 +107,6 @@ func (r *binReader) done() error {
 	return r.err
 }
 
-func (t accessToken) MarshalBinary() ([]byte, error) {
-	w := newBinWriter()
-	w.str(t.ClientID)
-	w.str(t.AccountID)
-	w.strs(t.Scopes)
-	w.str(t.GrantID)
-	w.str(t.Audience)
-	w.int(t.IssuedAt)
-	w.int(t.ExpiresAt)
-	return w.b, nil
-}
-
-func (t *accessToken) UnmarshalBinary(b []byte) error {
-	r := newBinReader(b)
-	*t = accessToken{ClientID: r.str(), AccountID: r.str(), Scopes: r.strs(), GrantID: r.str(), Audience: r.str(), IssuedAt: r.int(), ExpiresAt: r.int()}
-	return r.done()
-}
-
-func (t refreshToken) MarshalBinary() ([]byte, error) {
-	w := newBinWriter()
-	for _, s := range []string{t.ClientID, t.AccountID, t.GrantID, t.SID, t.Resource} {
-		w.str(s)
-	}
-	w.strs(t.Scopes)
-	w.int(t.AuthTime)
-	w.int(t.IssuedAt)
-	w.int(t.AbsoluteExpiry)
-	// Optional trailer: only consumed tokens carry a sealed successor, and
-	// records written before it existed end here.
-	if len(t.Successor) > 0 {
-		w.str(string(t.Successor))
-	}
-	return w.b, nil
-}
-
-func (t *refreshToken) UnmarshalBinary(b []byte) error {
-	r := newBinReader(b)
-	*t = refreshToken{ClientID: r.str(), AccountID: r.str(), GrantID: r.str(), SID: r.str(), Resource: r.str()}
-	t.Scopes, t.AuthTime, t.IssuedAt, t.AbsoluteExpiry = r.strs(), r.int(), r.int(), r.int()
-	if r.err == nil && len(r.b) > 0 {
-		t.Successor = []byte(r.str())
-	}
-	return r.done()
-}
-
-func (c authCode) MarshalBinary() ([]byte, error) {
-	w := newBinWriter()
-	for _, s := range []string{c.ClientID, c.RedirectURI, c.AccountID, c.Nonce, c.CodeChallenge, c.SID, c.GrantID} {
-		w.str(s)
-	}
-	w.strs(c.Scopes)
-	w.int(c.AuthTime)
-	return w.b, nil
-}
-
-func (c *authCode) UnmarshalBinary(b []byte) error {
-	r := newBinReader(b)
-	*c = authCode{ClientID: r.str(), RedirectURI: r.str(), AccountID: r.str(), Nonce: r.str(), CodeChallenge: r.str(), SID: r.str(), GrantID: r.str()}
-	c.Scopes, c.AuthTime = r.strs(), r.int()
-	return r.done()
-}
-
 // encodePayload picks the record's encoding: binary where the type has one.
 func encodePayload(v any) ([]byte, error) {
 	if m, ok := v.(encoding.BinaryMarshaler); ok {

@@ -110,5 +110,3 @@ func halfHash(alg, value string) string {
 	sum := h.Sum(nil)
 	return base64.RawURLEncoding.EncodeToString(sum[:len(sum)/2])
 }
-
-func decodePayload(rec Record, v any) error { return decodeInto(rec.Payload, v) }

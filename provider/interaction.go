@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net/http"
 	"strings"
-	"time"
 )
 
 // interactionCookieName: the cookie's path is the interaction's, never "/",
@@ -45,11 +44,7 @@ func (p *Provider) startInteraction(w http.ResponseWriter, r *http.Request, req 
 }
 
 func (p *Provider) saveInteraction(r *http.Request, in *interaction, clientID string) error {
-	if err := p.put(r.Context(), KindInteraction, in.UID, "", "", in, in.ExpiresAt, false); err != nil {
-		return err
-	}
-	p.emit(r, Event{Name: EventInteractionSaved, ClientID: clientID})
-	return nil
+	return p.interactions().save(r.Context(), in, clientID)
 }
 
 // endInteraction resolves the interaction: the request continues to the
@@ -57,9 +52,7 @@ func (p *Provider) saveInteraction(r *http.Request, in *interaction, clientID st
 func (p *Provider) endInteraction(w http.ResponseWriter, r *http.Request, in *interaction, clientID string) {
 	p.emit(r, Event{Name: EventInteractionEnded, ClientID: clientID})
 	p.pending.interactions.release(in.UID)
-	if err := p.cfg.Store.Delete(r.Context(), KindInteraction, in.UID); err == nil {
-		p.emit(r, Event{Name: EventInteractionDestroyed, ClientID: clientID})
-	}
+	p.interactions().destroy(r.Context(), in.UID, clientID)
 	http.SetCookie(w, &http.Cookie{Name: p.interactionCookieName(), Value: "", Path: p.cookiePath(PathInteraction + in.UID), MaxAge: -1, HttpOnly: true, Secure: p.secureCookies, SameSite: http.SameSiteLaxMode})
 }
 
@@ -84,12 +77,8 @@ func (p *Provider) serveInteraction(w http.ResponseWriter, r *http.Request) {
 		p.renderError(w, r, methodNotAllowed(wantMethod))
 		return
 	}
-	var in interaction
-	rec, err := p.load(r.Context(), KindInteraction, uid, &in)
-	// The expiry is the record's, not the payload's: an interaction saved
-	// again (a failed login, the consent step) keeps its original deadline
-	// instead of losing it.
-	in.ExpiresAt = rec.ExpiresAt
+	stored, err := p.interactions().load(r.Context(), uid)
+	in := *stored
 	if errors.Is(err, ErrNotFound) {
 		p.interactionFailed(w, r, errInteractionGone, "")
 		return
@@ -158,201 +147,10 @@ func interactionCSRF(binding string) string { return secretID("interaction-csrf:
 // an authorization error because the request cannot go on. The page leads
 // back to the client when it is known.
 func (p *Provider) interactionFailed(w http.ResponseWriter, r *http.Request, e *Error, clientID string) {
-	p.emitError(r, EventAuthorizationError, e, clientID)
+	p.authorizationFailed(r, e, clientID)
 	var client *Client
 	if clientID != "" {
 		client, _ = p.clients.Client(r.Context(), clientID)
 	}
 	p.renderClientError(w, r, e, client)
-}
-
-// showLoginAgain sends the browser back to the login page with a message
-// and the login name kept: POST-redirect-GET, so the page in the history is a
-// GET and Back or reload never offers to resubmit the password. The message
-// and the name are stored on the interaction, never in the URL, and the
-// password is stored nowhere.
-func (p *Provider) showLoginAgain(w http.ResponseWriter, r *http.Request, in *interaction, client *Client, login, notice string) {
-	in.LoginName, in.Notice = login, notice
-	if err := p.saveInteraction(r, in, client.ID); err != nil {
-		p.interactionFailed(w, r, errServer(err), client.ID)
-		return
-	}
-	noStore(w.Header())
-	http.Redirect(w, r, p.cfg.Issuer+PathInteraction+in.UID, http.StatusSeeOther)
-}
-
-// showLoginRefused answers a login that was not checked (throttled, or no
-// password-check slot free) at once, with its status and Retry-After, which
-// clients and monitoring read; the login name is kept on the page.
-func (p *Provider) showLoginRefused(w http.ResponseWriter, r *http.Request, in *interaction, client *Client, login, notice string, wait time.Duration, status int) {
-	in.LoginName, in.Notice, in.wait = login, notice, wait
-	w.Header().Set("Retry-After", retryAfter(wait))
-	p.renderInteraction(w, r, in, client, status)
-}
-
-func (p *Provider) submitLogin(w http.ResponseWriter, r *http.Request, in *interaction, client *Client, form params) {
-	if in.Prompt != promptLogin {
-		p.interactionFailed(w, r, errInvalidRequest("this step does not take a login"), client.ID)
-		return
-	}
-	login, password := form.get("login"), form.get("password")
-	if len(login) > maxLoginHintLen {
-		login = ""
-	}
-	if login == "" || password == "" || len(password) > 1024 {
-		p.showLoginAgain(w, r, in, client, login, "missing")
-		return
-	}
-	// The attempt is reserved before the password check and settled after
-	// it, so concurrent guesses cannot all pass the throttle together.
-	attempt, wait, err := p.throttle.reserve(r.Context(), login, p.clientIP(r), p.now())
-	if err != nil {
-		p.interactionFailed(w, r, errServer(err), client.ID)
-		return
-	}
-	if attempt == nil {
-		p.emit(r, Event{Name: EventAuthorizationError, ClientID: client.ID, ErrorCode: ErrCodeAccessDenied, ErrorDescription: "login throttled"})
-		p.showLoginRefused(w, r, in, client, login, "throttled", wait, http.StatusTooManyRequests)
-		return
-	}
-	defer attempt.settle(attemptReleased, p.now()) // unless settled below
-	release, ok := p.throttle.passwordSlot(r.Context(), p.cfg.MaxConcurrentPasswordChecks)
-	if !ok {
-		// Every password-check slot stayed busy: refuse without hashing,
-		// and without counting a failure against the account or address.
-		p.emit(r, Event{Name: EventAuthorizationError, ClientID: client.ID, ErrorCode: ErrCodeTemporarilyUnavailable, ErrorDescription: "too many concurrent password checks"})
-		p.showLoginRefused(w, r, in, client, login, "busy", passwordCheckWait, http.StatusServiceUnavailable)
-		return
-	}
-	acc, err := func() (*Account, error) {
-		defer release() // even if the account store panics
-		return p.cfg.Accounts.Authenticate(r.Context(), login, password)
-	}()
-	if errors.Is(err, ErrInvalidCredentials) {
-		attempt.settle(attemptFailed, p.now())
-		p.emit(r, Event{Name: EventAuthorizationError, ClientID: client.ID, ErrorCode: ErrCodeAccessDenied, ErrorDescription: "invalid credentials"})
-		p.showLoginAgain(w, r, in, client, login, "invalid")
-		return
-	}
-	if err != nil {
-		p.interactionFailed(w, r, errServer(err), client.ID)
-		return
-	}
-	attempt.settle(attemptSucceeded, p.now())
-	prev, err := p.loadSession(r)
-	if err != nil {
-		p.interactionFailed(w, r, errServer(err), client.ID)
-		return
-	}
-	now := p.now()
-	sess, err := p.startSession(w, r, prev, acc.Subject, now)
-	if err != nil {
-		p.interactionFailed(w, r, errServer(err), client.ID)
-		return
-	}
-	in.LoginDone, in.AccountID, in.AuthTime, in.Notice = true, acc.Subject, now.Unix(), ""
-	p.resolve(w, r, &in.Request, client, sess, in)
-}
-
-func (p *Provider) submitConsent(w http.ResponseWriter, r *http.Request, in *interaction, client *Client, form params) {
-	if in.Prompt != promptConsent {
-		p.interactionFailed(w, r, errInvalidRequest("this step does not take a consent"), client.ID)
-		return
-	}
-	switch form.get("decision") {
-	case "allow":
-	case "deny":
-		p.denyInteraction(w, r, in, client, "the user denied the request")
-		return
-	default:
-		p.interactionFailed(w, r, errInvalidRequest("decision must be allow or deny"), client.ID)
-		return
-	}
-	sess, err := p.loadSession(r)
-	if err != nil {
-		p.interactionFailed(w, r, errServer(err), client.ID)
-		return
-	}
-	// The consent must come from the account the page was shown to: a login
-	// in another tab in between must not inherit this consent.
-	if sess == nil || (in.LoginDone && sess.AccountID != in.AccountID) {
-		p.interactionFailed(w, r, errInteractionGone, client.ID)
-		return
-	}
-	existing, err := p.loadGrant(r.Context(), sess, client.ID)
-	if err != nil {
-		p.interactionFailed(w, r, errServer(err), client.ID)
-		return
-	}
-	if _, err := p.saveGrant(r, sess, existing, client, in.Request.Scopes); errors.Is(err, errSessionEnded) {
-		// Logged out in another tab while this page was open.
-		p.interactionFailed(w, r, errInteractionGone, client.ID)
-		return
-	} else if err != nil {
-		p.interactionFailed(w, r, errServer(err), client.ID)
-		return
-	}
-	in.ConsentDone = true
-	p.resolve(w, r, &in.Request, client, sess, in)
-}
-
-// switchAccount is the consent page's "Not you? Use another account": the
-// same authorization request goes on with a fresh login, as if it had asked
-// prompt=login. The current session stays until the new login succeeds
-// (startSession then replaces it).
-func (p *Provider) switchAccount(w http.ResponseWriter, r *http.Request, in *interaction, client *Client) {
-	if in.Prompt != promptConsent {
-		p.interactionFailed(w, r, errInvalidRequest("this step does not offer another account"), client.ID)
-		return
-	}
-	in.Prompt, in.LoginDone, in.ConsentDone, in.AccountID, in.AuthTime = promptLogin, false, false, "", 0
-	// The login_hint named the account being replaced.
-	in.LoginName, in.Notice, in.Request.LoginHint = "", "", ""
-	if !in.Request.hasPrompt(promptLogin) {
-		in.Request.Prompt = append(in.Request.Prompt, promptLogin)
-	}
-	if err := p.saveInteraction(r, in, client.ID); err != nil {
-		p.interactionFailed(w, r, errServer(err), client.ID)
-		return
-	}
-	noStore(w.Header())
-	http.Redirect(w, r, p.cfg.Issuer+PathInteraction+in.UID, http.StatusSeeOther)
-}
-
-// consentAccount names the signed-in account on the consent page: its name
-// and e-mail address when it has them, else its preferred username or
-// subject.
-func (p *Provider) consentAccount(r *http.Request, in *interaction) string {
-	sess, err := p.loadSession(r)
-	if err != nil || sess == nil {
-		return ""
-	}
-	acc, err := p.cfg.Accounts.Account(r.Context(), sess.AccountID)
-	if err != nil {
-		return ""
-	}
-	claim := func(name string) string { s, _ := acc.Claims[name].(string); return s }
-	name, email := claim("name"), claim("email")
-	switch {
-	case name != "" && email != "":
-		return name + " (" + email + ")"
-	case name != "":
-		return name
-	case email != "":
-		return email
-	case claim("preferred_username") != "":
-		return claim("preferred_username")
-	}
-	return acc.Subject
-}
-
-// denyInteraction ends the interaction and returns access_denied to the
-// client (OIDC Core §3.1.2.6).
-func (p *Provider) denyInteraction(w http.ResponseWriter, r *http.Request, in *interaction, client *Client, desc string) {
-	p.endInteraction(w, r, in, client.ID)
-	if in.Request.DeviceCodeID != "" {
-		p.settleDevice(w, r, &in.Request, client, nil, nil, false)
-		return
-	}
-	p.authorizationError(w, r, &authError{Error: newError(http.StatusBadRequest, ErrCodeAccessDenied, desc), redirect: true, req: &in.Request, userActed: true}, client)
 }

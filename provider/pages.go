@@ -124,7 +124,7 @@ func (p *Provider) render(w http.ResponseWriter, r *http.Request, t *template.Te
 		// failure, so the alerts see broken sign-in pages; the cause names
 		// the template and the position in it (template errors name fields
 		// and types, not the values of the page).
-		p.emit(r, Event{Name: EventServerError, ErrorCode: ErrCodeServerError, Cause: fmt.Errorf("rendering page template %s: %w", t.Name(), err)})
+		p.serverError(r, Event{ErrorCode: ErrCodeServerError, Cause: fmt.Errorf("rendering page template %s: %w", t.Name(), err)})
 		p.pages.headers(w.Header())
 		w.WriteHeader(http.StatusInternalServerError)
 		w.Write([]byte("<!DOCTYPE html><title>Error</title><p>The sign-in page could not be rendered.</p>"))

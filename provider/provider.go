@@ -1,7 +1,3 @@
-// Package provider is the OpenID Connect / OAuth 2.0 protocol engine of
-// oidcaddy. It is plain Go and net/http: it knows nothing of Caddy, OpenTelemetry,
-// Prometheus or Badger, and talks to the world through the small interfaces
-// it owns (Store, ClientStore, AccountStore, Signer, EventSink, a clock).
 package provider
 
 import (

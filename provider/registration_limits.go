@@ -94,32 +94,10 @@ func (p *Provider) unusedBucket(unusedUntil int64) int64 {
 // missing. fn may run more than once; it returns an error to refuse.
 func (p *Provider) changeClientCount(ctx context.Context, fn func(c *registeredClientCount) error) error {
 	now := p.now()
-	for range 3 {
-		_, err := p.cfg.Store.Update(ctx, KindRegistrationCount, registrationCountID, func(rec *Record) error {
-			var c registeredClientCount
-			if err := decodeInto(rec.Payload, &c); err != nil {
-				return err
-			}
-			c.prune(now)
-			if err := fn(&c); err != nil {
-				return err
-			}
-			b, err := encodePayload(&c)
-			rec.Payload = b
-			return err
-		})
-		if !errors.Is(err, ErrNotFound) {
-			return err
-		}
-		b, err := encodePayload(&registeredClientCount{})
-		if err != nil {
-			return err
-		}
-		if err := p.cfg.Store.Create(ctx, Record{Kind: KindRegistrationCount, ID: registrationCountID, Payload: b}, true); err != nil && !errors.Is(err, ErrAlreadyExists) {
-			return err
-		}
-	}
-	return errors.New("registration count: record keeps vanishing")
+	return p.clientCount().change(ctx, func(c *registeredClientCount) error {
+		c.prune(now)
+		return fn(c)
+	})
 }
 
 var errCountFull = errors.New("registered client cap reached")
@@ -152,21 +130,7 @@ func (p *Provider) releaseClientPlace(ctx context.Context, unusedUntil int64) er
 // expiry and it counts as used. Concurrent first uses are harmless: only
 // the one that finds the expiry still set moves the count.
 func (p *Provider) markClientUsed(ctx context.Context, c *Client) error {
-	var was int64
-	_, err := p.cfg.Store.Update(ctx, KindClient, c.ID, func(rec *Record) error {
-		var sc storedClient
-		if err := decodeInto(rec.Payload, &sc); err != nil {
-			return err
-		}
-		was = sc.UnusedUntil
-		if was == 0 {
-			return nil
-		}
-		sc.UnusedUntil = 0
-		b, err := encodePayload(&sc)
-		rec.Payload, rec.ExpiresAt = b, time.Time{}
-		return err
-	})
+	was, err := p.storedClients().markUsed(ctx, c.ID)
 	if errors.Is(err, ErrNotFound) {
 		return nil // deleted (or expired) meanwhile: nothing left to keep
 	}
@@ -174,15 +138,7 @@ func (p *Provider) markClientUsed(ctx context.Context, c *Client) error {
 		return err
 	}
 	p.clients.forget(c.ID)
-	if rat, err := p.cfg.Store.GetByUID(ctx, KindRegistrationAccessToken, c.ID); err == nil {
-		// Update, not Put: a token rotated away meanwhile must stay gone.
-		if _, err := p.cfg.Store.Update(ctx, KindRegistrationAccessToken, rat.ID, func(rec *Record) error {
-			rec.ExpiresAt = time.Time{}
-			return nil
-		}); err != nil && !errors.Is(err, ErrNotFound) {
-			return err
-		}
-	} else if !errors.Is(err, ErrNotFound) {
+	if err := p.registrationAccessTokens().keep(ctx, c.ID); err != nil {
 		return err
 	}
 	bucket := p.unusedBucket(was)

@@ -59,6 +59,10 @@ func writeError(w http.ResponseWriter, e *Error) {
 	writeJSON(w, e.Status, errorBody{Error: e.Code, ErrorDescription: e.Description})
 }
 
+// endpointFailure answers an endpoint's error and emits its error event:
+// the one function of that endpoint that names the event.
+type endpointFailure func(w http.ResponseWriter, r *http.Request, err error, clientID string)
+
 // endpointError reports an error of a JSON endpoint: the catalogue's
 // endpoint event for handled errors, server_error for internal ones, then
 // the JSON body.
@@ -82,12 +86,22 @@ func (p *Provider) emitError(r *http.Request, event EventName, e *Error, clientI
 			// a server fault, and not something to page anyone about.
 			return
 		}
-		ev.Name, ev.Cause = EventServerError, e.cause
+		ev.Cause = e.cause
+		p.serverError(r, ev)
+		return
 	}
 	if ev.Name == "" {
 		return // an endpoint the catalogue has no error event for
 	}
 	p.events.Emit(r.Context(), ev)
+}
+
+// serverError is the one emission point of server_error: an internal
+// failure (ev's fields; its name is set here), whatever endpoint or page it
+// happened behind.
+func (p *Provider) serverError(r *http.Request, ev Event) {
+	ev.Name = EventServerError
+	p.emit(r, ev)
 }
 
 func (p *Provider) emit(r *http.Request, ev Event) { p.events.Emit(r.Context(), ev) }
@@ -110,7 +124,7 @@ func (p *Provider) recoverServerError(w http.ResponseWriter, r *http.Request, h 
 			what = re.Error()
 		}
 		cause := fmt.Errorf("recovered panic (%s) at %s\n%s", what, r.URL.Path, stackOnly())
-		p.emit(r, Event{Name: EventServerError, ErrorCode: ErrCodeServerError, Cause: cause})
+		p.serverError(r, Event{ErrorCode: ErrCodeServerError, Cause: cause})
 		writeError(w, errServer(cause))
 	}()
 	h(w, r)

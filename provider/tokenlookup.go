@@ -98,48 +98,41 @@ func (p *Provider) findToken(ctx context.Context, token, hint string) (*tokenInf
 }
 
 func (p *Provider) lookupStored(ctx context.Context, id string, refresh bool) (*tokenInfo, error) {
-	kind := KindAccessToken
+	info := &tokenInfo{refresh: refresh, recID: id, jti: tokenRef(id)}
 	if refresh {
-		kind = KindRefreshToken
-	}
-	rec, err := p.cfg.Store.Get(ctx, kind, id)
-	if errors.Is(err, ErrNotFound) || (err == nil && p.expired(rec)) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	info := &tokenInfo{refresh: refresh, recID: id, jti: tokenRef(id), grantID: rec.GrantID}
-	if refresh {
+		rt, rec, err := p.refreshTokens().get(ctx, id)
+		if errors.Is(err, ErrNotFound) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
 		if !rec.ConsumedAt.IsZero() {
 			return nil, nil // rotated away: no longer a valid token
 		}
 		// A refresh token minted while its grant was being revoked could
 		// survive the cascade; it must not outlive its grant.
-		if _, err := p.cfg.Store.Get(ctx, KindGrant, rec.GrantID); errors.Is(err, ErrNotFound) {
-			return nil, nil
-		} else if err != nil {
+		if ok, err := p.grants().stands(ctx, rec.GrantID); !ok || err != nil {
 			return nil, err
 		}
-		var rt refreshToken
-		if err := decodeInto(rec.Payload, &rt); err != nil {
-			return nil, err
-		}
+		info.grantID = rec.GrantID
 		info.clientID, info.accountID, info.scopes, info.audience = rt.ClientID, rt.AccountID, rt.Scopes, rt.Resource
 		info.issuedAt, info.expiresAt = rt.IssuedAt, rec.ExpiresAt.Unix()
 		return info, nil
 	}
-	var at accessToken
-	if err := decodeInto(rec.Payload, &at); err != nil {
+	at, rec, err := p.accessTokens().get(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
 		return nil, err
 	}
+	info.grantID = rec.GrantID
 	// A user token minted while its grant was being revoked can escape the
 	// cascade (DeleteByGrant is not atomic with concurrent writers); it must
 	// not outlive its grant. Client tokens hang on the client instead.
 	if at.AccountID != "" && at.GrantID != "" {
-		if _, err := p.cfg.Store.Get(ctx, KindGrant, at.GrantID); errors.Is(err, ErrNotFound) {
-			return nil, nil
-		} else if err != nil {
+		if ok, err := p.grants().stands(ctx, at.GrantID); !ok || err != nil {
 			return nil, err
 		}
 	}
@@ -167,20 +160,18 @@ func (p *Provider) lookupJWT(ctx context.Context, token string) (*tokenInfo, err
 	if sc := str("scope"); sc != "" {
 		info.scopes = strings.Fields(sc)
 	}
-	if _, err := p.cfg.Store.Get(ctx, KindRevokedJTI, info.jti); err == nil {
-		return nil, nil
-	} else if !errors.Is(err, ErrNotFound) {
+	if revoked, err := p.revokedJTIs().revoked(ctx, info.jti); revoked || err != nil {
 		return nil, err
 	}
 	if info.gidRef != "" {
-		g, err := p.cfg.Store.GetByUID(ctx, KindGrant, info.gidRef)
+		grantID, err := p.grants().byRef(ctx, info.gidRef)
 		if errors.Is(err, ErrNotFound) {
 			return nil, nil // the grant was revoked: so are its tokens
 		}
 		if err != nil {
 			return nil, err
 		}
-		info.grantID = g.ID
+		info.grantID = grantID
 	}
 	return info, nil
 }

@@ -44,9 +44,9 @@ func (s *tokenSubject) audience(issuer string) string {
 	}
 }
 
-// mintAccessToken issues an opaque token (stored by hash: access_token.saved
-// or client_credentials.saved) or an RFC 9068 JWT (not stored:
-// access_token.issued or client_credentials.issued).
+// mintAccessToken issues an opaque token (stored by hash, accessTokenStore:
+// access_token.saved or client_credentials.saved) or an RFC 9068 JWT (not
+// stored: access_token.issued or client_credentials.issued, emitted here).
 func (p *Provider) mintAccessToken(r *http.Request, s *tokenSubject) (string, time.Time, error) {
 	now := p.now()
 	exp := now.Add(p.cfg.Lifetimes.AccessToken)
@@ -86,16 +86,9 @@ func (p *Provider) mintAccessToken(r *http.Request, s *tokenSubject) (string, ti
 		storeGrant = clientGrantID(s.client.ID) // deleting the client removes it
 	}
 	at := accessToken{ClientID: s.client.ID, AccountID: s.accountID, Scopes: s.scopes, GrantID: storeGrant, Audience: s.audience(p.cfg.Issuer), IssuedAt: now.Unix(), ExpiresAt: exp.Unix()}
-	// Not durable: a token lost in a crash only makes the client ask again,
-	// and an fsync per token would cap the whole machine's token rate.
-	if err := p.put(r.Context(), KindAccessToken, secretID(token), "", storeGrant, at, exp, false); err != nil {
+	if err := p.accessTokens().save(r.Context(), secretID(token), at, exp); err != nil {
 		return "", exp, errServer(err)
 	}
-	name := EventAccessTokenSaved
-	if cc {
-		name = EventClientCredentialsSaved
-	}
-	p.emit(r, Event{Name: name, ClientID: s.client.ID, GrantID: s.grantID})
 	return token, exp, nil
 }
 
@@ -107,14 +100,8 @@ func (p *Provider) mintRefreshToken(r *http.Request, rt refreshToken) (string, e
 	if err := p.storeRefreshToken(r, token, rt); err != nil {
 		return "", err
 	}
-	p.refreshTokenSaved(r, rt.ClientID, rt.GrantID)
+	p.refreshTokens().saved(r.Context(), rt.ClientID, rt.GrantID)
 	return token, nil
-}
-
-// refreshTokenSaved emits refresh_token.saved once a stored refresh token is
-// handed out (a rotation's candidate only if it won).
-func (p *Provider) refreshTokenSaved(r *http.Request, clientID, grantID string) {
-	p.emit(r, Event{Name: EventRefreshTokenSaved, ClientID: clientID, GrantID: grantID})
 }
 
 // storeRefreshToken writes the record of refresh token value token, without
@@ -132,25 +119,15 @@ func (p *Provider) storeRefreshToken(r *http.Request, token string, rt refreshTo
 	// Keep the grant (the consent all these tokens hang on) alive as long as
 	// the chain may run. This also proves the grant still exists before the
 	// new token is written: a grant revoked meanwhile ends the chain here.
-	if err := p.extendGrant(r, rt.GrantID, time.Unix(rt.AbsoluteExpiry, 0)); errors.Is(err, ErrNotFound) {
+	if err := p.grants().extend(r.Context(), rt.GrantID, time.Unix(rt.AbsoluteExpiry, 0)); errors.Is(err, ErrNotFound) {
 		return errInvalidGrant("the grant has been revoked")
 	} else if err != nil {
 		return errServer(err)
 	}
-	if err := p.put(r.Context(), KindRefreshToken, secretID(token), "", rt.GrantID, rt, exp, true); err != nil {
+	if err := p.refreshTokens().write(r.Context(), secretID(token), rt, exp); err != nil {
 		return errServer(err)
 	}
 	return nil
-}
-
-func (p *Provider) extendGrant(r *http.Request, grantID string, until time.Time) error {
-	_, err := p.cfg.Store.Update(r.Context(), KindGrant, grantID, func(rec *Record) error {
-		if rec.ExpiresAt.Before(until) {
-			rec.ExpiresAt = until
-		}
-		return nil
-	})
-	return err
 }
 
 // wantsRefreshToken: offline_access granted (OIDC Core §11; the consent page
@@ -192,4 +169,87 @@ func scopesForResource(scopes []string, res *Resource) []string {
 		return scopes
 	}
 	return slices.DeleteFunc(slices.Clone(scopes), func(s string) bool { return !slices.Contains(res.Scopes, s) })
+}
+
+type tokenResponse struct {
+	AccessToken  string `json:"access_token"`
+	TokenType    string `json:"token_type"`
+	ExpiresIn    int64  `json:"expires_in"`
+	IDToken      string `json:"id_token,omitempty"`
+	RefreshToken string `json:"refresh_token,omitempty"`
+	Scope        string `json:"scope,omitempty"`
+}
+
+// issued is what a grant has established when it answers with tokens; every
+// grant hands it to issueTokens, the one place a token response is built
+// (RFC 6749 §5.1, OIDC Core §3.1.3.3).
+type issued struct {
+	client  *Client
+	account *Account // nil for client_credentials: the client's own token
+	// granted is the scope the user granted: a new refresh token keeps it
+	// whole, and it decides the ID token and its claims.
+	granted []string
+	// scopes is the access token's scope (and the response's): granted,
+	// narrowed to the request and to the resource.
+	scopes   []string
+	grantID  string
+	sid      string
+	authTime int64
+	nonce    string // only from an authorization request (OIDC Core §12.2: not on refresh)
+	resource *Resource
+	refresh  refreshIssue
+	// successor is the rotated refresh token (refreshRotated), already stored.
+	successor string
+}
+
+// refreshIssue says where the response's refresh token comes from.
+type refreshIssue int
+
+const (
+	// refreshNone: no refresh token (client_credentials, RFC 6749 §4.4.3;
+	// a refresh grant without rotation, whose token stays the same).
+	refreshNone refreshIssue = iota
+	// refreshIfWanted: a new chain when the client wants one
+	// (wantsRefreshToken): the code and device grants.
+	refreshIfWanted
+	// refreshRotated: the refresh grant's successor, handed out as is.
+	refreshRotated
+)
+
+// issueTokens mints the access token, the refresh token when due and, for
+// openid grants with a user, the ID token, and builds the token response.
+func (p *Provider) issueTokens(r *http.Request, is issued) (*tokenResponse, error) {
+	subj := &tokenSubject{client: is.client, scopes: is.scopes, grantID: is.grantID, authTime: is.authTime, resource: is.resource}
+	if is.account != nil {
+		subj.accountID = is.account.Subject
+	}
+	token, _, err := p.mintAccessToken(r, subj)
+	if err != nil {
+		return nil, err
+	}
+	resp := &tokenResponse{AccessToken: token, TokenType: "Bearer", ExpiresIn: int64(p.cfg.Lifetimes.AccessToken.Seconds()), Scope: strings.Join(is.scopes, " ")}
+	if is.account == nil {
+		return resp, nil
+	}
+	switch {
+	case is.refresh == refreshRotated:
+		resp.RefreshToken = is.successor
+	case is.refresh == refreshIfWanted && wantsRefreshToken(is.client, is.granted):
+		abs := unixTime(is.authTime).Add(p.cfg.Lifetimes.RefreshTokenAbsolute)
+		rt := refreshToken{ClientID: is.client.ID, AccountID: is.account.Subject, Scopes: is.granted, GrantID: is.grantID, SID: is.sid, AuthTime: is.authTime, AbsoluteExpiry: abs.Unix()}
+		if is.resource != nil {
+			rt.Resource = is.resource.Identifier
+		}
+		if resp.RefreshToken, err = p.mintRefreshToken(r, rt); err != nil {
+			return nil, err
+		}
+	}
+	if slices.Contains(is.granted, scopeOpenID) {
+		idt, err := p.signIDToken(is.client, is.account, idTokenFacts{authTime: is.authTime, nonce: is.nonce, sid: is.sid, scopes: is.granted}, token)
+		if err != nil {
+			return nil, errServer(err)
+		}
+		resp.IDToken = idt
+	}
+	return resp, nil
 }

@@ -31,7 +31,7 @@ func (p *Provider) serveAuthorization(w http.ResponseWriter, r *http.Request) {
 		p.authorizationError(w, r, aerr, client)
 		return
 	}
-	p.emit(r, Event{Name: EventAuthorizationAccepted, ClientID: client.ID})
+	p.authorizationAccepted(r, client.ID)
 	sess, err := p.loadSession(r)
 	if err != nil {
 		p.authorizationError(w, r, &authError{Error: errServer(err)}, client)
@@ -131,15 +131,14 @@ func (p *Provider) resolve(w http.ResponseWriter, r *http.Request, req *authRequ
 		ClientID: client.ID, RedirectURI: req.RedirectURI, AccountID: account.Subject, Scopes: req.Scopes,
 		Nonce: req.Nonce, CodeChallenge: req.CodeChallenge, AuthTime: sess.AuthTime, SID: sess.SID, GrantID: g.ID,
 	}
-	if err := p.put(ctx, KindAuthorizationCode, secretID(code), "", g.ID, ac, now.Add(p.cfg.Lifetimes.AuthorizationCode), false); err != nil {
+	if err := p.codes().save(ctx, secretID(code), ac, now.Add(p.cfg.Lifetimes.AuthorizationCode)); err != nil {
 		p.authorizationError(w, r, &authError{Error: errServer(err)}, client)
 		return
 	}
-	p.emit(r, Event{Name: EventAuthorizationCodeSaved, ClientID: client.ID, GrantID: g.ID})
 	if in != nil {
 		p.endInteraction(w, r, in, client.ID)
 	}
-	p.emit(r, Event{Name: EventAuthorizationSuccess, ClientID: client.ID, GrantID: g.ID})
+	p.authorizationSucceeded(r, client.ID, g.ID)
 	p.respondToClient(w, r, req, url.Values{"code": {code}})
 }
 
@@ -150,7 +149,7 @@ func (p *Provider) authorizationError(w http.ResponseWriter, r *http.Request, ae
 	if client != nil {
 		clientID = client.ID
 	}
-	p.emitError(r, EventAuthorizationError, ae.Error, clientID)
+	p.authorizationFailed(r, ae.Error, clientID)
 	if !ae.redirect || ae.req == nil || ae.req.RedirectURI == "" || !p.mayRedirectError(r, ae, client) {
 		p.renderClientError(w, r, ae.Error, client)
 		return
@@ -205,3 +204,24 @@ func (p *Provider) respondToClient(w http.ResponseWriter, r *http.Request, req *
 }
 
 func unixTime(t int64) time.Time { return time.Unix(t, 0) }
+
+// The outcome events of an authorization request, whether it came to the
+// authorization endpoint or to the device verification page, and whichever
+// page (login, consent) it ended on: one function each.
+
+// authorizationAccepted: the request is valid and its client known.
+func (p *Provider) authorizationAccepted(r *http.Request, clientID string) {
+	p.emit(r, Event{Name: EventAuthorizationAccepted, ClientID: clientID})
+}
+
+// authorizationSucceeded: the user's grant is settled (a code issued, a
+// device approved).
+func (p *Provider) authorizationSucceeded(r *http.Request, clientID, grantID string) {
+	p.emit(r, Event{Name: EventAuthorizationSuccess, ClientID: clientID, GrantID: grantID})
+}
+
+// authorizationFailed is authorization.error with e's code and description
+// (server_error for a fault).
+func (p *Provider) authorizationFailed(r *http.Request, e *Error, clientID string) {
+	p.emitError(r, EventAuthorizationError, e, clientID)
+}

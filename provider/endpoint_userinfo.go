@@ -27,7 +27,7 @@ func (p *Provider) serveUserinfo(w http.ResponseWriter, r *http.Request) {
 	if token == "" {
 		// §3.1: a request without credentials gets a bare challenge, no code.
 		w.Header().Set("WWW-Authenticate", `Bearer realm="`+p.cfg.Issuer+`"`)
-		p.emit(r, Event{Name: EventUserinfoError, ErrorCode: ErrCodeInvalidRequest, ErrorDescription: "no access token"})
+		p.userinfoError(r, newError(http.StatusUnauthorized, ErrCodeInvalidRequest, "no access token"), "")
 		noStore(w.Header())
 		writeJSON(w, http.StatusUnauthorized, errorBody{Error: ErrCodeInvalidRequest, ErrorDescription: "an access token is required"})
 		return
@@ -105,5 +105,12 @@ func (p *Provider) bearerError(w http.ResponseWriter, r *http.Request, e *Error,
 	if e.Status == http.StatusUnauthorized || e.Status == http.StatusForbidden || e.Status == http.StatusBadRequest {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="`+p.cfg.Issuer+`", error="`+e.Code+`", error_description="`+e.Description+`"`)
 	}
-	p.endpointError(w, r, EventUserinfoError, e, clientID)
+	p.userinfoError(r, e, clientID)
+	writeError(w, e)
+}
+
+// userinfoError is the one emission point of userinfo.error (server_error
+// for a fault).
+func (p *Provider) userinfoError(r *http.Request, e *Error, clientID string) {
+	p.emitError(r, EventUserinfoError, e, clientID)
 }

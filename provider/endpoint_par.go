@@ -59,12 +59,11 @@ func (p *Provider) servePAR(w http.ResponseWriter, r *http.Request) {
 	}
 	// Stored by hash like any bearer value; the client's own grant id ties
 	// it to the client for deletion.
-	if err := p.put(r.Context(), KindPushedAuthorizationRequest, secretID(handle), "", clientGrantID(client.ID), req, exp, false); err != nil {
+	if err := p.pushedRequests().save(r.Context(), secretID(handle), req, client.ID, exp); err != nil {
 		p.pending.par.release(secretID(handle))
 		p.endpointError(w, r, ev, errServer(err), client.ID)
 		return
 	}
-	p.emit(r, Event{Name: EventPushedAuthorizationRequestSaved, ClientID: client.ID})
 	p.emit(r, Event{Name: EventPushedAuthorizationRequestSuccess, ClientID: client.ID})
 	noStore(w.Header())
 	writeJSON(w, http.StatusCreated, parResponse{RequestURI: requestURIPrefix + handle, ExpiresIn: int64(p.cfg.Lifetimes.PushedAuthorizationRequest.Seconds())})
@@ -87,20 +86,15 @@ func (p *Provider) pushedRequest(r *http.Request, in params) (*authRequest, *Cli
 		return nil, nil, fatal(ErrCodeInvalidRequest, "missing required parameter client_id")
 	}
 	id := secretID(ref)
-	rec, err := p.cfg.Store.Consume(r.Context(), KindPushedAuthorizationRequest, id, p.now())
+	// Single use: the record goes now, whatever happens next.
+	req, used, err := p.pushedRequests().take(r.Context(), id, clientID)
+	if used {
+		p.pending.par.release(id)
+	}
 	switch {
-	case errors.Is(err, ErrNotFound), errors.Is(err, ErrAlreadyConsumed), err == nil && p.expired(rec):
+	case errors.Is(err, ErrNotFound):
 		return nil, nil, fatal(ErrCodeInvalidRequestURI, "request_uri is invalid, expired or already used")
 	case err != nil:
-		return nil, nil, &authError{Error: errServer(err)}
-	}
-	// Single use: the record goes now, whatever happens next.
-	p.pending.par.release(id)
-	if err := p.cfg.Store.Delete(r.Context(), KindPushedAuthorizationRequest, id); err == nil {
-		p.emit(r, Event{Name: EventPushedAuthorizationRequestDestroyed, ClientID: clientID})
-	}
-	var req authRequest
-	if err := decodePayload(rec, &req); err != nil {
 		return nil, nil, &authError{Error: errServer(err)}
 	}
 	if req.ClientID != clientID {
@@ -110,7 +104,7 @@ func (p *Provider) pushedRequest(r *http.Request, in params) (*authRequest, *Cli
 	if err != nil {
 		return nil, nil, fatal(ErrCodeInvalidRequestURI, "request_uri is invalid, expired or already used")
 	}
-	return &req, client, nil
+	return req, client, nil
 }
 
 // requiresPAR reports whether the client's authorization requests must be

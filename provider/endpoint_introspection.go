@@ -64,30 +64,3 @@ func (p *Provider) serveIntrospection(w http.ResponseWriter, r *http.Request) {
 	noStore(w.Header())
 	writeJSON(w, http.StatusOK, resp)
 }
-
-// tokenEndpointClient does what the token, introspection and revocation
-// endpoints share: POST, a form body, and client authentication.
-func (p *Provider) tokenEndpointClient(w http.ResponseWriter, r *http.Request, event EventName) (*Client, params, bool) {
-	if cors(w, r) {
-		return nil, nil, false
-	}
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", "POST")
-		p.endpointError(w, r, event, methodNotAllowed("POST"), "")
-		return nil, nil, false
-	}
-	form, perr := p.readForm(w, r)
-	if perr != nil {
-		p.endpointError(w, r, event, perr, "")
-		return nil, nil, false
-	}
-	client, claimedID, perr := p.authenticateClient(r, form)
-	if perr != nil {
-		if perr.Code == ErrCodeInvalidClient && strings.HasPrefix(r.Header.Get("Authorization"), "Basic") {
-			w.Header().Set("WWW-Authenticate", `Basic realm="`+p.cfg.Issuer+`"`)
-		}
-		p.endpointError(w, r, event, perr, claimedID)
-		return nil, nil, false
-	}
-	return client, form, true
-}

@@ -3,7 +3,6 @@ package provider
 import (
 	"encoding/json"
 	"net/http"
-	"strings"
 )
 
 // discoveryDocument is OIDC Discovery 1.0 §3 / RFC 8414 §2 metadata. Only
@@ -99,23 +98,6 @@ func (p *Provider) serveDiscovery(w http.ResponseWriter, r *http.Request) {
 	writeCacheable(w, "application/json; charset=utf-8", p.discovery)
 }
 
-func (p *Provider) serveJWKS(w http.ResponseWriter, r *http.Request) {
-	if cors(w, r) {
-		return
-	}
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		w.Header().Set("Allow", "GET, HEAD")
-		p.endpointError(w, r, EventJwksError, methodNotAllowed("GET"), "")
-		return
-	}
-	jwks := p.cfg.Signer.PublicJWKS()
-	if len(jwks) == 0 || !strings.HasPrefix(strings.TrimSpace(string(jwks)), "{") {
-		p.endpointError(w, r, EventJwksError, errServer(errNoJWKS), "")
-		return
-	}
-	writeCacheable(w, "application/jwk-set+json", jwks)
-}
-
 // writeCacheable serves public metadata. A short max-age lets relying parties
 // and CDNs cache it while key rotation still propagates within minutes.
 func writeCacheable(w http.ResponseWriter, contentType string, body []byte) {
@@ -125,9 +107,3 @@ func writeCacheable(w http.ResponseWriter, contentType string, body []byte) {
 	w.WriteHeader(http.StatusOK)
 	w.Write(body)
 }
-
-var errNoJWKS = errorString("the signer published no key set")
-
-type errorString string
-
-func (e errorString) Error() string { return string(e) }

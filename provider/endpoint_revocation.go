@@ -1,7 +1,6 @@
 package provider
 
 import (
-	"errors"
 	"net/http"
 )
 
@@ -43,36 +42,13 @@ func (p *Provider) serveRevocation(w http.ResponseWriter, r *http.Request) {
 // (§2.1: access tokens of the same grant SHOULD go too); an access token goes
 // alone; a JWT, which is not stored, is remembered by jti until it expires.
 func (p *Provider) revoke(r *http.Request, info *tokenInfo) error {
+	ctx := r.Context()
 	switch {
 	case info.refresh:
-		return p.revokeGrant(r, info.grantID, info.clientID)
+		return p.grants().revoke(ctx, info.grantID, info.clientID)
 	case info.jwt:
-		rec := Record{Kind: KindRevokedJTI, ID: info.jti, GrantID: info.grantID, Payload: []byte{}, ExpiresAt: info.expiry()}
-		if err := p.cfg.Store.Put(r.Context(), rec, true); err != nil {
-			return err
-		}
-		name := EventAccessTokenDestroyed
-		if info.accountID == "" {
-			name = EventClientCredentialsDestroyed
-		}
-		p.emit(r, Event{Name: name, ClientID: info.clientID, GrantID: info.grantID})
-		return nil
+		return p.revokedJTIs().revoke(ctx, info.jti, info.grantID, info.expiry(), info.accountID == "", info.clientID)
 	default:
-		rec, err := p.cfg.Store.Get(r.Context(), KindAccessToken, info.recID)
-		if err != nil {
-			return ignoreNotFound(err)
-		}
-		if err := p.cfg.Store.Delete(r.Context(), KindAccessToken, info.recID); err != nil {
-			return ignoreNotFound(err)
-		}
-		p.emitDestroyed(r, rec, info.clientID)
-		return nil
+		return p.accessTokens().destroy(ctx, info.recID, info.clientID)
 	}
-}
-
-func ignoreNotFound(err error) error {
-	if errors.Is(err, ErrNotFound) {
-		return nil
-	}
-	return err
 }

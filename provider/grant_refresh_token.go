@@ -57,22 +57,17 @@ func (p *Provider) refresh(r *http.Request, client *Client, form params) (*token
 			return nil, "", e
 		}
 	}
-	var rt refreshToken
 	// One read-modify-write decides ownership, scope and consumption
 	// together: of concurrent refreshes exactly one wins, and a request that
 	// fails validation (another client's, a wider scope) does not burn the
 	// token. The closure may run more than once.
-	_, err := p.cfg.Store.Update(ctx, KindRefreshToken, id, func(rec *Record) error {
-		if err := decodeInto(rec.Payload, &rt); err != nil {
-			return err
-		}
-		consumed := !rec.ConsumedAt.IsZero()
+	refreshTokens := p.refreshTokens()
+	rt, err := refreshTokens.use(ctx, id, client.ID, rotate, sealedNext, func(rt refreshToken, consumedAt time.Time) error {
+		consumed := !consumedAt.IsZero()
 		switch {
-		case p.expired(*rec):
-			return ErrNotFound
 		case rt.ClientID != client.ID:
 			return errRefreshForeign
-		case consumed && now.Sub(rec.ConsumedAt) > grace:
+		case consumed && now.Sub(consumedAt) > grace:
 			return errRefreshReused
 		case asked != nil && !coversScopes(rt.Scopes, asked):
 			return errRefreshScope
@@ -82,18 +77,8 @@ func (p *Provider) refresh(r *http.Request, client *Client, form params) (*token
 			return errRefreshTarget
 		case consumed:
 			return errRefreshRace
-		}
-		if rotate {
-			if next == "" {
-				return errNoSuccessor
-			}
-			stored := rt
-			stored.Successor = sealedNext
-			b, err := encodePayload(stored)
-			if err != nil {
-				return err
-			}
-			rec.ConsumedAt, rec.Payload = now, b
+		case rotate && next == "":
+			return errNoSuccessor
 		}
 		return nil
 	})
@@ -122,7 +107,7 @@ func (p *Provider) refresh(r *http.Request, client *Client, form params) (*token
 	case errors.Is(err, errRefreshTarget):
 		return nil, "", errRefreshTarget
 	case errors.Is(err, errRefreshReused):
-		if err := p.revokeGrant(r, rt.GrantID, client.ID); err != nil {
+		if err := p.grants().revoke(ctx, rt.GrantID, client.ID); err != nil {
 			return nil, "", errServer(err)
 		}
 		return nil, "", errInvalidGrant("the refresh token has already been used; the grant is revoked")
@@ -133,8 +118,7 @@ func (p *Provider) refresh(r *http.Request, client *Client, form params) (*token
 		}
 		return nil, "", errServer(err)
 	case rotate:
-		p.emit(r, Event{Name: EventRefreshTokenConsumed, ClientID: client.ID, GrantID: rt.GrantID})
-		p.refreshTokenSaved(r, client.ID, rt.GrantID)
+		refreshTokens.saved(ctx, client.ID, rt.GrantID)
 	}
 	// Scope may narrow, never widen (RFC 6749 §6); checked in the closure.
 	scopes := rt.Scopes
@@ -155,39 +139,30 @@ func (p *Provider) refresh(r *http.Request, client *Client, form params) (*token
 		// Nothing below re-reads the grant (the winner of a rotation proved
 		// it alive when it wrote the successor): a grant revoked meanwhile
 		// must end the chain here.
-		if _, err := p.cfg.Store.Get(ctx, KindGrant, rt.GrantID); errors.Is(err, ErrNotFound) {
-			return nil, "", errInvalidGrant("the grant has been revoked")
-		} else if err != nil {
+		if ok, err := p.grants().stands(ctx, rt.GrantID); err != nil {
 			return nil, "", errServer(err)
+		} else if !ok {
+			return nil, "", errInvalidGrant("the grant has been revoked")
 		}
 	}
 	scopes = scopesForResource(scopes, resource)
-	subj := &tokenSubject{client: client, accountID: acc.Subject, scopes: scopes, grantID: rt.GrantID, authTime: rt.AuthTime, resource: resource}
-	token, _, err := p.mintAccessToken(r, subj)
+	// With rotation the new token keeps the original scope: narrowing
+	// applies to this access token (and ID token) only (RFC 6749 §6
+	// "identical to the original"). No nonce: OIDC Core §12.2.
+	is := issued{client: client, account: acc, granted: scopes, scopes: scopes, grantID: rt.GrantID, sid: rt.SID, authTime: rt.AuthTime, resource: resource}
+	if rotate {
+		is.refresh, is.successor = refreshRotated, next
+	}
+	resp, err := p.issueTokens(r, is)
 	if err != nil {
 		return nil, "", err
 	}
-	resp := &tokenResponse{AccessToken: token, TokenType: "Bearer", ExpiresIn: int64(p.cfg.Lifetimes.AccessToken.Seconds()), Scope: strings.Join(scopes, " ")}
-	if rotate {
-		// The new token keeps the original scope: narrowing applies to this
-		// access token only (RFC 6749 §6 "identical to the original").
-		resp.RefreshToken = next
-	} else {
+	if !rotate {
 		// Without rotation the same token slides its idle expiry.
 		exp := min(now.Add(p.cfg.Lifetimes.RefreshToken).Unix(), rt.AbsoluteExpiry)
-		if _, err := p.cfg.Store.Update(ctx, KindRefreshToken, id, func(rec *Record) error {
-			rec.ExpiresAt = time.Unix(exp, 0)
-			return nil
-		}); err != nil {
+		if err := refreshTokens.slide(ctx, id, time.Unix(exp, 0)); err != nil {
 			return nil, "", errServer(err)
 		}
-	}
-	if slices.Contains(scopes, scopeOpenID) {
-		idt, err := p.signIDToken(client, acc, idTokenFacts{authTime: rt.AuthTime, sid: rt.SID, scopes: scopes}, token)
-		if err != nil {
-			return nil, "", errServer(err)
-		}
-		resp.IDToken = idt
 	}
 	return resp, rt.GrantID, nil
 }
@@ -198,14 +173,13 @@ func (p *Provider) refresh(r *http.Request, client *Client, form params) (*token
 // follows then gives the precise answer (not found, another client's,
 // reused, raced) without a useless write.
 func (p *Provider) prepareSuccessor(r *http.Request, client *Client, consumedID string) (string, []byte, *Error) {
-	var cur refreshToken
-	rec, err := p.load(r.Context(), KindRefreshToken, consumedID, &cur)
+	cur, consumedAt, err := p.refreshTokens().load(r.Context(), consumedID)
 	switch {
 	case errors.Is(err, ErrNotFound):
 		return "", nil, errInvalidGrant("the refresh token is invalid or expired")
 	case err != nil:
 		return "", nil, errServer(err)
-	case !rec.ConsumedAt.IsZero() || cur.ClientID != client.ID:
+	case !consumedAt.IsZero() || cur.ClientID != client.ID:
 		return "", nil, nil
 	}
 	next := newSecret()
@@ -227,7 +201,7 @@ func (p *Provider) prepareSuccessor(r *http.Request, client *Client, consumedID 
 // refused; nobody holds its value, so failing to delete it only leaves an
 // unusable record until it expires.
 func (p *Provider) dropCandidate(r *http.Request, token string) {
-	_ = p.cfg.Store.Delete(context.WithoutCancel(r.Context()), KindRefreshToken, secretID(token))
+	p.refreshTokens().drop(context.WithoutCancel(r.Context()), secretID(token))
 }
 
 // maxSuccessorHops bounds how far a duplicate follows a chain that rotated
@@ -249,51 +223,20 @@ func (p *Provider) liveSuccessor(ctx context.Context, clientID, consumedID strin
 		if err != nil {
 			return "", ErrNotFound
 		}
-		var next refreshToken
-		rec, err := p.load(ctx, KindRefreshToken, secretID(raw), &next)
+		next, consumedAt, err := p.refreshTokens().load(ctx, secretID(raw))
 		if err != nil {
 			return "", err
 		}
 		if next.ClientID != clientID {
 			return "", ErrNotFound
 		}
-		if rec.ConsumedAt.IsZero() {
+		if consumedAt.IsZero() {
 			return raw, nil
 		}
-		if now.Sub(rec.ConsumedAt) > p.cfg.Lifetimes.RefreshTokenReuseGrace {
+		if now.Sub(consumedAt) > p.cfg.Lifetimes.RefreshTokenReuseGrace {
 			return "", ErrNotFound
 		}
 		sealed, consumedID = next.Successor, secretID(raw)
 	}
 	return "", ErrNotFound
-}
-
-// clientCredentials is RFC 6749 §4.4: a token for the client itself, within
-// the scopes it is allowed, and never a refresh token (§4.4.3).
-func (p *Provider) clientCredentials(r *http.Request, client *Client, form params) (*tokenResponse, error) {
-	if client.Public() {
-		return nil, newError(http.StatusBadRequest, ErrCodeUnauthorizedClient, "a public client cannot use client_credentials")
-	}
-	resource, rerr := p.resolveResource(client, form)
-	if rerr != nil {
-		return nil, rerr
-	}
-	allowed := client.AllowedScopes
-	if resource != nil && len(resource.Scopes) > 0 {
-		allowed = slices.DeleteFunc(slices.Clone(allowed), func(s string) bool { return !slices.Contains(resource.Scopes, s) })
-	}
-	scopes := allowed
-	if s := form.get("scope"); s != "" {
-		scopes = strings.Fields(s)
-		if !coversScopes(allowed, scopes) {
-			return nil, newError(http.StatusBadRequest, ErrCodeInvalidScope, "the client may not request this scope")
-		}
-		slices.Sort(scopes)
-		scopes = slices.Compact(scopes)
-	}
-	token, _, err := p.mintAccessToken(r, &tokenSubject{client: client, scopes: scopes, resource: resource})
-	if err != nil {
-		return nil, err
-	}
-	return &tokenResponse{AccessToken: token, TokenType: "Bearer", ExpiresIn: int64(p.cfg.Lifetimes.AccessToken.Seconds()), Scope: strings.Join(scopes, " ")}, nil
 }
