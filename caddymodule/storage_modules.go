@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/oidcaddy/oidcaddy/provider"
 	"github.com/oidcaddy/oidcaddy/store/postgres"
+	"github.com/oidcaddy/oidcaddy/telemetry"
 )
 
 func init() {
@@ -157,7 +159,31 @@ type pooledPostgres struct {
 	issuer string // the database's issuer (postgres.Options.Issuer)
 }
 
-func (p pooledPostgres) Destruct() error { return p.Close() }
+func (p pooledPostgres) Destruct() error {
+	defer telemetry.ForgetStore(p.String())
+	return p.Close()
+}
+
+// reportPostgresHealth makes an outage visible like a Badger disk fault: the
+// oidc_provider_store_healthy gauge and one log line per change. name is
+// the database's host, port and name (no credentials); it is set once the
+// store is open, so the callback reads it through a pointer.
+func reportPostgresHealth(name *atomic.Pointer[string]) func(healthy bool, cause error) {
+	return func(healthy bool, cause error) {
+		n := name.Load()
+		if n == nil {
+			return
+		}
+		telemetry.SetStoreHealthy(*n, healthy)
+		log := caddy.Log().Named("oidc_provider")
+		if healthy {
+			log.Info("OIDC provider database answers again", zap.String("storage", *n))
+			return
+		}
+		log.Error("OIDC provider database unavailable; requests that need it get 503 temporarily_unavailable until it answers again",
+			zap.String("storage", *n), zap.Error(cause))
+	}
+}
 
 // OpenStore implements StorageBackend.
 func (p *PostgresStorage) OpenStore(repl *caddy.Replacer, issuer *url.URL) (OpenedStore, error) {
@@ -168,6 +194,7 @@ func (p *PostgresStorage) OpenStore(repl *caddy.Replacer, issuer *url.URL) (Open
 	if p.MaxConns < 0 || p.Timeout < 0 || p.ReapInterval < 0 {
 		return OpenedStore{}, errors.New("storage postgres: max_conns, timeout and reap_interval must not be negative")
 	}
+	var name atomic.Pointer[string]
 	opts := postgres.Options{
 		DSN:            dsn,
 		MaxConns:       int32(min(p.MaxConns, 1<<20)),
@@ -175,6 +202,7 @@ func (p *PostgresStorage) OpenStore(repl *caddy.Replacer, issuer *url.URL) (Open
 		OpTimeout:      time.Duration(p.Timeout),
 		ReapInterval:   time.Duration(p.ReapInterval),
 		Issuer:         issuer.String(),
+		OnHealthChange: reportPostgresHealth(&name),
 		OnReapError: func(err error) {
 			caddy.Log().Named("oidc_provider").Warn("deleting expired records failed; will retry", zap.Error(err))
 		},
@@ -188,6 +216,8 @@ func (p *PostgresStorage) OpenStore(repl *caddy.Replacer, issuer *url.URL) (Open
 		if err != nil {
 			return nil, fmt.Errorf("storage postgres: %w", err)
 		}
+		n := s.String()
+		name.Store(&n)
 		return pooledPostgres{Store: s, issuer: opts.Issuer}, nil
 	})
 	if err != nil {

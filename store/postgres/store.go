@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"regexp"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -54,6 +55,10 @@ type Options struct {
 	ReapGrace time.Duration
 	// OnReapError, if set, hears of a reaper round that failed (logging).
 	OnReapError func(error)
+	// OnHealthChange, if set, hears when operations start failing with
+	// provider.ErrUnavailable (healthy false, with the cause) and when one
+	// succeeds again (healthy true): once per change, not per operation.
+	OnHealthChange func(healthy bool, cause error)
 	// Issuer, if set, binds the database to this issuer: the first Open
 	// records it, and Open with another issuer fails, because one table
 	// holding two issuers' records would let each accept the other's
@@ -68,6 +73,9 @@ type Store struct {
 	pool      *pgxpool.Pool
 	password  string // hidden from every error's text
 	opTimeout time.Duration
+
+	onHealth  func(healthy bool, cause error)
+	unhealthy atomic.Bool
 
 	stopReaper context.CancelFunc
 	reaperDone chan struct{}
@@ -108,7 +116,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres store: %w", redactSecret(err, password))
 	}
-	s := &Store{pool: pool, password: password, opTimeout: opts.OpTimeout}
+	s := &Store{pool: pool, password: password, opTimeout: opts.OpTimeout, onHealth: opts.OnHealthChange}
 
 	octx, cancel := context.WithTimeout(ctx, opts.OpTimeout)
 	defer cancel()
@@ -200,7 +208,25 @@ func (s *Store) do(ctx context.Context, op string, fn func(ctx context.Context) 
 			break
 		}
 	}
-	return s.classify(ctx, op, err)
+	err = s.classify(ctx, op, err)
+	s.noteHealth(ctx, err)
+	return err
+}
+
+// noteHealth tracks whether the database answers: an ErrUnavailable makes
+// the store unhealthy, any answer of the database (a record, ErrNotFound,
+// fn's error) healthy again. The caller's own cancellation says nothing.
+func (s *Store) noteHealth(ctx context.Context, err error) {
+	if s.onHealth == nil {
+		return
+	}
+	unavailable := errors.Is(err, provider.ErrUnavailable)
+	if !unavailable && ctx.Err() != nil {
+		return
+	}
+	if s.unhealthy.CompareAndSwap(!unavailable, unavailable) {
+		s.onHealth(!unavailable, err)
+	}
 }
 
 // Unix nanoseconds. Zero times are NULL.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -37,7 +38,16 @@ func every(s provider.Store) map[string]error {
 func TestDatabaseDownIsUnavailableAndRecovers(t *testing.T) {
 	c := pgtest.NewCluster(t)
 	dsn := c.NewDatabase(t)
-	s := open(t, dsn, postgres.Options{OpTimeout: 3 * time.Second})
+	var mu sync.Mutex
+	var changes []bool
+	s := open(t, dsn, postgres.Options{OpTimeout: 3 * time.Second, OnHealthChange: func(healthy bool, cause error) {
+		mu.Lock()
+		defer mu.Unlock()
+		changes = append(changes, healthy)
+		if !healthy && !errors.Is(cause, provider.ErrUnavailable) {
+			t.Errorf("unhealthy with cause %v, want an ErrUnavailable", cause)
+		}
+	}})
 	ctx := context.Background()
 	seed := func() {
 		t.Helper()
@@ -71,6 +81,12 @@ func TestDatabaseDownIsUnavailableAndRecovers(t *testing.T) {
 		if err != nil {
 			t.Errorf("%s after the database came back: %v", op, err)
 		}
+	}
+	// Health changed exactly twice: down once, up once.
+	mu.Lock()
+	defer mu.Unlock()
+	if len(changes) != 2 || changes[0] || !changes[1] {
+		t.Errorf("health changes %v, want [false true]", changes)
 	}
 }
 
