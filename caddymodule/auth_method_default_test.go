@@ -18,7 +18,11 @@ func TestAuthMethodDefaultIsRecorded(t *testing.T) {
 		{ClientID: "post", ClientSecret: "s3cret", RedirectURIs: []string{"https://a.example/cb"}, TokenEndpointAuthMethod: provider.AuthMethodClientSecretPost},
 		{ClientID: "spa", Public: true, RedirectURIs: []string{"https://a.example/cb"}},
 	}
-	clients, err := buildClients(caddy.NewReplacer(), cfgs)
+	list, problems := resolveClients(caddy.NewReplacer(), cfgs)
+	if len(problems) > 0 {
+		t.Fatal(problems)
+	}
+	clients, err := provider.NewStaticClients(list...)
 	if err != nil {
 		t.Fatal(err)
 	}

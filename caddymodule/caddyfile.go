@@ -2,7 +2,6 @@ package caddymodule
 
 import (
 	"math"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -26,6 +25,15 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 	var handler Handler
 	err := handler.UnmarshalCaddyfile(h.Dispenser)
 	return &handler, err
+}
+
+// topLevelFields are the JSON names of the subdirectives that set one field
+// (or a block of fields); lists (client, resource, user, signing_key) record
+// each element themselves.
+var topLevelFields = map[string]string{
+	"lifetimes": "lifetimes", "registration": "registration", "login_throttle": "login_throttle",
+	"pending_limits": "pending_limits", "branding": "branding", "cookie": "cookies", "templates": "templates_dir",
+	"secret_key_file": "secret_key_file", "users_file": "users_file", "require_par": "require_pushed_authorization_requests",
 }
 
 // UnmarshalCaddyfile sets up the handler from Caddyfile tokens:
@@ -94,6 +102,11 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		}
 //		require_par
 //		secret_key_file <path>
+//		key_encryption_secret <secret>
+//		key_rotation {
+//			rotate_every   <duration>|off
+//			publish_before <duration>
+//		}
 //		login_throttle {
 //			free_attempts <n>
 //			window        <duration>
@@ -137,13 +150,20 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	if d.NextArg() {
 		return d.Errf("oidc_provider takes no arguments; put the issuer inside the block: oidc_provider { issuer %s }", d.Val())
 	}
-	var algUses []algUse
+	// The parser reads syntax and types; the rules are checked once all is
+	// read, by the same code as for a JSON configuration, and each problem
+	// is reported at the line its setting came from.
+	pos := caddyfilePositions{}
 	for d.NextBlock(0) {
+		if field, ok := topLevelFields[d.Val()]; ok {
+			pos.at(d, field)
+		}
 		switch sub := d.Val(); sub {
 		case "issuer":
 			if h.Issuer != "" {
 				return d.Err("issuer already specified")
 			}
+			pos.at(d, "issuer")
 			if err := oneArg(d, &h.Issuer); err != nil {
 				return err
 			}
@@ -157,11 +177,9 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		case "signing_key":
 			args := d.RemainingArgs()
 			if len(args) < 1 || len(args) > 2 {
-				return d.Errf("usage: signing_key <%s> [<pem file>]", strings.Join(signingAlgorithms, "|"))
+				return d.Errf("usage: signing_key <%s> [<pem file>]", strings.Join(provider.SigningAlgorithms, "|"))
 			}
-			if !slices.Contains(signingAlgorithms, args[0]) {
-				return d.Errf("signing_key: unsupported algorithm %q (supported: %s)", args[0], strings.Join(signingAlgorithms, ", "))
-			}
+			pos.at(d, "signing_keys["+strconv.Itoa(len(h.SigningKeys))+"]")
 			k := SigningKeyConfig{Algorithm: args[0]}
 			if len(args) == 2 {
 				k.File = args[1]
@@ -172,17 +190,18 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.Err("lifetimes already specified")
 			}
 			h.Lifetimes = new(LifetimesConfig)
-			if err := h.Lifetimes.unmarshalCaddyfile(d); err != nil {
+			if err := h.Lifetimes.unmarshalCaddyfile(d, pos); err != nil {
 				return err
 			}
 		case "client":
 			var c ClientConfig
-			if err := c.unmarshalCaddyfile(d, &algUses); err != nil {
+			if err := c.unmarshalCaddyfile(d, pos, "clients["+strconv.Itoa(len(h.Clients))+"]"); err != nil {
 				return err
 			}
 			h.Clients = append(h.Clients, c)
 		case "user":
 			var u UserConfig
+			pos.at(d, "users["+strconv.Itoa(len(h.Users))+"]")
 			if err := u.unmarshalCaddyfile(d); err != nil {
 				return err
 			}
@@ -214,15 +233,16 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.Err("branding already specified")
 			}
 			h.Branding = new(BrandingConfig)
-			if err := h.Branding.unmarshalCaddyfile(d); err != nil {
+			if err := h.Branding.unmarshalCaddyfile(d, pos); err != nil {
 				return err
 			}
 		case "log_exporter":
+			pos.at(d, "log_exporter")
 			if err := oneArg(d, &h.LogExporter); err != nil {
 				return err
 			}
-			if h.LogExporter == "" || !slices.Contains(logExporters, h.LogExporter) {
-				return d.Errf("log_exporter must be otlp, console or none, got %q", h.LogExporter)
+			if h.LogExporter == "" {
+				return d.ArgErr()
 			}
 		case "span_events":
 			if d.NextArg() {
@@ -231,7 +251,7 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			h.SpanEvents = true
 		case "resource":
 			var r ResourceConfig
-			if err := r.unmarshalCaddyfile(d, h.Resources); err != nil {
+			if err := r.unmarshalCaddyfile(d, pos, "resources["+strconv.Itoa(len(h.Resources))+"]"); err != nil {
 				return err
 			}
 			h.Resources = append(h.Resources, r)
@@ -240,7 +260,7 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.Err("registration already specified")
 			}
 			h.Registration = new(RegistrationConfig)
-			if err := h.Registration.unmarshalCaddyfile(d); err != nil {
+			if err := h.Registration.unmarshalCaddyfile(d, pos); err != nil {
 				return err
 			}
 		case "require_par":
@@ -260,7 +280,7 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.Err("login_throttle already specified")
 			}
 			h.LoginThrottle = new(LoginThrottleConfig)
-			if err := h.LoginThrottle.unmarshalCaddyfile(d); err != nil {
+			if err := h.LoginThrottle.unmarshalCaddyfile(d, pos); err != nil {
 				return err
 			}
 		case "pending_limits":
@@ -268,13 +288,14 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.Err("pending_limits already specified")
 			}
 			h.PendingLimits = new(PendingLimitsConfig)
-			if err := h.PendingLimits.unmarshalCaddyfile(d); err != nil {
+			if err := h.PendingLimits.unmarshalCaddyfile(d, pos); err != nil {
 				return err
 			}
 		case "max_body_size":
 			if h.MaxBodySize != 0 {
 				return d.Err("max_body_size already specified")
 			}
+			pos.at(d, "max_body_size")
 			var raw string
 			if err := oneArg(d, &raw); err != nil {
 				return err
@@ -283,44 +304,33 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if err != nil || size > math.MaxInt64 {
 				return d.Errf("max_body_size: invalid size %q (use e.g. 64KiB or 1MB)", raw)
 			}
-			if size < minMaxBodySize {
-				return d.Errf("max_body_size: %q is less than 1KiB; give a unit, e.g. 64KiB", raw)
-			}
 			h.MaxBodySize = int64(size)
 		case "body_read_timeout":
 			if h.BodyReadTimeout != 0 {
 				return d.Err("body_read_timeout already specified")
 			}
+			pos.at(d, "body_read_timeout")
 			dur, err := durationArg(d, "body_read_timeout", false)
 			if err != nil {
 				return err
 			}
 			h.BodyReadTimeout = dur
+		case "key_encryption_secret", "key_rotation":
+			if err := h.unmarshalSharedKeys(d, sub); err != nil {
+				return err
+			}
 		default:
 			return d.Errf("unrecognized oidc_provider subdirective %q (expected issuer, storage, signing_key, lifetimes, client, resource, registration, require_par, "+
-				"secret_key_file, login_throttle, pending_limits, max_body_size, body_read_timeout, user, users_file, cookie, templates, branding, log_exporter or span_events)", sub)
+				"secret_key_file, key_encryption_secret, key_rotation, login_throttle, pending_limits, max_body_size, body_read_timeout, user, users_file, cookie, templates, branding, log_exporter or span_events)", sub)
 		}
 	}
-	if h.Issuer == "" {
-		return d.Err("oidc_provider: issuer is required, e.g. issuer https://auth.example.com")
-	}
-	// Signing keys may come after the clients: check once all are read.
-	for _, u := range algUses {
-		if !slices.Contains(h.signingAlgorithms(), u.alg) {
-			return u.err
-		}
-	}
-	return nil
+	// Problems of the whole block (a missing issuer) are reported at its end.
+	pos.at(d, "")
+	_, problems := h.problems(nil, false)
+	return pos.errorAt(problems)
 }
 
-// algUse is a client's id_token_signed_response_alg line, with the error
-// (carrying its file and line) to report if no signing key has the alg.
-type algUse struct {
-	alg string
-	err error
-}
-
-func (l *LifetimesConfig) unmarshalCaddyfile(d *caddyfile.Dispenser) error {
+func (l *LifetimesConfig) unmarshalCaddyfile(d *caddyfile.Dispenser, pos caddyfilePositions) error {
 	if d.NextArg() {
 		return d.ArgErr()
 	}
@@ -338,6 +348,7 @@ func (l *LifetimesConfig) unmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	}
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
 		name := d.Val()
+		pos.at(d, "lifetimes."+name)
 		if name == "refresh_token_reuse_grace" {
 			// The one lifetime where 0 means something: no grace.
 			dur, err := durationArg(d, "lifetimes "+name, true)
@@ -381,15 +392,34 @@ func durationArg(d *caddyfile.Dispenser, what string, zeroOK bool) (caddy.Durati
 	return caddy.Duration(dur), nil
 }
 
-func (c *ClientConfig) unmarshalCaddyfile(d *caddyfile.Dispenser, algUses *[]algUse) error {
+// clientFields are the JSON names of client subdirectives that differ.
+var clientFields = map[string]string{
+	"name": "client_name", "secret": "client_secret", "redirect_uri": "redirect_uris",
+	"post_logout_redirect_uri": "post_logout_redirect_uris", "auth_method": "token_endpoint_auth_method",
+	"require_par": "require_pushed_authorization_requests",
+}
+
+func (c *ClientConfig) unmarshalCaddyfile(d *caddyfile.Dispenser, pos caddyfilePositions, path string) error {
 	if !d.NextArg() {
 		return d.Err("usage: client <client_id> { ... }")
 	}
+	pos.at(d, path)
 	c.ClientID = d.Val()
 	if d.NextArg() {
 		return d.ArgErr()
 	}
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		field, ok := clientFields[d.Val()]
+		if !ok {
+			field = d.Val()
+		}
+		pos.at(d, path+"."+field)
+		// Each element of a list, too: clients[0].redirect_uris[1].
+		list := func(have int, added []string) {
+			for i := range added {
+				pos.at(d, path+"."+field+"["+strconv.Itoa(have+i)+"]")
+			}
+		}
 		switch sub := d.Val(); sub {
 		case "name":
 			if err := oneArg(d, &c.ClientName); err != nil {
@@ -404,25 +434,25 @@ func (c *ClientConfig) unmarshalCaddyfile(d *caddyfile.Dispenser, algUses *[]alg
 			if len(uris) == 0 {
 				return d.ArgErr()
 			}
+			list(len(c.RedirectURIs), uris)
 			c.RedirectURIs = append(c.RedirectURIs, uris...)
 		case "post_logout_redirect_uri":
 			uris := d.RemainingArgs()
 			if len(uris) == 0 {
 				return d.ArgErr()
 			}
+			list(len(c.PostLogoutRedirectURIs), uris)
 			c.PostLogoutRedirectURIs = append(c.PostLogoutRedirectURIs, uris...)
 		case "grant_types":
 			types := d.RemainingArgs()
 			if len(types) == 0 {
 				return d.ArgErr()
 			}
+			list(len(c.GrantTypes), types)
 			c.GrantTypes = append(c.GrantTypes, types...)
 		case "auth_method":
 			if err := oneArg(d, &c.TokenEndpointAuthMethod); err != nil {
 				return err
-			}
-			if !slices.Contains(authMethods, c.TokenEndpointAuthMethod) {
-				return d.Errf("client %s: auth_method must be one of %s, got %q", c.ClientID, strings.Join(authMethods, ", "), c.TokenEndpointAuthMethod)
 			}
 		case "public":
 			if err := flagArg(d, &c.Public); err != nil {
@@ -433,7 +463,7 @@ func (c *ClientConfig) unmarshalCaddyfile(d *caddyfile.Dispenser, algUses *[]alg
 				return err
 			}
 		case "access_token_format":
-			if err := tokenFormatArg(d, &c.AccessTokenFormat, "client "+c.ClientID); err != nil {
+			if err := oneArg(d, &c.AccessTokenFormat); err != nil {
 				return err
 			}
 		case "allowed_scopes":
@@ -441,6 +471,7 @@ func (c *ClientConfig) unmarshalCaddyfile(d *caddyfile.Dispenser, algUses *[]alg
 			if len(scopes) == 0 {
 				return d.ArgErr()
 			}
+			list(len(c.AllowedScopes), scopes)
 			c.AllowedScopes = append(c.AllowedScopes, scopes...)
 		case "always_issue_refresh_token":
 			if err := flagArg(d, &c.AlwaysIssueRefreshToken); err != nil {
@@ -454,18 +485,9 @@ func (c *ClientConfig) unmarshalCaddyfile(d *caddyfile.Dispenser, algUses *[]alg
 			if err := oneArg(d, &c.JWKSFile); err != nil {
 				return err
 			}
-			if c.JWKSURI != "" {
-				return d.Errf("client %s: jwks_file and jwks_uri are mutually exclusive", c.ClientID)
-			}
 		case "jwks_uri":
 			if err := oneArg(d, &c.JWKSURI); err != nil {
 				return err
-			}
-			if c.JWKSFile != "" {
-				return d.Errf("client %s: jwks_file and jwks_uri are mutually exclusive", c.ClientID)
-			}
-			if err := provider.CheckJWKSURI(c.JWKSURI); err != nil {
-				return d.Errf("client %s: %v", c.ClientID, err)
 			}
 		case "require_par":
 			if err := flagArg(d, &c.RequirePushedAuthorizationRequests); err != nil {
@@ -475,19 +497,10 @@ func (c *ClientConfig) unmarshalCaddyfile(d *caddyfile.Dispenser, algUses *[]alg
 			if err := oneArg(d, &c.BackchannelLogoutURI); err != nil {
 				return err
 			}
-			if err := provider.CheckBackchannelLogoutURI(c.BackchannelLogoutURI); err != nil {
-				return d.Errf("client %s: %v", c.ClientID, err)
-			}
 		case "id_token_signed_response_alg":
 			if err := oneArg(d, &c.IDTokenSignedResponseAlg); err != nil {
 				return err
 			}
-			alg := c.IDTokenSignedResponseAlg
-			if !slices.Contains(signingAlgorithms, alg) {
-				return d.Errf("client %s: id_token_signed_response_alg must be one of %s, got %q", c.ClientID, strings.Join(signingAlgorithms, ", "), alg)
-			}
-			*algUses = append(*algUses, algUse{alg: alg, err: d.Errf("client %s: id_token_signed_response_alg %s needs a signing_key of that algorithm "+
-				"(add `signing_key %s`; without any signing_key only RS256 is available)", c.ClientID, alg, alg)})
 		case "claims_in_id_token":
 			if err := flagArg(d, &c.ClaimsInIDToken); err != nil {
 				return err
@@ -505,23 +518,17 @@ func (c *ClientConfig) unmarshalCaddyfile(d *caddyfile.Dispenser, algUses *[]alg
 	return nil
 }
 
-func (r *ResourceConfig) unmarshalCaddyfile(d *caddyfile.Dispenser, defined []ResourceConfig) error {
+func (r *ResourceConfig) unmarshalCaddyfile(d *caddyfile.Dispenser, pos caddyfilePositions, path string) error {
 	if !d.NextArg() {
 		return d.Err("usage: resource <identifier uri> { ... }")
 	}
 	r.Identifier = d.Val()
-	if err := checkResourceIdentifier(r.Identifier); err != nil {
-		return d.Errf("resource: %v", err)
-	}
-	for _, other := range defined {
-		if other.Identifier == r.Identifier {
-			return d.Errf("resource %s defined twice", r.Identifier)
-		}
-	}
+	pos.at(d, path)
 	if d.NextArg() {
 		return d.ArgErr()
 	}
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		pos.at(d, path+"."+d.Val())
 		switch sub := d.Val(); sub {
 		case "scopes":
 			scopes := d.RemainingArgs()
@@ -530,7 +537,7 @@ func (r *ResourceConfig) unmarshalCaddyfile(d *caddyfile.Dispenser, defined []Re
 			}
 			r.Scopes = append(r.Scopes, scopes...)
 		case "access_token_format":
-			if err := tokenFormatArg(d, &r.AccessTokenFormat, "resource "+r.Identifier); err != nil {
+			if err := oneArg(d, &r.AccessTokenFormat); err != nil {
 				return err
 			}
 		default:
@@ -540,12 +547,32 @@ func (r *ResourceConfig) unmarshalCaddyfile(d *caddyfile.Dispenser, defined []Re
 	return nil
 }
 
-func (rc *RegistrationConfig) unmarshalCaddyfile(d *caddyfile.Dispenser) error {
+func (rc *RegistrationConfig) unmarshalCaddyfile(d *caddyfile.Dispenser, pos caddyfilePositions) error {
 	if d.NextArg() {
 		return d.ArgErr()
 	}
-	tokensLine := 0
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		// Where each setting is (the rules are checked after parsing).
+		switch sub := d.Val(); sub {
+		case "initial_access_token":
+			if len(rc.InitialAccessTokens) == 0 {
+				pos.at(d, "registration.initial_access_tokens")
+			}
+			pos.at(d, "registration.initial_access_tokens["+strconv.Itoa(len(rc.InitialAccessTokens))+"]")
+		case "rate":
+			pos.at(d, "registration.rate_limit")
+			pos.at(d, "registration.rate_window")
+		case "allowed_scopes", "allow_private_hosts":
+			have := len(rc.AllowedScopes)
+			if sub == "allow_private_hosts" {
+				have = len(rc.AllowPrivateHosts)
+			}
+			for i := range d.CountRemainingArgs() {
+				pos.at(d, "registration."+sub+"["+strconv.Itoa(have+i)+"]")
+			}
+		default:
+			pos.at(d, "registration."+sub)
+		}
 		switch sub := d.Val(); sub {
 		case "policy":
 			if rc.Policy != "" {
@@ -554,18 +581,12 @@ func (rc *RegistrationConfig) unmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if err := oneArg(d, &rc.Policy); err != nil {
 				return err
 			}
-			if !slices.Contains(registrationPolicies, rc.Policy) {
-				return d.Errf("registration policy must be one of %s, got %q", strings.Join(registrationPolicies, ", "), rc.Policy)
-			}
 		case "initial_access_token":
 			// The error for a wrong count must not echo the line: it
 			// holds a token.
 			args := d.RemainingArgs()
 			if len(args) != 1 {
 				return d.Err("usage: initial_access_token <token> (one per line; use a placeholder such as {env.REG_TOKEN})")
-			}
-			if tokensLine == 0 {
-				tokensLine = d.Line()
 			}
 			rc.InitialAccessTokens = append(rc.InitialAccessTokens, args[0])
 		case "rotate_registration_access_token":
@@ -582,9 +603,6 @@ func (rc *RegistrationConfig) unmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			hosts := d.RemainingArgs()
 			if len(hosts) == 0 {
 				return d.ArgErr()
-			}
-			if err := provider.CheckAllowPrivateHosts(hosts); err != nil {
-				return d.Errf("registration: %v", err)
 			}
 			rc.AllowPrivateHosts = append(rc.AllowPrivateHosts, hosts...)
 		case "max_clients":
@@ -622,13 +640,10 @@ func (rc *RegistrationConfig) unmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				"allow_private_hosts, max_clients, rate or unused_client_ttl)", sub)
 		}
 	}
-	if len(rc.InitialAccessTokens) > 0 && rc.Policy != provider.RegistrationInitialAccessToken {
-		return d.Errf("registration: initial_access_token (line %d) is only used with policy initial_access_token", tokensLine)
-	}
 	return nil
 }
 
-func (t *LoginThrottleConfig) unmarshalCaddyfile(d *caddyfile.Dispenser) error {
+func (t *LoginThrottleConfig) unmarshalCaddyfile(d *caddyfile.Dispenser, pos caddyfilePositions) error {
 	if d.NextArg() {
 		return d.ArgErr()
 	}
@@ -639,6 +654,7 @@ func (t *LoginThrottleConfig) unmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	}
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
 		name := d.Val()
+		pos.at(d, "login_throttle."+name)
 		if name == "free_attempts" || name == "max_concurrent_password_checks" {
 			var raw string
 			if err := oneArg(d, &raw); err != nil {
@@ -665,18 +681,16 @@ func (t *LoginThrottleConfig) unmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		}
 		*field = dur
 	}
-	if t.BaseDelay > 0 && t.MaxDelay > 0 && t.BaseDelay > t.MaxDelay {
-		return d.Err("login_throttle: base_delay must not exceed max_delay")
-	}
 	return nil
 }
 
-func (l *PendingLimitsConfig) unmarshalCaddyfile(d *caddyfile.Dispenser) error {
+func (l *PendingLimitsConfig) unmarshalCaddyfile(d *caddyfile.Dispenser, pos caddyfilePositions) error {
 	if d.NextArg() {
 		return d.ArgErr()
 	}
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
 		name := d.Val()
+		pos.at(d, "pending_limits."+name)
 		var field *int
 		switch name {
 		case "per_address":
@@ -695,17 +709,6 @@ func (l *PendingLimitsConfig) unmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			return d.Errf("pending_limits %s must be a positive whole number, got %q", name, raw)
 		}
 		*field = n
-	}
-	return nil
-}
-
-// tokenFormatArg reads an access token format.
-func tokenFormatArg(d *caddyfile.Dispenser, dst *string, owner string) error {
-	if err := oneArg(d, dst); err != nil {
-		return err
-	}
-	if !slices.Contains(tokenFormats, *dst) {
-		return d.Errf("%s: access_token_format must be opaque or jwt, got %q", owner, *dst)
 	}
 	return nil
 }
@@ -766,7 +769,7 @@ func claimValue(v string) any {
 	return v
 }
 
-func (b *BrandingConfig) unmarshalCaddyfile(d *caddyfile.Dispenser) error {
+func (b *BrandingConfig) unmarshalCaddyfile(d *caddyfile.Dispenser, pos caddyfilePositions) error {
 	if d.NextArg() {
 		return d.ArgErr()
 	}
@@ -783,6 +786,7 @@ func (b *BrandingConfig) unmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			return d.Errf("unrecognized branding subdirective %q (expected name, logo_url or primary_color)", sub)
 		}
 		sub := d.Val()
+		pos.at(d, "branding."+sub)
 		if *dst != "" {
 			return d.Errf("branding %s already specified", sub)
 		}
@@ -797,11 +801,6 @@ func (b *BrandingConfig) unmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		}
 		if sub == "primary_color" && !strings.HasPrefix(*dst, "#") {
 			*dst = "#" + *dst
-		}
-		// The rules are the provider's; checked here too so that the error
-		// names the Caddyfile line.
-		if err := b.toProvider().Validate(); err != nil {
-			return d.Err(err.Error())
 		}
 	}
 	return nil

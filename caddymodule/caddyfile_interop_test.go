@@ -82,7 +82,7 @@ func TestUnmarshalCaddyfileInteropOptionErrors(t *testing.T) {
 		{
 			name:  "ID token alg without a key of that alg",
 			input: "oidc_provider {\n issuer https://a.example\n signing_key RS256\n client app {\n  secret s\n  redirect_uri https://app.example/cb\n  id_token_signed_response_alg ES256\n }\n}",
-			want:  []string{"Testfile:7", "client app", "ES256", "signing_key"},
+			want:  []string{"Testfile:7", `client "app"`, "ES256", "signing_key", "(clients[0].id_token_signed_response_alg)"},
 		},
 		{
 			name:  "ID token alg without any signing_key: only RS256",

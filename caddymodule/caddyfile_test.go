@@ -441,7 +441,7 @@ func TestUnmarshalCaddyfileErrors(t *testing.T) {
 		{
 			name:  "client bad access token format",
 			input: "oidc_provider {\n issuer https://a.example\n client app {\n  access_token_format paseto\n }\n}",
-			want:  []string{"Testfile:4", "client app: access_token_format must be opaque or jwt", `"paseto"`},
+			want:  []string{"Testfile:4", `client "app": access_token_format must be opaque or jwt`, `"paseto"`, "(clients[0].access_token_format)"},
 		},
 		{
 			name:  "client allowed_scopes without value",
@@ -501,7 +501,7 @@ func TestUnmarshalCaddyfileErrors(t *testing.T) {
 		{
 			name:  "resource twice",
 			input: "oidc_provider {\n issuer https://a.example\n resource https://api.example.com/\n resource https://api.example.com/ {\n  scopes read\n }\n}",
-			want:  []string{"Testfile:4", "resource https://api.example.com/ defined twice"},
+			want:  []string{"Testfile:4", `resource "https://api.example.com/" defined twice`, "(resources[1].identifier)"},
 		},
 		{
 			name:  "resource unknown subdirective",
@@ -516,7 +516,7 @@ func TestUnmarshalCaddyfileErrors(t *testing.T) {
 		{
 			name:  "registration bad policy",
 			input: "oidc_provider {\n issuer https://a.example\n registration {\n  policy anyone\n }\n}",
-			want:  []string{"Testfile:4", "registration policy must be one of closed, open, initial_access_token", `"anyone"`},
+			want:  []string{"Testfile:4", "registration: policy must be one of closed, open, initial_access_token", `"anyone"`, "(registration.policy)"},
 		},
 		{
 			name:  "registration unknown subdirective",
@@ -526,7 +526,7 @@ func TestUnmarshalCaddyfileErrors(t *testing.T) {
 		{
 			name:  "registration token without policy",
 			input: "oidc_provider {\n issuer https://a.example\n registration {\n  policy open\n  initial_access_token {env.T}\n }\n}",
-			want:  []string{"Testfile:6", "(line 5) is only used with policy initial_access_token"},
+			want:  []string{"Testfile:5", "initial_access_tokens are only used with policy initial_access_token", "(registration.initial_access_tokens)"},
 		},
 		{
 			name:  "registration allowed_scopes without scopes",
@@ -566,7 +566,7 @@ func TestUnmarshalCaddyfileErrors(t *testing.T) {
 		{
 			name:  "login_throttle base above max",
 			input: "oidc_provider {\n issuer https://a.example\n login_throttle {\n  base_delay 1m\n  max_delay 10s\n }\n}",
-			want:  []string{"Testfile:6", "base_delay must not exceed max_delay"},
+			want:  []string{"Testfile:4", "base_delay must not exceed max_delay", "(login_throttle.base_delay)"},
 		},
 		{
 			name:  "max_body_size without unit",

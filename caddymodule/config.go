@@ -5,9 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/url"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -373,170 +373,7 @@ type CookieConfig struct {
 	Domain string `json:"domain,omitempty"`
 }
 
-var (
-	signingAlgorithms = []string{"RS256", "PS256", "ES256", "ES384", "EdDSA"}
-	authMethods       = []string{
-		provider.AuthMethodClientSecretBasic, provider.AuthMethodClientSecretPost, provider.AuthMethodClientSecretJWT,
-		provider.AuthMethodPrivateKeyJWT, provider.AuthMethodNone,
-	}
-	tokenFormats         = []string{provider.TokenFormatOpaque, provider.TokenFormatJWT}
-	registrationPolicies = []string{provider.RegistrationClosed, provider.RegistrationOpen, provider.RegistrationInitialAccessToken}
-	logExporters         = []string{"", "otlp", "console", "none"}
-)
-
-// minMaxBodySize keeps a unitless "max_body_size 64" (64 bytes, which no
-// login form fits in) from passing for 64 KiB.
-const minMaxBodySize = 1 << 10
-
 const defaultSigningAlgorithm = "RS256"
-
-// checkStatic finds mistakes that need no resolved placeholder and no I/O,
-// so that Validate and the start of Provision can share it.
-func (h *Handler) checkStatic() error {
-	if h.Issuer == "" {
-		return errors.New("issuer is required")
-	}
-	if !slices.Contains(logExporters, h.LogExporter) {
-		return fmt.Errorf("log_exporter must be one of otlp, console or none, got %q", h.LogExporter)
-	}
-	defaultFiles := map[string]bool{}
-	for i, k := range h.SigningKeys {
-		alg := k.algorithm()
-		if !slices.Contains(signingAlgorithms, alg) {
-			return fmt.Errorf("signing key %d: unsupported algorithm %q (supported: %s)", i+1, k.Algorithm, strings.Join(signingAlgorithms, ", "))
-		}
-		if k.File == "" {
-			if defaultFiles[alg] {
-				return fmt.Errorf("signing key %d: a second %s key without a file would share the default file; give it a file", i+1, alg)
-			}
-			defaultFiles[alg] = true
-		}
-	}
-	if l := h.Lifetimes; l != nil {
-		durations := map[string]caddy.Duration{
-			"authorization_code": l.AuthorizationCode, "access_token": l.AccessToken, "id_token": l.IDToken,
-			"session": l.Session, "interaction": l.Interaction, "grant": l.Grant,
-			"refresh_token": l.RefreshToken, "refresh_token_absolute": l.RefreshTokenAbsolute,
-			"pushed_authorization_request": l.PushedAuthorizationRequest, "device_code": l.DeviceCode,
-		}
-		if l.RefreshTokenReuseGrace != nil {
-			durations["refresh_token_reuse_grace"] = *l.RefreshTokenReuseGrace
-		}
-		for name, d := range durations {
-			if d < 0 {
-				return fmt.Errorf("lifetimes: %s must not be negative", name)
-			}
-		}
-	}
-	seen := map[string]bool{}
-	for i, c := range h.Clients {
-		if c.ClientID == "" {
-			return fmt.Errorf("client %d: client_id is required", i+1)
-		}
-		if seen[c.ClientID] {
-			return fmt.Errorf("client %q defined twice", c.ClientID)
-		}
-		seen[c.ClientID] = true
-		if m := c.TokenEndpointAuthMethod; m != "" && !slices.Contains(authMethods, m) {
-			return fmt.Errorf("client %q: token_endpoint_auth_method must be one of %s, got %q", c.ClientID, strings.Join(authMethods, ", "), m)
-		}
-		if c.Public {
-			if c.ClientSecret != "" {
-				return fmt.Errorf("client %q: a public client must not have a secret", c.ClientID)
-			}
-			if m := c.TokenEndpointAuthMethod; m != "" && m != provider.AuthMethodNone {
-				return fmt.Errorf("client %q: a public client authenticates with method none, not %s", c.ClientID, m)
-			}
-		}
-		if f := c.AccessTokenFormat; f != "" && !slices.Contains(tokenFormats, f) {
-			return fmt.Errorf("client %q: access_token_format must be opaque or jwt, got %q", c.ClientID, f)
-		}
-		if c.JWKSFile != "" && c.JWKSURI != "" {
-			return fmt.Errorf("client %q: jwks_file and jwks_uri are mutually exclusive", c.ClientID)
-		}
-		if c.JWKSURI != "" {
-			if err := provider.CheckJWKSURI(c.JWKSURI); err != nil {
-				return fmt.Errorf("client %q: %w", c.ClientID, err)
-			}
-		}
-		if c.BackchannelLogoutURI != "" {
-			if err := provider.CheckBackchannelLogoutURI(c.BackchannelLogoutURI); err != nil {
-				return fmt.Errorf("client %q: %w", c.ClientID, err)
-			}
-		}
-		if alg := c.IDTokenSignedResponseAlg; alg != "" {
-			if !slices.Contains(signingAlgorithms, alg) {
-				return fmt.Errorf("client %q: id_token_signed_response_alg must be one of %s, got %q", c.ClientID, strings.Join(signingAlgorithms, ", "), alg)
-			}
-			if !slices.Contains(h.signingAlgorithms(), alg) {
-				return fmt.Errorf("client %q: id_token_signed_response_alg %s needs a signing_key of that algorithm (configured: %s)", c.ClientID, alg, strings.Join(h.signingAlgorithms(), ", "))
-			}
-		}
-	}
-	resources := map[string]bool{}
-	for i, r := range h.Resources {
-		if err := checkResourceIdentifier(r.Identifier); err != nil {
-			return fmt.Errorf("resource %d: %w", i+1, err)
-		}
-		if resources[r.Identifier] {
-			return fmt.Errorf("resource %q defined twice", r.Identifier)
-		}
-		resources[r.Identifier] = true
-		if f := r.AccessTokenFormat; f != "" && !slices.Contains(tokenFormats, f) {
-			return fmt.Errorf("resource %q: access_token_format must be opaque or jwt, got %q", r.Identifier, f)
-		}
-	}
-	if reg := h.Registration; reg != nil {
-		if reg.Policy != "" && !slices.Contains(registrationPolicies, reg.Policy) {
-			return fmt.Errorf("registration: policy must be one of %s, got %q", strings.Join(registrationPolicies, ", "), reg.Policy)
-		}
-		if len(reg.InitialAccessTokens) > 0 && reg.Policy != provider.RegistrationInitialAccessToken {
-			return errors.New("registration: initial_access_tokens are only used with policy initial_access_token")
-		}
-		for i, t := range reg.InitialAccessTokens {
-			if t == "" {
-				return fmt.Errorf("registration: initial access token %d is empty", i+1)
-			}
-		}
-		for _, s := range reg.AllowedScopes {
-			if s == "" || strings.ContainsAny(s, " \t\r\n") {
-				return fmt.Errorf("registration: allowed_scopes must be single non-empty scope tokens, got %q", s)
-			}
-		}
-		if err := provider.CheckAllowPrivateHosts(reg.AllowPrivateHosts); err != nil {
-			return fmt.Errorf("registration: %w", err)
-		}
-		if reg.MaxClients < 0 || reg.RateLimit < 0 || reg.RateWindow < 0 || reg.UnusedClientTTL < 0 {
-			return errors.New("registration: max_clients, rate and unused_client_ttl must not be negative")
-		}
-	}
-	if t := h.LoginThrottle; t != nil {
-		if t.FreeAttempts < 0 || t.MaxConcurrentPasswordChecks < 0 {
-			return errors.New("login_throttle: free_attempts and max_concurrent_password_checks must not be negative")
-		}
-		if t.Window < 0 || t.BaseDelay < 0 || t.MaxDelay < 0 {
-			return errors.New("login_throttle: durations must not be negative")
-		}
-		if t.BaseDelay > 0 && t.MaxDelay > 0 && t.BaseDelay > t.MaxDelay {
-			return errors.New("login_throttle: base_delay must not exceed max_delay")
-		}
-	}
-	if l := h.PendingLimits; l != nil && (l.PerAddress < 0 || l.Total < 0) {
-		return errors.New("pending_limits: per_address and total must not be negative")
-	}
-	if h.BodyReadTimeout < 0 {
-		return errors.New("body_read_timeout must not be negative")
-	}
-	if h.MaxBodySize < 0 || h.MaxBodySize > 0 && h.MaxBodySize < minMaxBodySize {
-		return fmt.Errorf("max_body_size must be at least %d bytes, got %d", minMaxBodySize, h.MaxBodySize)
-	}
-	for i, u := range h.Users {
-		if u.Login == "" {
-			return fmt.Errorf("user %d: login is required", i+1)
-		}
-	}
-	return nil
-}
 
 // signingAlgorithms are the algorithms of the configured signing keys (the
 // default key's when none is configured): what clients may ask ID tokens in.
@@ -560,11 +397,16 @@ func (k SigningKeyConfig) algorithm() string {
 	return k.Algorithm
 }
 
-// buildClients resolves secrets, reads key sets and turns the configuration
-// into the provider's client registry, which validates each client.
-func buildClients(repl *caddy.Replacer, cfgs []ClientConfig) (provider.StaticClients, error) {
+// resolveClients turns the configured clients into the provider's, in
+// order, resolving secrets and reading key sets (with repl nil, placeholders
+// and files stand in for what Provision will resolve). The provider checks
+// them (Config.Validate); a secret or key set that cannot be had is a
+// problem of its setting.
+func resolveClients(repl *caddy.Replacer, cfgs []ClientConfig) ([]*provider.Client, []provider.FieldError) {
+	var problems []provider.FieldError
 	clients := make([]*provider.Client, 0, len(cfgs))
-	for _, cc := range cfgs {
+	for i, cc := range cfgs {
+		path := "clients[" + strconv.Itoa(i) + "]"
 		c := &provider.Client{
 			ID:                                 cc.ClientID,
 			Name:                               cc.ClientName,
@@ -587,33 +429,39 @@ func buildClients(repl *caddy.Replacer, cfgs []ClientConfig) (provider.StaticCli
 		if cc.ClientSecret != "" {
 			secret, err := resolveSecret(repl, cc.ClientSecret)
 			if err != nil {
-				return nil, fmt.Errorf("client %q: client_secret: %w", cc.ClientID, err)
+				problems = append(problems, provider.FieldError{Path: path + ".client_secret", Message: fmt.Sprintf("client %q: client_secret: %v", cc.ClientID, err)})
+				secret = standInSecret
 			}
 			c.SetSecret(secret)
 		}
 		if cc.JWKSFile != "" {
-			jwks, err := readClientJWKS(repl.ReplaceKnown(cc.JWKSFile, ""))
-			if err != nil {
-				return nil, fmt.Errorf("client %q: %w", cc.ClientID, err)
+			if repl == nil {
+				c.JWKS = []byte(`{"keys":[]}`) // read at Provision
+			} else if jwks, err := readClientJWKS(repl.ReplaceKnown(cc.JWKSFile, "")); err != nil {
+				problems = append(problems, provider.FieldError{Path: path + ".jwks_file", Message: fmt.Sprintf("client %q: %v", cc.ClientID, err)})
+			} else {
+				c.JWKS = jwks
 			}
-			c.JWKS = jwks
 		}
 		if c.TokenEndpointAuthMethod == "" {
 			switch {
 			case cc.Public:
 				c.TokenEndpointAuthMethod = provider.AuthMethodNone
-			case c.HasSecret():
+			case cc.ClientSecret != "":
 				// Not chosen: either secret method is accepted.
 				c.TokenEndpointAuthMethod, c.AuthMethodDefaulted = provider.AuthMethodClientSecretBasic, true
-			case len(c.JWKS) > 0 || c.JWKSURI != "":
+			case cc.JWKSFile != "" || c.JWKSURI != "":
 				c.TokenEndpointAuthMethod = provider.AuthMethodPrivateKeyJWT
 			default:
-				return nil, fmt.Errorf("client %q: set a client_secret, a jwks_file or jwks_uri, or mark the client public", cc.ClientID)
+				// No credentials: moduleProblems reports it. A stand-in
+				// keeps the provider from reporting it again in its words.
+				c.TokenEndpointAuthMethod = provider.AuthMethodClientSecretBasic
+				c.SetSecret(standInSecret)
 			}
 		}
 		clients = append(clients, c)
 	}
-	return provider.NewStaticClients(clients...)
+	return clients, problems
 }
 
 // readClientJWKS reads a client's key set and checks it as the provider will
@@ -649,13 +497,10 @@ func buildResources(cfgs []ResourceConfig) []provider.Resource {
 	return out
 }
 
-// minInitialAccessTokenLen is the provider's lower bound, checked here too
-// so the error names the directive.
-const minInitialAccessTokenLen = 16
-
-// buildRegistration resolves the initial access tokens. Errors never carry a
-// token: they name its position.
-func buildRegistration(repl *caddy.Replacer, rc *RegistrationConfig) (provider.RegistrationConfig, error) {
+// buildRegistration resolves the initial access tokens (with repl nil,
+// placeholders stand in for them). Problems never carry a token: they name
+// its position.
+func buildRegistration(repl *caddy.Replacer, rc *RegistrationConfig) (provider.RegistrationConfig, []provider.FieldError) {
 	if rc == nil {
 		return provider.RegistrationConfig{Policy: provider.RegistrationClosed}, nil
 	}
@@ -672,36 +517,31 @@ func buildRegistration(repl *caddy.Replacer, rc *RegistrationConfig) (provider.R
 	if reg.Policy == "" {
 		reg.Policy = provider.RegistrationClosed
 	}
+	var problems []provider.FieldError
 	for i, raw := range rc.InitialAccessTokens {
 		tok, err := resolveSecret(repl, raw)
 		if err != nil {
-			return provider.RegistrationConfig{}, fmt.Errorf("registration: initial access token %d: %w", i+1, err)
-		}
-		if len(tok) < minInitialAccessTokenLen {
-			return provider.RegistrationConfig{}, fmt.Errorf("registration: initial access token %d is shorter than %d characters", i+1, minInitialAccessTokenLen)
+			problems = append(problems, provider.FieldError{Path: "registration.initial_access_tokens[" + strconv.Itoa(i) + "]",
+				Message: fmt.Sprintf("registration: initial access token %d: %v", i+1, err)})
+			tok = standInSecret
 		}
 		reg.InitialAccessTokens = append(reg.InitialAccessTokens, tok)
 	}
-	return reg, nil
-}
-
-// checkResourceIdentifier: RFC 8707 §2 asks for an absolute URI without a
-// fragment.
-func checkResourceIdentifier(raw string) error {
-	if raw == "" {
-		return errors.New("identifier is required")
-	}
-	u, err := url.Parse(raw)
-	if err != nil || !u.IsAbs() || u.Fragment != "" || strings.Contains(raw, "#") {
-		return fmt.Errorf("identifier must be an absolute URI without fragment, got %q", raw)
-	}
-	return nil
+	return reg, problems
 }
 
 // resolveSecret resolves placeholders in a secret without ever putting the
 // secret into an error: the replacer's errors quote the placeholder, which
 // for a literal secret containing braces would be part of the secret.
+// With repl nil (nothing is resolved yet), a secret holding a placeholder
+// is a stand-in.
 func resolveSecret(repl *caddy.Replacer, raw string) (string, error) {
+	if repl == nil {
+		if strings.Contains(raw, "{") {
+			return standInSecret, nil
+		}
+		return raw, nil
+	}
 	s, err := repl.ReplaceOrErr(raw, true, true)
 	if err == nil {
 		return s, nil

@@ -16,6 +16,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/oidcaddy/oidcaddy/internal/jose"
+	"github.com/oidcaddy/oidcaddy/internal/keyring"
 	"github.com/oidcaddy/oidcaddy/provider"
 	"github.com/oidcaddy/oidcaddy/telemetry"
 )
@@ -116,6 +117,18 @@ type Handler struct {
 	// `<storage dir>/keys/secret.key`. Placeholders are resolved.
 	SecretKeyFile string `json:"secret_key_file,omitempty"`
 
+	// A secret of at least 32 random bytes, e.g. `{env.OIDC_KEY_ENCRYPTION_SECRET}`,
+	// under which the signing keys and the secret key are kept in the
+	// provider's database (sealed with AES-256-GCM), so that every instance
+	// on a shared database uses the same keys. Generated signing keys then
+	// rotate (see key_rotation); keys with a file are read from it as
+	// before. Every instance needs the same secret; changing it makes the
+	// stored keys unreadable. Unset: keys are files under the storage dir.
+	KeyEncryptionSecret string `json:"key_encryption_secret,omitempty"`
+
+	// When generated signing keys rotate; only with key_encryption_secret.
+	KeyRotation *KeyRotationConfig `json:"key_rotation,omitempty"`
+
 	// A directory whose login.html, consent.html, error.html, device.html,
 	// logout.html, form_post.html and oidcaddy.css replace the built-in
 	// page templates, and whose messages/<lang>.json add or reword a
@@ -136,6 +149,9 @@ type Handler struct {
 	// per request, for operators who pay per span. Default: a span per
 	// event.
 	SpanEvents bool `json:"span_events,omitempty"`
+
+	// keyring serves the keys kept in the store; nil when they are files.
+	keyring *keyring.Keyring
 
 	logger *zap.Logger
 	// prov is set by Provision and never cleared: Caddy may still call
@@ -166,17 +182,13 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	h.logger = ctx.Logger()
 	repl := caddy.NewReplacer()
 
+	// Every configuration mistake, the provider's rules and the module's,
+	// is found here at once, before the database is touched.
+	cfg, problems := h.problems(repl, true)
+	if err := h.describe(problems); err != nil {
+		return err
+	}
 	issuer, issuerURL, err := resolveIssuer(repl, h.Issuer)
-	if err != nil {
-		return err
-	}
-	if err := h.checkStatic(); err != nil {
-		return err
-	}
-
-	// Clients and users need no resources: build them first so that a
-	// configuration mistake fails before the database is touched.
-	clients, err := buildClients(repl, h.Clients)
 	if err != nil {
 		return err
 	}
@@ -189,10 +201,6 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return err
 	}
 	h.warnWeakSettings(ctx, accounts)
-	registration, err := buildRegistration(repl, h.Registration)
-	if err != nil {
-		return err
-	}
 	warnLiteralSecrets(h.logger, h)
 
 	backend, err := h.loadStorage(ctx)
@@ -209,11 +217,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	h.releaseStore, h.store = opened.Release, opened.Store
 	store, dir := opened.Store, opened.KeyDir
 
-	signer, err := h.loadSigner(repl, dir)
-	if err != nil {
-		return err
-	}
-	secretKey, err := h.loadSecretKey(repl, dir)
+	signer, secretKey, err := h.loadKeys(repl, dir, store)
 	if err != nil {
 		return err
 	}
@@ -227,59 +231,34 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	h.releaseLogs = release
 
-	cfg := provider.Config{
-		Issuer:   issuer,
-		Store:    store,
-		Clients:  clients,
-		Accounts: accounts,
-		Signer:   signer,
-		Events: provider.MultiSink{
-			telemetry.NewSink(telemetry.Options{LoggerProvider: lp, SpanEvents: h.SpanEvents}),
-			newZapSink(h.logger),
-		},
-		TemplatesDir: repl.ReplaceKnown(h.TemplatesDir, ""),
-		Branding:     h.Branding.toProvider(),
-		ClientIP:     clientIP,
-		// One per handler: it caches parsed client key sets, which a
-		// reload then starts afresh.
-		Assertions:                         &jose.Assertions{},
-		SecretKey:                          secretKey,
-		Registration:                       registration,
-		Resources:                          buildResources(h.Resources),
-		RequirePushedAuthorizationRequests: h.RequirePushedAuthorizationRequests,
-		MaxBodyBytes:                       h.MaxBodySize,
-		BodyReadTimeout:                    time.Duration(h.BodyReadTimeout),
+	cfg.Store = store
+	cfg.Accounts = accounts
+	cfg.Signer = signer
+	cfg.Events = provider.MultiSink{
+		telemetry.NewSink(telemetry.Options{LoggerProvider: lp, SpanEvents: h.SpanEvents}),
+		newZapSink(h.logger),
 	}
-	if h.Lifetimes != nil {
-		cfg.Lifetimes = h.Lifetimes.toProvider()
-	}
-	if h.PendingLimits != nil {
-		cfg.PendingLimits = provider.PendingLimits{PerAddress: h.PendingLimits.PerAddress, Total: h.PendingLimits.Total}
-	}
-	if h.LoginThrottle != nil {
-		cfg.Throttle = h.LoginThrottle.toProvider()
-		cfg.MaxConcurrentPasswordChecks = h.LoginThrottle.MaxConcurrentPasswordChecks
-	}
-	if h.Cookies != nil {
-		cfg.Cookies = provider.CookieConfig{
-			NamePrefix: h.Cookies.NamePrefix,
-			Secure:     h.Cookies.Secure,
-			Domain:     h.Cookies.Domain,
-		}
-	}
+	cfg.TemplatesDir = repl.ReplaceKnown(h.TemplatesDir, "")
+	cfg.ClientIP = clientIP
+	// One per handler: it caches parsed client key sets, which a reload
+	// then starts afresh.
+	cfg.Assertions = &jose.Assertions{}
+	cfg.SecretKey = secretKey
 	h.prov, err = provider.New(cfg)
-	if err != nil {
+	if verrs := (provider.ValidationErrors)(nil); errors.As(err, &verrs) {
+		return h.describe(verrs)
+	} else if err != nil {
 		return err
 	}
 	h.requests = newRequestGate()
 	h.prefix = issuerURL.Path
-	h.live = providers.add(issuer, h.prov, registration.Policy)
+	h.live = providers.add(issuer, h.prov, cfg.Registration.Policy)
 	h.logger.Info("OpenID Connect provider ready",
 		zap.String("issuer", issuer),
 		zap.String("storage", opened.Describe),
-		zap.Int("clients", len(clients)),
+		zap.Int("clients", len(cfg.ConfiguredClients)),
 		zap.Int("users", len(users)),
-		zap.String("registration", registration.Policy))
+		zap.String("registration", cfg.Registration.Policy))
 	return nil
 }
 
@@ -287,9 +266,6 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 // rejected most mistakes, before opening anything; this is the last word
 // for a config assembled in JSON by hand or by a tool.
 func (h *Handler) Validate() error {
-	if _, _, err := resolveIssuer(caddy.NewReplacer(), h.Issuer); err != nil {
-		return err
-	}
 	return h.checkStatic()
 }
 
@@ -308,6 +284,8 @@ func (h *Handler) Cleanup() error {
 		h.logger.Warn("requests to the old configuration still running after the drain timeout; the database may close under them (they get 503)",
 			zap.Duration("waited", drainTimeout))
 	}
+	// Before the store is released: the key ring re-reads it.
+	h.closeKeys()
 	if h.releaseLogs != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		errs = append(errs, h.releaseLogs(ctx))
@@ -353,12 +331,9 @@ func clientIP(r *http.Request) string {
 	return host
 }
 
-// resolveIssuer resolves placeholders and checks the issuer the way the
-// provider will, so the error names the directive.
+// resolveIssuer resolves placeholders in the issuer, which the provider has
+// checked (Config.Validate), and parses it for its path.
 func resolveIssuer(repl *caddy.Replacer, raw string) (string, *url.URL, error) {
-	if raw == "" {
-		return "", nil, errors.New("issuer is required")
-	}
 	issuer, err := repl.ReplaceOrErr(raw, true, true)
 	if err != nil {
 		return "", nil, fmt.Errorf("issuer: %w", err)
@@ -366,9 +341,6 @@ func resolveIssuer(repl *caddy.Replacer, raw string) (string, *url.URL, error) {
 	u, err := url.Parse(issuer)
 	if err != nil {
 		return "", nil, fmt.Errorf("issuer: %w", err)
-	}
-	if (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return "", nil, fmt.Errorf("issuer must be an absolute https (or, for development, http) URL, got %q", issuer)
 	}
 	return issuer, u, nil
 }

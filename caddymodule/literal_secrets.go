@@ -27,6 +27,9 @@ func warnLiteralSecrets(logger *zap.Logger, h *Handler) {
 			warn("client " + c.ClientID + " secret")
 		}
 	}
+	if h.KeyEncryptionSecret != "" && !placeholderPattern.MatchString(h.KeyEncryptionSecret) {
+		warn("key_encryption_secret")
+	}
 	if h.Registration != nil {
 		for i, t := range h.Registration.InitialAccessTokens {
 			if !placeholderPattern.MatchString(t) {

@@ -152,65 +152,91 @@ func (c *Client) AllowsGrant(gt string) bool {
 	return slices.Contains(c.GrantTypes, gt)
 }
 
-// Validate checks the client's configuration for consistency.
+// Validate checks the client's configuration for consistency and returns
+// every problem found (ValidationErrors; paths relative to the client).
 func (c *Client) Validate() error {
-	if c.ID == "" {
-		return fmt.Errorf("client: id is required")
+	return ValidationErrors(c.fieldErrors("", nil)).orNil()
+}
+
+var authMethods = []string{AuthMethodClientSecretBasic, AuthMethodClientSecretPost, AuthMethodClientSecretJWT, AuthMethodPrivateKeyJWT, AuthMethodNone}
+
+// fieldErrors checks the client, naming its fields below path. With algs
+// (the signing keys' algorithms) it also checks the ID token alg has a key.
+func (c *Client) fieldErrors(path string, algs []string) []FieldError {
+	var p problems
+	at := func(field string) string {
+		if path == "" {
+			return field
+		}
+		return path + "." + field
 	}
+	if c.ID == "" {
+		p.add(at("client_id"), "client_id is required")
+	}
+	who := fmt.Sprintf("client %q", c.ID)
 	switch c.TokenEndpointAuthMethod {
 	case AuthMethodNone:
 		if c.HasSecret() {
-			return fmt.Errorf("client %q: a public client (auth method none) must not have a secret", c.ID)
+			p.add(at("client_secret"), "%s: a public client must not have a secret (auth method none)", who)
 		}
 	case AuthMethodClientSecretBasic, AuthMethodClientSecretPost, AuthMethodClientSecretJWT:
-		if !c.HasSecret() {
-			return fmt.Errorf("client %q: auth method %s needs a secret", c.ID, c.TokenEndpointAuthMethod)
-		}
-		if c.TokenEndpointAuthMethod == AuthMethodClientSecretJWT && len(c.hmacKey) < 32 {
-			return fmt.Errorf("client %q: client_secret_jwt needs a secret of at least 32 bytes (HS256 key size)", c.ID)
+		switch {
+		case !c.HasSecret():
+			p.add(at("client_secret"), "%s: auth method %s needs a secret", who, c.TokenEndpointAuthMethod)
+		case c.TokenEndpointAuthMethod == AuthMethodClientSecretJWT && len(c.hmacKey) < 32:
+			p.add(at("client_secret"), "%s: client_secret_jwt needs a secret of at least 32 bytes (HS256 key size)", who)
 		}
 	case AuthMethodPrivateKeyJWT:
 		if len(c.JWKS) == 0 && c.JWKSURI == "" {
-			return fmt.Errorf("client %q: private_key_jwt needs jwks or jwks_uri", c.ID)
+			p.add(at("token_endpoint_auth_method"), "%s: private_key_jwt needs jwks or jwks_uri", who)
 		}
 	default:
-		return fmt.Errorf("client %q: unsupported token_endpoint_auth_method %q", c.ID, c.TokenEndpointAuthMethod)
+		p.add(at("token_endpoint_auth_method"), "%s: token_endpoint_auth_method must be one of %s, got %q", who, strings.Join(authMethods, ", "), c.TokenEndpointAuthMethod)
 	}
-	for _, gt := range c.GrantTypes {
+	for i, gt := range c.GrantTypes {
 		if !slices.Contains(supportedGrantTypes, gt) {
-			return fmt.Errorf("client %q: unsupported grant type %q (supported: %s)", c.ID, gt, strings.Join(supportedGrantTypes, ", "))
+			p.add(index(at("grant_types"), i), "%s: unsupported grant type %q (supported: %s)", who, gt, strings.Join(supportedGrantTypes, ", "))
 		}
 	}
-	switch c.AccessTokenFormat {
-	case "", TokenFormatOpaque, TokenFormatJWT:
-	default:
-		return fmt.Errorf("client %q: access token format must be opaque or jwt, got %q", c.ID, c.AccessTokenFormat)
-	}
+	p.accessTokenFormat(at("access_token_format"), who, c.AccessTokenFormat)
 	if c.IntrospectAnyToken && c.Public() {
-		return fmt.Errorf("client %q: a public client cannot introspect tokens, so it cannot be a resource server (introspect_any_token)", c.ID)
+		p.add(at("introspect_any_token"), "%s: a public client cannot introspect tokens, so it cannot be a resource server (introspect_any_token)", who)
 	}
 	if c.AllowsGrant(GrantTypeClientCredentials) && c.Public() {
-		return fmt.Errorf("client %q: a public client cannot use client_credentials", c.ID)
+		p.add(at("grant_types"), "%s: a public client cannot use client_credentials", who)
 	}
 	if c.AllowsGrant(GrantTypeAuthorizationCode) && len(c.RedirectURIs) == 0 {
-		return fmt.Errorf("client %q: at least one redirect URI is required for the authorization_code grant", c.ID)
+		p.add(at("redirect_uris"), "%s: at least one redirect URI is required for the authorization_code grant", who)
 	}
-	for _, u := range c.RedirectURIs {
+	for i, u := range c.RedirectURIs {
 		if err := validateRedirectURI(u); err != nil {
-			return fmt.Errorf("client %q: %w", c.ID, err)
+			p.add(index(at("redirect_uris"), i), "%s: %s", who, err)
 		}
 	}
 	if c.JWKSURI != "" {
 		if err := CheckJWKSURI(c.JWKSURI); err != nil {
-			return fmt.Errorf("client %q: %w", c.ID, err)
+			p.add(at("jwks_uri"), "%s: %s", who, err)
 		}
 	}
 	if c.BackchannelLogoutURI != "" {
 		if err := CheckBackchannelLogoutURI(c.BackchannelLogoutURI); err != nil {
-			return fmt.Errorf("client %q: %w", c.ID, err)
+			p.add(at("backchannel_logout_uri"), "%s: %s", who, err)
 		}
 	}
-	return nil
+	p.idTokenAlg(at("id_token_signed_response_alg"), who, c.IDTokenSignedResponseAlg, algs)
+	return p
+}
+
+// idTokenAlg: a client may ask for an alg the provider signs with, and, once
+// the keys are known (algs), one a configured key has.
+func (p *problems) idTokenAlg(path, who, alg string, algs []string) {
+	switch {
+	case alg == "":
+	case !slices.Contains(SigningAlgorithms, alg):
+		p.add(path, "%s: id_token_signed_response_alg must be one of %s, got %q", who, strings.Join(SigningAlgorithms, ", "), alg)
+	case algs != nil && !slices.Contains(algs, alg):
+		p.add(path, "%s: id_token_signed_response_alg %s needs a signing_key of that algorithm (configured: %s)", who, alg, strings.Join(algs, ", "))
+	}
 }
 
 // ClientStore looks clients up by id. It returns ErrNotFound for unknown ids.
@@ -221,19 +247,23 @@ type ClientStore interface {
 // StaticClients is a ClientStore of clients fixed at configuration time.
 type StaticClients map[string]*Client
 
-// NewStaticClients validates and indexes clients.
+// NewStaticClients validates and indexes clients; problems are named
+// clients[i], i the position in the arguments.
 func NewStaticClients(clients ...*Client) (StaticClients, error) {
+	var p problems
+	p.clients(clients, nil, nil)
+	if len(p) > 0 {
+		return nil, ValidationErrors(p)
+	}
+	return indexClients(clients), nil
+}
+
+func indexClients(clients []*Client) StaticClients {
 	m := make(StaticClients, len(clients))
 	for _, c := range clients {
-		if err := c.Validate(); err != nil {
-			return nil, err
-		}
-		if _, dup := m[c.ID]; dup {
-			return nil, fmt.Errorf("client %q defined twice", c.ID)
-		}
 		m[c.ID] = c
 	}
-	return m, nil
+	return m
 }
 
 // Client implements ClientStore.

@@ -4,11 +4,12 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"strings"
 	"time"
 )
 
-// Lifetimes of the provider's records and tokens. Zero values take defaults.
+// Lifetimes of the provider's records and tokens. Zero values take defaults;
+// negative ones are refused by Config.Validate (but see
+// RefreshTokenReuseGrace).
 type Lifetimes struct {
 	// AuthorizationCode: RFC 6749 §4.1.2 recommends at most 10 minutes. Default 1m.
 	AuthorizationCode time.Duration
@@ -44,7 +45,7 @@ type Lifetimes struct {
 
 func (l *Lifetimes) applyDefaults() {
 	def := func(d *time.Duration, v time.Duration) {
-		if *d <= 0 {
+		if *d == 0 {
 			*d = v
 		}
 	}
@@ -102,17 +103,22 @@ func (t *LoginThrottle) applyDefaults() {
 	}
 }
 
-// Config configures a Provider. Issuer, Store, Clients, Accounts and Signer
-// are required.
+// Config configures a Provider. Issuer, Store, Clients (or
+// ConfiguredClients), Accounts and Signer are required. Validate checks the
+// rest.
 type Config struct {
 	// Issuer is the https (or, for development, http) URL identifying the
 	// provider, without query or fragment (OIDC Discovery §3). Endpoints are
 	// served below its path.
-	Issuer   string
-	Store    Store
-	Clients  ClientStore
-	Accounts AccountStore
-	Signer   Signer
+	Issuer  string
+	Store   Store
+	Clients ClientStore
+	// ConfiguredClients are the clients fixed by the configuration, in
+	// configured order, for a provider without a Clients store of its own:
+	// Validate names their problems clients[i], New indexes them.
+	ConfiguredClients []*Client
+	Accounts          AccountStore
+	Signer            Signer
 	// Assertions verifies client-signed JWTs (private_key_jwt,
 	// client_secret_jwt); optional.
 	Assertions AssertionVerifier
@@ -275,34 +281,29 @@ type Resource struct {
 	AccessTokenFormat string
 }
 
+// validate prepares the configuration for New: the operator's settings
+// (Validate, with the Signer), then the components only a program can
+// forget. ConfiguredClients become the ClientStore.
 func (c *Config) validate() (*url.URL, error) {
-	if c.Issuer == "" {
-		return nil, fmt.Errorf("issuer is required")
-	}
-	u, err := url.Parse(c.Issuer)
-	if err != nil {
-		return nil, fmt.Errorf("issuer: %v", err)
-	}
-	if u.Scheme != "https" && u.Scheme != "http" {
-		return nil, fmt.Errorf("issuer must be an https URL (http only for development), got %q", c.Issuer)
-	}
-	if u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
-		return nil, fmt.Errorf("issuer must be a URL with a host and no query, fragment or user info, got %q", c.Issuer)
-	}
-	if strings.HasSuffix(u.Path, "/") {
-		return nil, fmt.Errorf("issuer must not end with a slash, got %q", c.Issuer)
+	if err := c.Validate(); err != nil {
+		return nil, err
 	}
 	switch {
 	case c.Store == nil:
 		return nil, fmt.Errorf("a store is required")
-	case c.Clients == nil:
+	case c.Clients == nil && c.ConfiguredClients == nil:
 		return nil, fmt.Errorf("a client store is required")
+	case c.Clients != nil && c.ConfiguredClients != nil:
+		return nil, fmt.Errorf("set Clients or ConfiguredClients, not both")
 	case c.Accounts == nil:
 		return nil, fmt.Errorf("an account store is required")
 	case c.Signer == nil:
 		return nil, fmt.Errorf("a signer is required")
 	}
-	return u, nil
+	if c.Clients == nil {
+		c.Clients = indexClients(c.ConfiguredClients)
+	}
+	return url.Parse(c.Issuer)
 }
 
 var _ http.Handler = (*Provider)(nil)

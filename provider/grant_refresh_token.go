@@ -192,7 +192,7 @@ func (p *Provider) prepareSuccessor(r *http.Request, client *Client, consumedID 
 	}
 	var sealed []byte
 	if p.cfg.Lifetimes.RefreshTokenReuseGrace > 0 {
-		sealed = p.successors.seal(next, consumedID, p.now())
+		sealed = p.successors.seal(r.Context(), next, consumedID, p.now())
 	}
 	return next, sealed, nil
 }
@@ -219,7 +219,7 @@ func (p *Provider) liveSuccessor(ctx context.Context, clientID, consumedID strin
 		if len(sealed) == 0 {
 			return "", ErrNotFound
 		}
-		raw, err := p.successors.open(sealed, consumedID, now)
+		raw, err := p.successors.open(ctx, sealed, consumedID, now)
 		if err != nil {
 			return "", ErrNotFound
 		}

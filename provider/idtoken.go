@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"fmt"
 	"hash"
-	"maps"
 	"slices"
 	"strings"
 )
@@ -74,21 +73,6 @@ func (p *Provider) idTokenAlg(client *Client) string {
 func (p *Provider) checkIDTokenAlg(alg string) error {
 	if algs := p.cfg.Signer.Algorithms(); alg != "" && !slices.Contains(algs, alg) {
 		return fmt.Errorf("id_token_signed_response_alg must be one of %s (the algorithms of the configured signing keys)", strings.Join(algs, ", "))
-	}
-	return nil
-}
-
-// checkStaticClients finds configured clients asking for an ID token alg
-// that no configured key has, so the mistake shows at load, not at login.
-func (p *Provider) checkStaticClients() error {
-	static, ok := p.cfg.Clients.(StaticClients)
-	if !ok {
-		return nil
-	}
-	for _, id := range slices.Sorted(maps.Keys(static)) {
-		if err := p.checkIDTokenAlg(static[id].IDTokenSignedResponseAlg); err != nil {
-			return fmt.Errorf("client %q: %s, not %q", id, err, static[id].IDTokenSignedResponseAlg)
-		}
 	}
 	return nil
 }

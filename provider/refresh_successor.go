@@ -1,11 +1,13 @@
 package provider
 
 import (
+	"context"
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/rand"
 	"encoding/binary"
 	"errors"
+	"strconv"
 	"sync"
 	"time"
 )
@@ -23,11 +25,18 @@ import (
 // sense that matters: a copy of the database, even with the secret key file,
 // yields no usable refresh token. The price: after a restart (or on another
 // instance) a duplicate within the grace is refused as before, without
-// revoking anything.
+// revoking anything. On a store shared by several instances the keys are
+// shared instead (sharedSuccessorKey): sealed under Config.SecretKey in the
+// store and gone from it two periods after their own, so a database copy
+// opens nothing without the secret key, and nothing old even with it.
 type successorSealer struct {
 	period time.Duration
 	mu     sync.Mutex
 	keys   map[int64]cipher.AEAD // by period index; at most two
+	// shared, when set, gets a period's key from the store all instances
+	// share, so a duplicate refresh that lands on another instance is
+	// answered with the same successor (issue 10 part 3).
+	shared func(ctx context.Context, idx int64, period time.Duration, create bool) ([]byte, error)
 }
 
 var errSuccessorGone = errors.New("the sealed successor no longer opens")
@@ -38,38 +47,60 @@ func newSuccessorSealer(grace time.Duration) *successorSealer {
 
 // key returns the key of period idx, making it if create is set. Keys of
 // periods before the one preceding now are dropped first, so they neither
-// open anything nor linger in memory.
-func (s *successorSealer) key(idx int64, create bool, now time.Time) cipher.AEAD {
+// open anything nor linger in memory. With a shared source the key of a
+// period is the one every instance uses (sharedKey); a store error then
+// means no key, which costs a duplicate its successor, not its answer.
+func (s *successorSealer) key(ctx context.Context, idx int64, create bool, now time.Time) cipher.AEAD {
+	cur := s.index(now)
+	k := s.cached(idx, cur)
+	if k != nil || idx < cur-1 || idx > cur+1 || (!create && s.shared == nil) {
+		return k
+	}
+	var raw []byte
+	if s.shared != nil {
+		var err error
+		if raw, err = s.shared(ctx, idx, s.period, create); err != nil {
+			return nil
+		}
+	} else {
+		raw = make([]byte, 32)
+		rand.Read(raw)
+	}
+	block, err := aes.NewCipher(raw)
+	if err != nil {
+		return nil
+	}
+	if k, err = cipher.NewGCM(block); err != nil {
+		return nil
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	cur := s.index(now)
+	if have := s.keys[idx]; have != nil {
+		return have // made meanwhile by another request of this instance
+	}
+	s.keys[idx] = k
+	return k
+}
+
+// cached returns the in-memory key of period idx, dropping those of periods
+// before cur-1.
+func (s *successorSealer) cached(idx, cur int64) cipher.AEAD {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	for i := range s.keys {
 		if i < cur-1 {
 			delete(s.keys, i)
 		}
 	}
-	k := s.keys[idx]
-	if k == nil && create {
-		raw := make([]byte, 32)
-		rand.Read(raw)
-		block, err := aes.NewCipher(raw)
-		if err != nil {
-			return nil
-		}
-		if k, err = cipher.NewGCM(block); err != nil {
-			return nil
-		}
-		s.keys[idx] = k
-	}
-	return k
+	return s.keys[idx]
 }
 
 func (s *successorSealer) index(now time.Time) int64 { return now.UnixNano() / int64(s.period) }
 
 // seal encrypts successor for the consumed token consumedID.
-func (s *successorSealer) seal(successor, consumedID string, now time.Time) []byte {
+func (s *successorSealer) seal(ctx context.Context, successor, consumedID string, now time.Time) []byte {
 	idx := s.index(now)
-	k := s.key(idx, true, now)
+	k := s.key(ctx, idx, true, now)
 	if k == nil {
 		return nil
 	}
@@ -81,11 +112,11 @@ func (s *successorSealer) seal(successor, consumedID string, now time.Time) []by
 }
 
 // open returns the successor sealed for consumedID, or errSuccessorGone.
-func (s *successorSealer) open(sealed []byte, consumedID string, now time.Time) (string, error) {
+func (s *successorSealer) open(ctx context.Context, sealed []byte, consumedID string, now time.Time) (string, error) {
 	if len(sealed) < 8 {
 		return "", errSuccessorGone
 	}
-	k := s.key(int64(binary.BigEndian.Uint64(sealed)), false, now)
+	k := s.key(ctx, int64(binary.BigEndian.Uint64(sealed)), false, now)
 	if k == nil || len(sealed) < 8+k.NonceSize() {
 		return "", errSuccessorGone
 	}
@@ -95,4 +126,37 @@ func (s *successorSealer) open(sealed []byte, consumedID string, now time.Time) 
 		return "", errSuccessorGone
 	}
 	return string(plain), nil
+}
+
+// sharedSuccessorKey is the successorSealer's shared source: the key of
+// period idx, made once by whichever instance asks first (Store.Create) and
+// read by the others, sealed under Config.SecretKey with its record id as
+// associated data. It expires from the store when it can open nothing any
+// more (two periods after its own start).
+func (p *Provider) sharedSuccessorKey(ctx context.Context, idx int64, period time.Duration, create bool) ([]byte, error) {
+	id := "refresh_successor/" + strconv.FormatInt(int64(period), 10) + "/" + strconv.FormatInt(idx, 10)
+	for {
+		rec, err := p.cfg.Store.Get(ctx, KindProviderSecret, id)
+		if err == nil {
+			return p.unseal(rec.Payload, id)
+		}
+		if !errors.Is(err, ErrNotFound) || !create {
+			return nil, err
+		}
+		raw := make([]byte, 32)
+		rand.Read(raw)
+		sealed, err := p.seal(raw, id)
+		if err != nil {
+			return nil, err
+		}
+		exp := time.Unix(0, (idx+2)*int64(period))
+		err = p.cfg.Store.Create(ctx, Record{Kind: KindProviderSecret, ID: id, Payload: sealed, ExpiresAt: exp}, true)
+		if err == nil {
+			return raw, nil
+		}
+		if !errors.Is(err, ErrAlreadyExists) {
+			return nil, err
+		}
+		// Another instance made it first: read theirs.
+	}
 }

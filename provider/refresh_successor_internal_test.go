@@ -1,6 +1,7 @@
 package provider
 
 import (
+	"context"
 	"reflect"
 	"testing"
 	"time"
@@ -35,28 +36,29 @@ func TestRefreshTokenSuccessorTrailer(t *testing.T) {
 // A sealed successor opens for its own consumed token only, within at least
 // one grace of sealing, and for nobody once its key period has passed.
 func TestSuccessorSealer(t *testing.T) {
+	ctx := context.Background()
 	grace := 2 * time.Second
 	s := newSuccessorSealer(grace)
 	t0 := time.Unix(1_900_000_000, 0)
-	sealed := s.seal("successor-value", "consumed-id", t0)
-	if got, err := s.open(sealed, "consumed-id", t0.Add(grace)); err != nil || got != "successor-value" {
+	sealed := s.seal(ctx, "successor-value", "consumed-id", t0)
+	if got, err := s.open(ctx, sealed, "consumed-id", t0.Add(grace)); err != nil || got != "successor-value" {
 		t.Fatalf("open within the grace: %q %v", got, err)
 	}
-	if _, err := s.open(sealed, "other-id", t0); err == nil {
+	if _, err := s.open(ctx, sealed, "other-id", t0); err == nil {
 		t.Errorf("opened for another consumed token")
 	}
 	tampered := append([]byte(nil), sealed...)
 	tampered[len(tampered)-1] ^= 1
-	if _, err := s.open(tampered, "consumed-id", t0); err == nil {
+	if _, err := s.open(ctx, tampered, "consumed-id", t0); err == nil {
 		t.Errorf("a tampered value opened")
 	}
-	if _, err := s.open(sealed, "consumed-id", t0.Add(3*grace)); err == nil {
+	if _, err := s.open(ctx, sealed, "consumed-id", t0.Add(3*grace)); err == nil {
 		t.Errorf("opened long after the grace")
 	}
 	if len(s.keys) > 1 {
 		t.Errorf("%d keys kept after their periods passed", len(s.keys))
 	}
-	if _, err := newSuccessorSealer(grace).open(sealed, "consumed-id", t0); err == nil {
+	if _, err := newSuccessorSealer(grace).open(ctx, sealed, "consumed-id", t0); err == nil {
 		t.Errorf("another sealer (a restarted process) opened it")
 	}
 }

@@ -2,7 +2,6 @@ package provider
 
 import (
 	"crypto/sha256"
-	"fmt"
 	"net/http"
 	"net/url"
 )
@@ -23,8 +22,10 @@ func (p *Provider) init() error {
 		p.throttle.shared = &sharedThrottle{store: p.cfg.Store, cfg: p.cfg.Throttle}
 	}
 	p.clients = &clientRegistry{p: p, shared: storeIsShared(p.cfg.Store)}
-	if err := p.checkStaticClients(); err != nil {
-		return err
+	if storeIsShared(p.cfg.Store) && len(p.cfg.SecretKey) == 32 {
+		// Instances share the secret key (caddymodule: key_encryption_secret),
+		// so they can share the keys that seal refresh successors too.
+		p.successors.shared = p.sharedSuccessorKey
 	}
 	if p.privateAllow, err = parsePrivateAllowList(p.cfg.Registration.AllowPrivateHosts); err != nil {
 		return err
@@ -33,15 +34,8 @@ func (p *Provider) init() error {
 	if p.privateAllow != nil {
 		p.registeredClientHTTP = newPublicOnlyClient(p.privateAllow, nil)
 	}
-	switch p.cfg.Registration.Policy {
-	case "", RegistrationClosed, RegistrationOpen, RegistrationInitialAccessToken:
-	default:
-		return fmt.Errorf("registration policy must be closed, open or initial_access_token, got %q", p.cfg.Registration.Policy)
-	}
+	// Config.Validate has checked the policy and the tokens' length.
 	for _, t := range p.cfg.Registration.InitialAccessTokens {
-		if len(t) < 16 {
-			return fmt.Errorf("initial access tokens must be at least 16 characters")
-		}
 		p.staticIATs = append(p.staticIATs, sha256.Sum256([]byte(t)))
 	}
 	if p.discovery, err = p.buildDiscovery(); err != nil {

@@ -9,6 +9,18 @@ import (
 // Kind names a family of stored records. Each kind is a separate key space.
 type Kind string
 
+// Record kinds kept in the provider's store by its host, not by the
+// provider: the key ring in internal/keyring, which shares keys between the
+// instances on one store.
+const (
+	// KindSigningKey holds one algorithm's generated signing keys, their
+	// private parts sealed.
+	KindSigningKey Kind = "signing_key"
+	// KindProviderSecret holds secrets generated once for all instances,
+	// sealed, such as Config.SecretKey.
+	KindProviderSecret Kind = "provider_secret"
+)
+
 // Record kinds used by the provider.
 const (
 	KindSession                    Kind = "session"

@@ -135,3 +135,24 @@ func TestTwoInstancesShareOnePostgres(t *testing.T) {
 		t.Errorf("client deleted on B, token on A: %d %s, want 401 invalid_client", r.Status, r.Body)
 	}
 }
+
+// Two instances on one Postgres database with key_encryption_secret share
+// their keys: what one signs or seals, the other accepts, both ways.
+func TestTwoInstancesShareKeysOnPostgres(t *testing.T) {
+	dsn := pgtest.Database(t)
+	cfgA, cfgB := newSiteConfig(t), newSiteConfig(t)
+	for _, cfg := range []*siteConfig{&cfgA, &cfgB} {
+		cfg.StorageDir = postgresStorage
+		cfg.ExtraClients = sharedKeysProviderBlock
+	}
+	env := []string{"OIDC_DATABASE_URL=" + dsn, sharedKeysEnv(e2eKeyEncryptionSecret)}
+	startCaddyWith(t, cfgA, cfgA.caddyfile(t), env...)
+	bFile := strings.Replace(string(cfgB.caddyfile(t)), "issuer "+cfgB.Issuer(), "issuer "+cfgA.Issuer(), 1)
+	startCaddyWith(t, cfgB, []byte(bFile), env...)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	a, b := on(cfgA.Issuer(), cfgA.Issuer()), on(cfgA.Issuer(), cfgB.Issuer())
+	mintSharedKeyArtifacts(ctx, t, a).checkOn(ctx, t, b)
+	mintSharedKeyArtifacts(ctx, t, b).checkOn(ctx, t, a)
+}

@@ -1,6 +1,7 @@
 package provider_test
 
 import (
+	"bytes"
 	"net/http"
 	"strconv"
 	"sync"
@@ -135,5 +136,34 @@ func TestLoginThrottleCountsFailuresOfEveryInstance(t *testing.T) {
 		if r := fail(c); r.status != http.StatusSeeOther {
 			t.Fatalf("failure %d on c after the right password on d: %d, want 303 (the success must clear the account everywhere)", i+1, r.status)
 		}
+	}
+}
+
+// On a shared store, a duplicate refresh that lands on another instance
+// within the reuse grace gets the successor the first instance issued, as it
+// would on the same instance (oauth2-proxy refreshes concurrently, and a load
+// balancer spreads the duplicates).
+func TestDuplicateRefreshOnAnotherInstanceGetsTheSameSuccessor(t *testing.T) {
+	st := sharedMemStore{memstore.New()}
+	secretKey := bytes.Repeat([]byte{7}, 32)
+	withKey := func(c *provider.Config) { c.SecretKey = secretKey }
+	a, b := newHarnessOn(t, st, withKey), newHarnessOn(t, st, withKey)
+	rt := a.tokens(t, "web", "openid offline_access")["refresh_token"].(string)
+
+	first := a.refresh(rt, "web", webSecret, nil)
+	if first.status != 200 {
+		t.Fatalf("refresh on a: %d %s", first.status, first.body)
+	}
+	dup := b.refresh(rt, "web", webSecret, nil)
+	if dup.status != 200 {
+		t.Fatalf("the duplicate on b within the grace: %d %s, want 200", dup.status, dup.body)
+	}
+	want, got := jsonBody(t, first)["refresh_token"], jsonBody(t, dup)["refresh_token"]
+	if got != want {
+		t.Fatalf("the duplicate on b got refresh token %v, a issued %v", got, want)
+	}
+	// Nothing was revoked: the successor still refreshes, on either instance.
+	if r := b.refresh(want.(string), "web", webSecret, nil); r.status != 200 {
+		t.Fatalf("the shared successor refreshing on b: %d %s", r.status, r.body)
 	}
 }
