@@ -192,19 +192,21 @@ func (s *Store) Close() error {
 // Pool is the connection pool, for tests and benchmarks.
 func (s *Store) Pool() *pgxpool.Pool { return s.pool }
 
-// do runs one operation under the per-operation deadline, once more when
+// do runs one operation under the per-operation deadline, again when
 // the failure is safe to retry (a dead pooled connection after a database
 // restart, a serialization conflict), and classifies its error.
 func (s *Store) do(ctx context.Context, op string, fn func(ctx context.Context) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	// One deadline for all attempts, so an operation never takes longer
+	// than opTimeout, however it fails.
+	octx, cancel := context.WithTimeout(ctx, s.opTimeout)
+	defer cancel()
 	var err error
 	for attempt := 0; attempt < 4; attempt++ {
-		octx, cancel := context.WithTimeout(ctx, s.opTimeout)
 		err = fn(octx)
-		cancel()
-		if err == nil || !retryable(err) || ctx.Err() != nil {
+		if err == nil || !retryable(err) || octx.Err() != nil {
 			break
 		}
 	}
