@@ -156,3 +156,60 @@ func TestTwoInstancesShareKeysOnPostgres(t *testing.T) {
 	mintSharedKeyArtifacts(ctx, t, a).checkOn(ctx, t, b)
 	mintSharedKeyArtifacts(ctx, t, b).checkOn(ctx, t, a)
 }
+
+// The database goes down under the real binary: requests that need it get
+// 503 temporarily_unavailable (counted as server_error, the store-health
+// gauge at 0, the cause in Caddy's log without the password), Caddy stays
+// up, and service resumes by itself when the database is back, with what
+// was acknowledged before still there.
+func TestPostgresDownAnswers503AndRecovers(t *testing.T) {
+	c := pgtest.NewCluster(t)
+	dsn := c.NewDatabase(t)
+	cfg := newSiteConfig(t)
+	cfg.StorageDir = `postgres {
+			dsn {env.OIDC_DATABASE_URL}
+			timeout 2s
+		}`
+	cfg.ExtraClients = machineClient
+	srv := startCaddyWith(t, cfg, cfg.caddyfile(t), "OIDC_DATABASE_URL="+dsn)
+	before := machineToken(t, cfg.Issuer())
+	if before == "" {
+		t.Fatal("no token before the outage")
+	}
+	eventsBefore := counters(srv.metrics())
+
+	c.Stop()
+	down := runLoad(cfg.Issuer(), 2*time.Second)
+	down.report(t)
+	if down.ok.Load() != 0 || down.unavailable.Load() == 0 {
+		t.Errorf("with the database down: %d tokens issued, %d answered 503 temporarily_unavailable; want none issued, some 503", down.ok.Load(), down.unavailable.Load())
+	}
+	srv.awaitStoreHealthy(0)
+	wantIncreased(t, eventsBefore, counters(srv.metrics()), map[string]float64{"server_error": 1})
+	select {
+	case <-srv.Exited():
+		t.Fatal("caddy died with the database down")
+	default:
+	}
+
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	up := runLoad(cfg.Issuer(), time.Second)
+	up.report(t)
+	if up.ok.Load() == 0 {
+		t.Error("tokens were not issued again after the database came back")
+	}
+	srv.awaitStoreHealthy(1)
+	if !introspectActive(t, cfg.Issuer(), before) {
+		t.Error("a token issued before the outage is not active after it")
+	}
+	for _, line := range []string{"OIDC provider database unavailable", "OIDC provider database answers again"} {
+		if !srv.logContains(line) {
+			t.Errorf("no log line %q", line)
+		}
+	}
+	if srv.logContains(c.Password()) {
+		t.Error("Caddy's log contains the database password")
+	}
+}
