@@ -331,6 +331,11 @@ func (s *Store) Put(ctx context.Context, rec provider.Record, durable bool) erro
 	}
 	a = append(a, nullable(rec.UID))
 	return s.do(ctx, "put", func(ctx context.Context) error {
+		if durable && rec.UID == "" {
+			// One statement is its own transaction.
+			_, err := s.pool.Exec(ctx, upsert, a...)
+			return err
+		}
 		return s.inTx(ctx, durable, func(b *pgx.Batch) {
 			if rec.UID != "" {
 				b.Queue(stealUID, a[0], a[1], a[2])
@@ -369,6 +374,14 @@ func (s *Store) Create(ctx context.Context, rec provider.Record, durable bool) e
 				b.Queue(stealUID, a[0], a[1], a[2])
 				b.Queue(claimUID, a[0], a[1], a[2])
 			}
+		}
+		if durable && claim == nil {
+			var won bool
+			err := s.pool.QueryRow(ctx, createIfFree, a...).Scan(&won)
+			if errors.Is(err, pgx.ErrNoRows) {
+				return provider.ErrAlreadyExists
+			}
+			return err
 		}
 		return s.inTx(ctx, durable, func(b *pgx.Batch) {
 			b.Queue(createIfFree, a...).QueryRow(func(row pgx.Row) error {
