@@ -40,7 +40,17 @@ var topLevelFields = map[string]string{
 //
 //	oidc_provider {
 //		issuer <url>
-//		storage <dir>
+//		storage <dir>                 # shorthand for: storage badger { dir <dir> }
+//		storage badger {
+//			dir <dir>
+//		}
+//		storage postgres {
+//			dsn             <connection string>
+//			max_conns       <n>
+//			simple_protocol
+//			timeout         <duration>
+//			reap_interval   <duration>
+//		}
 //		signing_key <algorithm> [<pem file>]
 //		lifetimes {
 //			authorization_code           <duration>
@@ -158,11 +168,10 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return err
 			}
 		case "storage":
-			if h.Storage != nil {
+			if h.StorageRaw != nil {
 				return d.Err("storage already specified")
 			}
-			h.Storage = new(StorageConfig)
-			if err := oneArg(d, &h.Storage.Dir); err != nil {
+			if err := h.unmarshalStorage(d); err != nil {
 				return err
 			}
 		case "signing_key":

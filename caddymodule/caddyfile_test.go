@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"encoding/json"
 	"reflect"
 	"strings"
 	"testing"
@@ -103,8 +104,8 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 				log_exporter console
 			}`,
 			want: Handler{
-				Issuer:  "http://localhost:8080/auth",
-				Storage: &StorageConfig{Dir: "./data/oidc"},
+				Issuer:     "http://localhost:8080/auth",
+				StorageRaw: json.RawMessage(`{"backend":"badger","dir":"./data/oidc"}`),
 				SigningKeys: []SigningKeyConfig{
 					{Algorithm: "ES256", File: "/keys/es.pem"},
 					{Algorithm: "RS256"},

@@ -42,7 +42,7 @@ func caddyWithProvider(t *testing.T, strict bool, hashes ...string) (issuer, log
 	}
 	handler := &Handler{
 		Issuer:        issuer,
-		Storage:       &StorageConfig{Dir: filepath.Join(dir, "oidc")},
+		StorageRaw:    badgerAt(filepath.Join(dir, "oidc")),
 		Clients:       []ClientConfig{{ClientID: "app", Public: true, RedirectURIs: []string{"http://localhost:5556/callback"}}},
 		Users:         users,
 		LoginThrottle: &LoginThrottleConfig{FreeAttempts: 2, BaseDelay: caddy.Duration(60e9), MaxDelay: caddy.Duration(600e9)},

@@ -17,16 +17,6 @@ import (
 	"github.com/oidcaddy/oidcaddy/provider"
 )
 
-// StorageConfig says where the provider keeps its state.
-type StorageConfig struct {
-	// Directory of the Badger database. Relative paths are relative to
-	// Caddy's working directory. Configurations (and reloads) naming the
-	// same directory share one open database. Default:
-	// `<Caddy data dir>/oidc_provider/<issuer host and path>`.
-	// Placeholders are resolved.
-	Dir string `json:"dir,omitempty"`
-}
-
 // SigningKeyConfig is one JWS signing key.
 type SigningKeyConfig struct {
 	// JWS algorithm: RS256 (default), PS256, ES256, ES384 or EdDSA.

@@ -2,6 +2,7 @@ package caddymodule
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -32,7 +33,8 @@ func init() {
 // `reverse_proxy` or `file_server` in the same site keep working.
 //
 // State (sessions, codes, tokens, consents) is kept in an embedded Badger
-// database. Clients and users are defined in the configuration.
+// database, or in PostgreSQL shared by several instances. Clients and users
+// are defined in the configuration.
 type Handler struct {
 	// The issuer identifier: the https URL (http only for development) that
 	// relying parties are configured with, without a trailing slash, query or
@@ -41,8 +43,12 @@ type Handler struct {
 	// Placeholders such as `{env.OIDC_ISSUER}` are resolved. Required.
 	Issuer string `json:"issuer,omitempty"`
 
-	// Where the provider keeps its state.
-	Storage *StorageConfig `json:"storage,omitempty"`
+	// Where the provider keeps its state: a module of the
+	// `oidc_provider.storage` namespace, named by "backend": `badger`
+	// (embedded, one instance; the default) or `postgres` (shared by several
+	// instances). An object without "backend" ({"dir": ...}, the form of
+	// earlier versions) is taken as badger.
+	StorageRaw json.RawMessage `json:"storage,omitempty" caddy:"namespace=oidc_provider.storage inline_key=backend"`
 
 	// Keys that sign ID tokens. The first key is the active one; all keys
 	// are published in the JWKS so tokens signed by a retired key still
@@ -150,12 +156,15 @@ type Handler struct {
 	logger *zap.Logger
 	// prov is set by Provision and never cleared: Caddy may still call
 	// ServeHTTP after Cleanup (see requestGate).
-	prov        *provider.Provider
-	requests    *requestGate
-	prefix      string // the issuer URL's path, where the endpoints are mounted
-	storeKey    string // pool key of the acquired store; "" when none is held
-	releaseLogs func(context.Context) error
-	live        *liveProvider // registered for the admin API; nil when not
+	prov     *provider.Provider
+	requests *requestGate
+	prefix   string         // the issuer URL's path, where the endpoints are mounted
+	store    provider.Store // the (possibly shared) store Provision acquired
+	// releaseStore drops the reference to the store taken in Provision;
+	// nil when none is held.
+	releaseStore func() error
+	releaseLogs  func(context.Context) error
+	live         *liveProvider // registered for the admin API; nil when not
 }
 
 // CaddyModule returns the Caddy module information.
@@ -194,15 +203,19 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	h.warnWeakSettings(ctx, accounts)
 	warnLiteralSecrets(h.logger, h)
 
-	dir, err := h.storageDir(repl, issuerURL)
+	backend, err := h.loadStorage(ctx)
 	if err != nil {
 		return err
 	}
-	store, err := acquireStore(dir)
+	if pg, ok := backend.(*PostgresStorage); ok {
+		pg.warnLiteralPassword(h.logger)
+	}
+	opened, err := backend.OpenStore(repl, issuerURL)
 	if err != nil {
 		return err
 	}
-	h.storeKey = dir
+	h.releaseStore, h.store = opened.Release, opened.Store
+	store, dir := opened.Store, opened.KeyDir
 
 	signer, secretKey, err := h.loadKeys(repl, dir, store)
 	if err != nil {
@@ -242,7 +255,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	h.live = providers.add(issuer, h.prov, cfg.Registration.Policy)
 	h.logger.Info("OpenID Connect provider ready",
 		zap.String("issuer", issuer),
-		zap.String("storage", dir),
+		zap.String("storage", opened.Describe),
 		zap.Int("clients", len(cfg.ConfiguredClients)),
 		zap.Int("users", len(users)),
 		zap.String("registration", cfg.Registration.Policy))
@@ -279,9 +292,9 @@ func (h *Handler) Cleanup() error {
 		cancel()
 		h.releaseLogs = nil
 	}
-	if h.storeKey != "" {
-		errs = append(errs, releaseStore(h.storeKey, h.logger))
-		h.storeKey = ""
+	if h.releaseStore != nil {
+		errs = append(errs, h.releaseStore())
+		h.releaseStore = nil
 	}
 	return errors.Join(errs...)
 }

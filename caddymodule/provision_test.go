@@ -42,8 +42,8 @@ func testHandler(t *testing.T, dir string) *Handler {
 	t.Helper()
 	t.Setenv("OIDCADDY_TEST_SECRET", "not-a-real-secret")
 	return &Handler{
-		Issuer:  "http://localhost:8080",
-		Storage: &StorageConfig{Dir: dir},
+		Issuer:     "http://localhost:8080",
+		StorageRaw: badgerAt(dir),
 		Clients: []ClientConfig{{
 			ClientID:     "app",
 			ClientSecret: "{env.OIDCADDY_TEST_SECRET}",
@@ -156,9 +156,10 @@ func TestProvisionGeneratesAndKeepsDefaultKey(t *testing.T) {
 	}
 
 	// The generation log line names the file but never carries key material.
-	h3 := testHandler(t, t.TempDir())
+	dir3 := t.TempDir()
+	h3 := testHandler(t, dir3)
 	h3.logger = zap.New(core)
-	if _, err := h3.loadSigner(caddy.NewReplacer(), h3.Storage.Dir); err != nil {
+	if _, err := h3.loadSigner(caddy.NewReplacer(), dir3); err != nil {
 		t.Fatal(err)
 	}
 	entries := logs.FilterMessage("generated a new signing key").All()

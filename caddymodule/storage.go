@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/url"
 	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"time"
@@ -126,23 +125,6 @@ func explainOpenError(dir string, err error) error {
 			"and note that `caddy validate` cannot check this configuration while that server runs: %w", dir, err)
 	}
 	return fmt.Errorf("storage: opening %s: %w", dir, err)
-}
-
-// storageDir is the configured directory, or a default derived from the
-// issuer so that several providers in one Caddy keep apart.
-func (h *Handler) storageDir(repl *caddy.Replacer, issuer *url.URL) (string, error) {
-	dir := ""
-	if h.Storage != nil {
-		dir = repl.ReplaceKnown(h.Storage.Dir, "")
-	}
-	if dir == "" {
-		dir = filepath.Join(caddy.AppDataDir(), "oidc_provider", issuerDirName(issuer))
-	}
-	abs, err := filepath.Abs(dir)
-	if err != nil {
-		return "", fmt.Errorf("storage: %w", err)
-	}
-	return filepath.Clean(abs), nil
 }
 
 var unsafeDirChars = regexp.MustCompile(`[^a-z0-9._-]+`)

@@ -17,6 +17,7 @@ var forbidden = []string{
 	"go.opentelemetry.io/",
 	"github.com/prometheus/",
 	"github.com/dgraph-io/",
+	"github.com/jackc/", // pgx: the Postgres store's driver
 }
 
 func violations(t *testing.T, pattern string) []string {
@@ -42,7 +43,7 @@ func violations(t *testing.T, pattern string) []string {
 
 func TestProviderHasNoInfrastructureDependencies(t *testing.T) {
 	for _, dep := range violations(t, "github.com/oidcaddy/oidcaddy/provider/...") {
-		t.Errorf("provider depends on %s; keep Caddy, OpenTelemetry, Prometheus and Badger out of the protocol engine and reach them through provider's interfaces", dep)
+		t.Errorf("provider depends on %s; keep Caddy, OpenTelemetry, Prometheus, Badger and pgx out of the protocol engine and reach them through provider's interfaces", dep)
 	}
 }
 

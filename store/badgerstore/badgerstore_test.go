@@ -36,6 +36,9 @@ func openT(t testing.TB, opts Options) *Store {
 	return s
 }
 
+// storetest.RunShared (two handles racing on one database) does not apply:
+// Badger locks its directory, so no second handle, in this process or
+// another, can open it; one Caddy process shares one handle instead.
 func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) provider.Store {
 		// The default GC interval, as in production; Close must stop it.

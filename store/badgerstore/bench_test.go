@@ -143,3 +143,22 @@ func BenchmarkPutDurableParallel(b *testing.B) {
 	})
 	b.ReportMetric(float64(s.dbSyncs.Load())/float64(b.N), "syncs/op")
 }
+
+// BenchmarkUpdate is a durable read-modify-write, as a refresh token
+// rotation or a grant extension does.
+func BenchmarkUpdate(b *testing.B) {
+	recs := benchRecords(4096)
+	s := benchStore(b, recs)
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		r := &recs[i%len(recs)]
+		if _, err := s.Update(ctx, r.Kind, r.ID, func(rec *provider.Record) error {
+			rec.Payload[0]++
+			return nil
+		}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/oidcaddy/oidcaddy/internal/caddyproc"
+	"github.com/oidcaddy/oidcaddy/internal/pgtest"
 )
 
 // caddyBin is the binary TestMain builds from this checkout.
@@ -53,7 +54,9 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	fmt.Fprintf(os.Stderr, "e2e: built %s in %s\n", caddyBin, time.Since(start).Round(time.Millisecond))
-	code := m.Run()
+	// pgtest.Main runs the tests and removes the PostgreSQL cluster the
+	// Postgres storage tests start.
+	code := pgtest.Main(m)
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
