@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -38,48 +37,7 @@ func TestLoginThrottleIsSharedAcrossInstances(t *testing.T) {
 		})
 	}
 	a, b := instance(), instance()
-	var releaseOnce sync.Once
-	release := func() { releaseOnce.Do(func() { close(held.release) }) }
-	defer release()
-
-	submits := make([]func(ip, login, password string) response, burst)
-	for i := range submits {
-		h := a
-		if i%2 == 1 {
-			h = b
-		}
-		submits[i] = h.loginPage(t)
-	}
-	answers := make(chan response, burst)
-	var answered atomic.Int32
-	for i, submit := range submits {
-		go func() {
-			answers <- submit("198.51.100."+strconv.Itoa(i+1), "alice", "wrong-"+strconv.Itoa(i))
-			answered.Add(1)
-		}()
-	}
-	deadline := time.Now().Add(30 * time.Second)
-	for answered.Load()+held.checked.Load() < burst && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
-	release()
-	var wrong, throttled int
-	for range burst {
-		switch r := <-answers; r.status {
-		case http.StatusSeeOther:
-			wrong++
-		case http.StatusTooManyRequests:
-			throttled++
-		default:
-			t.Errorf("unexpected answer in the burst: %d %q", r.status, r.body)
-		}
-	}
-	if n := held.checked.Load(); n > freeAttempts {
-		t.Errorf("%d concurrent wrong guesses over two instances: %d passwords checked, want at most free_attempts (%d)", burst, n, freeAttempts)
-	}
-	if int(held.checked.Load()) != wrong || wrong+throttled != burst {
-		t.Errorf("answers: %d wrong password, %d throttled, %d checks", wrong, throttled, held.checked.Load())
-	}
+	guessBurst(t, held, freeAttempts, burst, func(i int) *harness { return []*harness{a, b}[i%2] })
 	// The failures counted on both: each instance refuses even the right
 	// password from a fresh address.
 	for name, h := range map[string]*harness{"a": a, "b": b} {

@@ -44,18 +44,33 @@ func TestLoginThrottleHoldsUnderConcurrentGuesses(t *testing.T) {
 		c.MaxConcurrentPasswordChecks = 2 * burst
 		c.Throttle = provider.LoginThrottle{FreeAttempts: freeAttempts, Window: time.Minute, BaseDelay: 10 * time.Second, MaxDelay: time.Minute}
 	})
+	guessBurst(t, held, freeAttempts, burst, func(int) *harness { return h })
+	// The failures were counted: the account is locked, even for the right
+	// password from a fresh address.
+	if r := h.loginPage(t)("203.0.113.9", "alice", alicePassword); r.status != http.StatusTooManyRequests {
+		t.Errorf("right password after the burst's failures: %d, want 429", r.status)
+	}
+}
+
+// guessBurst sends burst concurrent wrong guesses for alice, guess i through
+// on(i) from an address of its own (so only the account key can hold), each
+// held inside its password check until every guess is either answered or
+// checked, and asserts that at most freeAttempts passwords were checked and
+// every other guess got the throttle answer. held is the accounts of every
+// instance in on.
+func guessBurst(t *testing.T, held *heldAccounts, freeAttempts, burst int, on func(i int) *harness) {
+	t.Helper()
 	var releaseOnce sync.Once
 	release := func() { releaseOnce.Do(func() { close(held.release) }) }
 	defer release()
 
 	submits := make([]func(ip, login, password string) response, burst)
 	for i := range submits {
-		submits[i] = h.loginPage(t)
+		submits[i] = on(i).loginPage(t)
 	}
 	answers := make(chan response, burst)
 	var answered atomic.Int32
 	for i, submit := range submits {
-		// Each guess from its own address: only the account key can hold.
 		go func() {
 			answers <- submit("198.51.100."+strconv.Itoa(i+1), "alice", "wrong-"+strconv.Itoa(i))
 			answered.Add(1)
@@ -65,7 +80,7 @@ func TestLoginThrottleHoldsUnderConcurrentGuesses(t *testing.T) {
 	// check, then let the checks finish. (Without the reservation, all of
 	// them reach the check.)
 	deadline := time.Now().Add(30 * time.Second)
-	for answered.Load()+held.checked.Load() < burst && time.Now().Before(deadline) {
+	for int(answered.Load()+held.checked.Load()) < burst && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	release()
@@ -81,16 +96,11 @@ func TestLoginThrottleHoldsUnderConcurrentGuesses(t *testing.T) {
 			t.Errorf("unexpected answer in the burst: %d %q", r.status, r.body)
 		}
 	}
-	if n := held.checked.Load(); n > freeAttempts {
+	if n := int(held.checked.Load()); n > freeAttempts {
 		t.Errorf("%d concurrent wrong guesses for one account: %d passwords checked, want at most free_attempts (%d)", burst, n, freeAttempts)
 	}
 	if int(held.checked.Load()) != wrong || wrong+throttled != burst {
 		t.Errorf("answers: %d wrong password, %d throttled, %d checks", wrong, throttled, held.checked.Load())
-	}
-	// The failures were counted: the account is locked, even for the right
-	// password from a fresh address.
-	if r := h.loginPage(t)("203.0.113.9", "alice", alicePassword); r.status != http.StatusTooManyRequests {
-		t.Errorf("right password after the burst's failures: %d, want 429", r.status)
 	}
 }
 
