@@ -17,7 +17,6 @@ import (
 	"fmt"
 	"io"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
@@ -614,64 +613,6 @@ func testUpdateMissing(t *testing.T, s provider.Store) {
 	checkNotFound(t, "Get after Update of a missing record", err)
 }
 
-// testUpdateConcurrent increments a counter from many goroutines. Each Update
-// must see the previous one's result: the final count and the set of values
-// each call returned prove that none was lost or applied twice.
-func testUpdateConcurrent(t *testing.T, s provider.Store) {
-	const goroutines, perGoroutine = 20, 10
-	ctx := context.Background()
-	put(t, s, plain(kindA, "counter", "0"))
-
-	results := make(chan int, goroutines*perGoroutine)
-	errs := make(chan error, goroutines*perGoroutine)
-	var wg sync.WaitGroup
-	for range goroutines {
-		wg.Go(func() {
-			for range perGoroutine {
-				got, err := s.Update(ctx, kindA, "counter", func(r *provider.Record) error {
-					n, err := strconv.Atoi(string(r.Payload))
-					if err != nil {
-						return err
-					}
-					r.Payload = strconv.AppendInt(r.Payload[:0], int64(n+1), 10)
-					return nil
-				})
-				if err != nil {
-					errs <- err
-					continue
-				}
-				n, err := strconv.Atoi(string(got.Payload))
-				if err != nil {
-					errs <- err
-					continue
-				}
-				results <- n
-			}
-		})
-	}
-	wg.Wait()
-	close(results)
-	close(errs)
-	for err := range errs {
-		t.Errorf("Update: %v", err)
-	}
-	seen := make(map[int]bool)
-	for n := range results {
-		if seen[n] {
-			t.Errorf("two Updates returned counter %d", n)
-		}
-		seen[n] = true
-	}
-	for n := 1; n <= goroutines*perGoroutine; n++ {
-		if !seen[n] {
-			t.Errorf("no Update returned counter %d", n)
-		}
-	}
-	if got := get(t, s, kindA, "counter"); string(got.Payload) != strconv.Itoa(goroutines*perGoroutine) {
-		t.Errorf("final counter %q, want %d", got.Payload, goroutines*perGoroutine)
-	}
-}
-
 func testConsume(t *testing.T, s provider.Store) {
 	ctx := context.Background()
 	rec := full(kindA, "code")
@@ -720,59 +661,6 @@ func testConsumeMissing(t *testing.T, s provider.Store) {
 	checkNotFound(t, "Consume of a missing record", err)
 	_, err = s.Get(context.Background(), kindA, "missing")
 	checkNotFound(t, "Get after Consume of a missing record", err)
-}
-
-func testConsumeConcurrent(t *testing.T, s provider.Store) {
-	const callers = 32
-	ctx := context.Background()
-	rec := plain(kindA, "contested", "code")
-	put(t, s, rec)
-	base := time.Now()
-
-	type result struct {
-		at  time.Time
-		rec provider.Record
-		err error
-	}
-	results := make([]result, callers)
-	start := make(chan struct{})
-	var wg sync.WaitGroup
-	for i := range callers {
-		wg.Go(func() {
-			at := base.Add(time.Duration(i+1) * time.Millisecond)
-			<-start
-			got, err := s.Consume(ctx, kindA, "contested", at)
-			results[i] = result{at, got, err}
-		})
-	}
-	close(start)
-	wg.Wait()
-
-	var winner *result
-	for i := range results {
-		r := &results[i]
-		switch {
-		case r.err == nil:
-			if winner != nil {
-				t.Errorf("more than one Consume succeeded")
-			}
-			winner = r
-		case !errors.Is(r.err, provider.ErrAlreadyConsumed):
-			t.Errorf("Consume: %v, want success or ErrAlreadyConsumed", r.err)
-		}
-	}
-	if winner == nil {
-		t.Fatal("no Consume succeeded")
-	}
-	want := rec
-	want.ConsumedAt = winner.at
-	checkRecord(t, "winner's record", winner.rec, want)
-	for _, r := range results {
-		if errors.Is(r.err, provider.ErrAlreadyConsumed) {
-			checkRecord(t, "loser's record", r.rec, want)
-		}
-	}
-	checkGet(t, s, want)
 }
 
 func testDelete(t *testing.T, s provider.Store) {
@@ -1042,34 +930,5 @@ func testCreate(t *testing.T, s provider.Store) {
 	put(t, s, expired)
 	if err := s.Create(ctx, plain(kindA, "jti-2", "new"), false); err != nil {
 		t.Fatalf("Create over an expired record: %v", err)
-	}
-}
-
-// Of concurrent Creates of one key exactly one succeeds.
-func testCreateConcurrent(t *testing.T, s provider.Store) {
-	const callers = 32
-	ctx := context.Background()
-	errs := make([]error, callers)
-	start := make(chan struct{})
-	var wg sync.WaitGroup
-	for i := range callers {
-		wg.Go(func() {
-			<-start
-			errs[i] = s.Create(ctx, plain(kindA, "contested-jti", "x"), false)
-		})
-	}
-	close(start)
-	wg.Wait()
-	ok := 0
-	for _, err := range errs {
-		switch {
-		case err == nil:
-			ok++
-		case !errors.Is(err, provider.ErrAlreadyExists):
-			t.Errorf("Create: %v, want success or ErrAlreadyExists", err)
-		}
-	}
-	if ok != 1 {
-		t.Fatalf("%d concurrent Creates succeeded, want exactly 1", ok)
 	}
 }
