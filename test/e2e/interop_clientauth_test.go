@@ -78,12 +78,7 @@ func TestBodyClientAuthWithoutConfiguredMethod(t *testing.T) {
 		t.Errorf("client_secret_post for a client with auth_method client_secret_basic: err = %v, want invalid_client", err)
 	}
 
-	after := srv.metrics()
-	for event, want := range map[string]float64{"grant.success": 1, "grant.error": 1} {
-		if got := after[event] - before[event]; got != want {
-			t.Errorf("%s increased by %v, want %v", event, got, want)
-		}
-	}
+	checkEventDeltas(t, before, srv.metrics(), map[string]float64{"grant.success": 1, "grant.error": 1})
 }
 
 // authStyleRecorder notes, per token request, whether the client
@@ -165,10 +160,5 @@ func TestZitadelRPRefreshesWithBodyAfterHeaderLogin(t *testing.T) {
 	}
 	wantActive(t, "refreshed access token", introspect(t, m, demoApp, refreshed.AccessToken), true, interopApp.ID)
 
-	after := srv.metrics()
-	for event, want := range map[string]float64{"grant.success": 2, "grant.error": 0, "refresh_token.consumed": 1} {
-		if got := after[event] - before[event]; got != want {
-			t.Errorf("%s increased by %v, want %v", event, got, want)
-		}
-	}
+	checkEventDeltas(t, before, srv.metrics(), map[string]float64{"grant.success": 2, "grant.error": 0, "refresh_token.consumed": 1})
 }

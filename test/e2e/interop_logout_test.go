@@ -88,14 +88,9 @@ func TestServerSideEndSessionEndsTheSession(t *testing.T) {
 		t.Errorf("prompt=none after the backend logout GET: %+v, want login_required", res)
 	}
 
-	after := srv.metrics()
-	for event, want := range map[string]float64{
+	checkEventDeltas(t, before, srv.metrics(), map[string]float64{
 		"end_session.success": 2,
 		"end_session.error":   0,
 		"session.destroyed":   2,
-	} {
-		if got := after[event] - before[event]; got != want {
-			t.Errorf("%s increased by %v, want %v", event, got, want)
-		}
-	}
+	})
 }

@@ -256,6 +256,17 @@ type counters map[string]float64
 
 // wantIncreased checks that each event's counter grew from before to after
 // by at least the given amount.
+// checkEventDeltas asserts how much each event counter grew between two
+// scrapes, exactly (wantIncreased asserts a lower bound).
+func checkEventDeltas(t *testing.T, before, after counters, want map[string]float64) {
+	t.Helper()
+	for event, w := range want {
+		if got := after[event] - before[event]; got != w {
+			t.Errorf("%s increased by %v, want %v", event, got, w)
+		}
+	}
+}
+
 func wantIncreased(t *testing.T, before, after counters, atLeast map[string]float64) {
 	t.Helper()
 	for event, want := range atLeast {

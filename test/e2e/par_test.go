@@ -106,18 +106,14 @@ func TestPushedAuthorizationRequest(t *testing.T) {
 	}
 
 	after := srv.metrics()
-	for event, want := range map[string]float64{
+	checkEventDeltas(t, before, after, map[string]float64{
 		"pushed_authorization_request.success":   1,
 		"pushed_authorization_request.saved":     1,
 		"pushed_authorization_request.destroyed": 1,
 		"pushed_authorization_request.error":     1,
 		"authorization.success":                  1,
 		"grant.success":                          1,
-	} {
-		if got := after[event] - before[event]; got != want {
-			t.Errorf("%s increased by %v, want %v", event, got, want)
-		}
-	}
+	})
 	wantIncreased(t, before, after, map[string]float64{"authorization.error": 2})
 }
 
