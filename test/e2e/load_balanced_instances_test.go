@@ -26,7 +26,7 @@ const instanceHeader = "X-Instance"
 // would run it: round robin, a request that cannot reach an instance tried
 // on the next one (lb_try_duration; Caddy retries a request on another
 // instance only when the connection failed, or for a GET), an instance that
-// failed a request or its health check left out for fail_duration.
+// failed a request left out for fail_duration, and its health checked.
 const frontCaddyfile = `{
 	admin 127.0.0.1:%d
 	persist_config off
@@ -42,7 +42,10 @@ http://127.0.0.1:%d {
 		max_fails 1
 		health_uri /.well-known/openid-configuration
 		health_interval 500ms
-		health_timeout 1s
+		# Generous: a slow answer on a busy test machine must not take an
+		# instance out and spoil the alternation the tests check.
+		health_timeout 5s
+		health_fails 2
 	}
 }
 `
