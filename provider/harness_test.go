@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -18,9 +19,11 @@ import (
 
 	"github.com/oidcaddy/oidcaddy/internal/formflow"
 	"github.com/oidcaddy/oidcaddy/internal/jose"
+	"github.com/oidcaddy/oidcaddy/internal/pgtest"
 	"github.com/oidcaddy/oidcaddy/provider"
 	"github.com/oidcaddy/oidcaddy/store/badgerstore"
 	"github.com/oidcaddy/oidcaddy/store/memstore"
+	"github.com/oidcaddy/oidcaddy/store/postgres"
 )
 
 // Test fixtures. The secrets are distinctive so leak checks can search for them.
@@ -180,14 +183,45 @@ var (
 )
 
 // newHarness returns a provider on an in-memory store (store/memstore), which
-// keeps unit tests fast. Benchmarks get real Badger on disk instead: their
-// numbers are read against production (docs/performance.md).
+// keeps unit tests fast. Benchmarks get a production backend instead, so their
+// numbers are read against production (docs/performance.md): real Badger on
+// disk, or with OIDC_BENCH_STORE=postgres a fresh database on the package's
+// throwaway PostgreSQL cluster (internal/pgtest; skipped, with the reason,
+// when PostgreSQL is not installed).
 func newHarness(tb testing.TB, mods ...func(*provider.Config)) *harness {
 	tb.Helper()
 	if _, ok := tb.(*testing.B); ok {
-		return newHarnessOn(tb, badgerStore(tb), mods...)
+		return newHarnessOn(tb, benchStore(tb), mods...)
 	}
 	return newHarnessOn(tb, memstore.New(), mods...)
+}
+
+// benchStore is the backend benchmarks run on: OIDC_BENCH_STORE names it,
+// badger (the default) or postgres.
+func benchStore(tb testing.TB) provider.Store {
+	tb.Helper()
+	switch backend := os.Getenv("OIDC_BENCH_STORE"); backend {
+	case "", "badger":
+		return badgerStore(tb)
+	case "postgres":
+		return postgresStore(tb)
+	default:
+		tb.Fatalf("OIDC_BENCH_STORE=%q: want badger or postgres", backend)
+		return nil
+	}
+}
+
+// postgresStore opens the production PostgreSQL store on a new database of
+// the package's throwaway cluster, with the pool size the Caddyfile example
+// suggests.
+func postgresStore(tb testing.TB) provider.Store {
+	tb.Helper()
+	st, err := postgres.Open(context.Background(), postgres.Options{DSN: pgtest.Database(tb), MaxConns: 20})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { st.Close() })
+	return st
 }
 
 // newBadgerHarness is newHarness on real Badger on disk, for tests about

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/oidcaddy/oidcaddy/internal/pgtest"
 	"github.com/oidcaddy/oidcaddy/provider"
 )
 
@@ -32,7 +33,9 @@ func TestMain(m *testing.M) {
 			os.Exit(2)
 		}
 	}
-	code := m.Run()
+	// pgtest.Main runs the tests and then removes the PostgreSQL cluster
+	// that benchmarks on OIDC_BENCH_STORE=postgres start (harness_test.go).
+	code := pgtest.Main(m)
 	if code != 0 || flag.Lookup("test.run").Value.String() != "" || flag.Lookup("test.bench").Value.String() != "" || flag.Lookup("test.fuzz").Value.String() != "" {
 		os.Exit(code)
 	}

@@ -21,6 +21,13 @@
 #                   tracing-span-events-logs; spans and log records go to a
 #                   loopback OTLP sink in the driver (test/load/telemetry.go)
 #   LOAD_INSTALL_WRK=1  apt-get install wrk when it is missing (as root)
+#   LOAD_POSTGRES=1 store in PostgreSQL instead of Badger: starts a throwaway
+#                   cluster (Debian's initdb/pg_ctl, as the postgres user when
+#                   run as root) on a free loopback port in the run's
+#                   directory; the provider Caddys then sit behind a front
+#                   Caddy (reverse_proxy, lb_policy round_robin)
+#   LOAD_INSTANCES  with LOAD_POSTGRES=1: how many Caddy instances share the
+#                   database behind the front proxy (default 1)
 set -euo pipefail
 
 cd "$(dirname "$0")/../.."
@@ -59,6 +66,22 @@ stop_caddys() {
 		kill -KILL "$pid" 2>/dev/null || true
 	done <"$work/run/caddy.pids"
 }
+pg_ctl_bin=""
+pg_dir=""
+pg_data=""
+# as_pg runs a PostgreSQL program as the postgres user when we are root
+# (PostgreSQL refuses to run as root).
+as_pg() {
+	if [[ $(id -u) -eq 0 ]]; then
+		runuser -u postgres -- "$@"
+	else
+		"$@"
+	fi
+}
+stop_postgres() {
+	[[ -n $pg_data && -f $pg_data/postmaster.pid ]] || return 0
+	as_pg "$pg_ctl_bin" -D "$pg_data" -m fast -w stop >/dev/null 2>&1 || true
+}
 cleanup() {
 	# The driver stops Caddy and wrk itself on SIGTERM; this covers an
 	# interrupted script and a driver that died.
@@ -67,7 +90,9 @@ cleanup() {
 		wait "$driver_pid" 2>/dev/null || true
 	fi
 	stop_caddys
+	stop_postgres
 	rm -rf "$work"
+	[[ -z $pg_dir ]] || rm -rf "$pg_dir"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -87,6 +112,38 @@ args=(
 	-workdir "$work/run"
 	-telemetry "${LOAD_TELEMETRY:-metrics}"
 )
+if [[ ${LOAD_POSTGRES:-0} == 1 ]]; then
+	pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1)
+	if [[ -z $pg_bin || ! -x $pg_bin/initdb ]]; then
+		echo "load: LOAD_POSTGRES=1 needs Debian's postgresql package (initdb, pg_ctl under /usr/lib/postgresql/*/bin)" >&2
+		exit 1
+	fi
+	pg_ctl_bin=$pg_bin/pg_ctl
+	# Not under $work: the postgres user cannot enter a root-only directory.
+	pg_dir=$(mktemp -d "${TMPDIR:-/tmp}/oidcaddy-load-pg-XXXXXX")
+	pg_data=$pg_dir/data
+	[[ $(id -u) -eq 0 ]] && chown postgres: "$pg_dir"
+	pg_password=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
+	(umask 077 && echo "$pg_password" >"$pg_dir/pwfile")
+	[[ $(id -u) -eq 0 ]] && chown postgres: "$pg_dir/pwfile"
+	as_pg "$pg_bin/initdb" -D "$pg_data" -U load --pwfile="$pg_dir/pwfile" --auth-local=trust --auth-host=scram-sha-256 \
+		-E UTF8 --locale=C >"$pg_dir/initdb.log" 2>&1 || { cat "$pg_dir/initdb.log" >&2; exit 1; }
+	rm -f "$pg_dir/pwfile"
+	# A loopback port nobody answers on, from the ephemeral range's upper part.
+	for _ in 1 2 3 4 5 6 7 8 9 10; do
+		pg_port=$((40000 + RANDOM % 20000))
+		(exec 3<>"/dev/tcp/127.0.0.1/$pg_port") 2>/dev/null || break
+	done
+	# The same server settings as the tests' cluster (internal/pgtest):
+	# fsync on, default synchronous_commit.
+	as_pg "$pg_ctl_bin" -D "$pg_data" -l "$pg_dir/server.log" -w -t 60 \
+		-o "-p $pg_port -k $pg_dir -c listen_addresses=127.0.0.1 -c max_connections=200 -c shared_buffers=32MB" start >/dev/null
+	export LOAD_POSTGRES_ADMIN_DSN="postgres://load:$pg_password@127.0.0.1:$pg_port/postgres?sslmode=disable"
+	LOAD_POSTGRES_PID=$(head -n1 "$pg_data/postmaster.pid")
+	export LOAD_POSTGRES_PID
+	args+=(-postgres -instances "${LOAD_INSTANCES:-1}")
+	echo "load: PostgreSQL $("$pg_bin/postgres" --version | awk '{print $3}') on 127.0.0.1:$pg_port, ${LOAD_INSTANCES:-1} instance(s) behind a round-robin reverse_proxy"
+fi
 if [[ -n ${LOAD_PROFILE:-} ]]; then
 	args+=(-profile "$LOAD_PROFILE")
 fi
