@@ -28,7 +28,8 @@ func withGroupedAlice(tb testing.TB) func(*provider.Config) {
 	hash := hashPassword(tb)
 	gateAccountsOnce.Do(func() {
 		gateAccounts, gateAccountsErr = provider.NewStaticAccounts(provider.User{Login: "alice", Subject: "alice-sub", PasswordHash: hash,
-			Claims: map[string]any{"email": "alice@example.com"}, Groups: []string{"staff", "admins"}})
+			Claims: map[string]any{"email": "alice@example.com"}, Groups: []string{"staff", "admins"}},
+			provider.User{Login: "bob", Subject: "bob-sub", PasswordHash: hash})
 	})
 	if gateAccountsErr != nil {
 		tb.Fatal(gateAccountsErr)
@@ -199,5 +200,26 @@ func TestGateSessionEndsWithProviderSessionExpiry(t *testing.T) {
 	h.clock.advance(2 * time.Minute)
 	if h.gateUser(t, cookie) != nil {
 		t.Fatal("the gate session outlived its provider session")
+	}
+}
+
+// A session can end without a logout: another account signing in on the
+// same browser replaces it. The gate session, bound to the old session's
+// sid, ends with it, because every request checks that session.
+func TestGateSessionEndsWhenAnotherAccountSignsIn(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, withGroupedAlice(t))
+	b := h.browser()
+	cookie, _ := h.gateLogin(t, b)
+	_, challenge := pkce("b")
+	authURL := h.authorizeURL(map[string]string{"client_id": "trusted", "prompt": "login", "code_challenge": challenge, "code_challenge_method": "S256"})
+	r, err := (&formflow.Browser{Client: b.c}).Authorize(authURL, h.issuer+"/interaction/", 4, func(_ formflow.Response, f formflow.Form) (url.Values, error) {
+		return url.Values{"login": {"bob"}, "password": {alicePassword}}, nil
+	})
+	if err != nil || !strings.HasPrefix(r.Location(), webRedirect) {
+		t.Fatalf("bob's sign-in: %v %d %q", err, r.Status, r.Location())
+	}
+	if h.gateUser(t, cookie) != nil {
+		t.Fatal("alice's gate session survived the end of her provider session")
 	}
 }
