@@ -14,6 +14,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/oidcaddy/oidcaddy/provider"
+	"github.com/oidcaddy/oidcaddy/telemetry"
 )
 
 func init() {
@@ -69,6 +70,9 @@ func (g *Protect) Provision(ctx caddy.Context) error {
 	g.logger = ctx.Logger()
 	if err := g.Validate(); err != nil {
 		return err
+	}
+	if err := telemetry.RegisterMetrics(ctx.GetMetricsRegistry()); err != nil {
+		return fmt.Errorf("registering metrics: %w", err)
 	}
 	if found, _ := providers.with(g.issuer, func(*liveProvider) error { return nil }); !found {
 		g.logger.Warn("oidc_protect: no oidc_provider with this issuer is running yet; if none starts with this configuration, protected requests are answered 503",
@@ -262,17 +266,20 @@ func (g *Protect) respond(w http.ResponseWriter, r *http.Request, next caddyhttp
 		http.Redirect(w, r, out.logoutURL, http.StatusSeeOther)
 		return nil
 	case out.badToken:
+		telemetry.CountGateDecision(telemetry.GateInvalidToken)
 		// RFC 6750 §3.1: invalid_token, 401.
 		w.Header().Set("WWW-Authenticate", realm+`, error="invalid_token", error_description="the access token is not valid"`)
 		http.Error(w, "invalid_token", http.StatusUnauthorized)
 		return nil
 	case out.login != nil:
+		telemetry.CountGateDecision(telemetry.GateLoginRequired)
 		http.SetCookie(w, &http.Cookie{Name: loginCookieName(secure), Value: loginCookieValue(out.login, returnPath(r)), Path: "/",
 			MaxAge: 600, HttpOnly: true, Secure: secure, SameSite: http.SameSiteLaxMode})
 		w.Header().Set("Cache-Control", "no-store")
 		http.Redirect(w, r, out.login.AuthURL, http.StatusSeeOther)
 		return nil
 	case out.noSession:
+		telemetry.CountGateDecision(telemetry.GateLoginRequired)
 		// Not a navigation: an API or script gets 401, never a login page
 		// (RFC 6750 §3: no error code when no credentials were sent).
 		w.Header().Set("WWW-Authenticate", realm)
@@ -281,14 +288,17 @@ func (g *Protect) respond(w http.ResponseWriter, r *http.Request, next caddyhttp
 	}
 	switch out.decision {
 	case provider.GateInvalidAudience:
+		telemetry.CountGateDecision(telemetry.GateInvalidToken)
 		w.Header().Set("WWW-Authenticate", realm+`, error="invalid_token", error_description="the access token is not for this resource"`)
 		http.Error(w, "invalid_token", http.StatusUnauthorized)
 		return nil
 	case provider.GateInsufficientScope:
+		telemetry.CountGateDecision(telemetry.GateInsufficientScope)
 		w.Header().Set("WWW-Authenticate", realm+`, error="insufficient_scope", scope="`+strings.Join(out.scopes, " ")+`"`)
 		http.Error(w, "insufficient_scope", http.StatusForbidden)
 		return nil
 	case provider.GateDeny:
+		telemetry.CountGateDecision(telemetry.GateDeny)
 		if out.id.Bearer {
 			w.Header().Set("WWW-Authenticate", realm+`, error="insufficient_scope"`)
 			http.Error(w, "forbidden", http.StatusForbidden)
@@ -300,6 +310,7 @@ func (g *Protect) respond(w http.ResponseWriter, r *http.Request, next caddyhttp
 		fmt.Fprint(w, `<!doctype html><title>Access denied</title><p>Your account may not see this page. <a href="`+provider.GateLogoutPath+`">Sign out</a>.</p>`)
 		return nil
 	}
+	telemetry.CountGateDecision(telemetry.GateAllow)
 	g.setIdentity(r, out.id)
 	return next.ServeHTTP(w, r)
 }

@@ -246,4 +246,42 @@ func TestProtectBearer(t *testing.T) {
 	if r.Status != http.StatusUnauthorized || !strings.Contains(r.Header.Get("WWW-Authenticate"), `error="invalid_token"`) || r.Header.Get("Location") != "" {
 		t.Fatalf("invalid bearer: %d %q", r.Status, r.Header.Get("WWW-Authenticate"))
 	}
+	// Each decision counted once, under its bounded label.
+	got := gateDecisions(t, s.srv)
+	for d, want := range map[string]float64{"allow": 1, "insufficient_scope": 1, "invalid_token": 1, "deny": 0, "login_required": 0} {
+		if got[d] != want {
+			t.Errorf("gate decisions %s = %v, want %v (all: %v)", d, got[d], want, got)
+		}
+	}
+}
+
+// gateDecisions reads oidc_provider_gate_decisions_total from the admin
+// metrics, by decision.
+func gateDecisions(t *testing.T, s *caddyServer) map[string]float64 {
+	t.Helper()
+	r, err := formflow.Do(http.DefaultClient, mustRequest(t, s.cfg.Admin()+"/metrics"))
+	if err != nil || r.Status != http.StatusOK {
+		t.Fatalf("GET /metrics: %v %d", err, r.Status)
+	}
+	out := map[string]float64{}
+	for _, line := range strings.Split(r.Body, "\n") {
+		rest, ok := strings.CutPrefix(line, `oidc_provider_gate_decisions_total{decision="`)
+		if !ok {
+			continue
+		}
+		name, value, _ := strings.Cut(rest, `"} `)
+		var v float64
+		fmt.Sscanf(value, "%g", &v)
+		out[name] = v
+	}
+	return out
+}
+
+func mustRequest(t *testing.T, u string) *http.Request {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, u, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return req
 }
