@@ -42,6 +42,11 @@ type Protect struct {
 	// X-Forwarded-User: {oidc.sub}. Removed from every incoming request
 	// first, with or without a session.
 	HeaderUp []HeaderFromClaims `json:"header_up,omitempty"`
+	// A header to carry a short-lived JWT (one minute) signed by the
+	// provider, with aud = the protected origin, sub and the released
+	// claims, for upstreams that verify identity against the JWKS instead
+	// of trusting headers. Removed from every incoming request first.
+	Assertion string `json:"assertion,omitempty"`
 
 	issuer       string
 	issuerOrigin string // scheme://host of the issuer, lower case
@@ -102,6 +107,9 @@ func (g *Protect) Validate() error {
 			return fmt.Errorf("oidc_protect: header_up[%d]: %q is not a header name", i, h.Name)
 		}
 	}
+	if strings.ContainsAny(g.Assertion, " :\t\r\n") {
+		return fmt.Errorf("oidc_protect: assertion: %q is not a header name", g.Assertion)
+	}
 	return nil
 }
 
@@ -118,12 +126,16 @@ type gateOutcome struct {
 	returnTo  string
 	pass      bool // the provider's own path on its own host
 	loginErr  bool
+	assertion string // signed identity for the upstream
 }
 
 func (g *Protect) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	// First, always: identity headers never come from the client.
 	for _, h := range g.HeaderUp {
 		r.Header.Del(h.Name)
+	}
+	if g.Assertion != "" {
+		r.Header.Del(g.Assertion)
 	}
 	path := provider.CleanGatePath(r.URL.Path)
 	reserved := path == provider.GateCallbackPath || path == provider.GateLogoutPath
@@ -159,6 +171,14 @@ func (g *Protect) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 
 // decide does everything that needs the provider (and its store).
 func (g *Protect) decide(r *http.Request, p *provider.Provider, origin, path string, secure bool) (gateOutcome, error) {
+	out, err := g.decideIdentity(r, p, origin, path, secure)
+	if err == nil && out.id != nil && out.decision == provider.GateAllow && g.Assertion != "" {
+		out.assertion, err = p.SignGateAssertion(out.id, origin)
+	}
+	return out, err
+}
+
+func (g *Protect) decideIdentity(r *http.Request, p *provider.Provider, origin, path string, secure bool) (gateOutcome, error) {
 	var out gateOutcome
 	ctx := r.Context()
 	if origin == g.issuerOrigin && p.Handles(r.URL.Path) {
@@ -312,6 +332,9 @@ func (g *Protect) respond(w http.ResponseWriter, r *http.Request, next caddyhttp
 	}
 	telemetry.CountGateDecision(telemetry.GateAllow)
 	g.setIdentity(r, out.id)
+	if out.assertion != "" {
+		r.Header.Set(g.Assertion, out.assertion)
+	}
 	return next.ServeHTTP(w, r)
 }
 

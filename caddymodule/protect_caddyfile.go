@@ -32,6 +32,7 @@ func parseProtectCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler,
 //		      [email <e>[,...]] [scope <s>[,...]] [audience <resource>]
 //		bypass <path>...
 //		header_up <name> <value> [<name> <value>]...
+//		assertion <header>
 //	}
 func (g *Protect) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // the directive name
@@ -67,8 +68,15 @@ func (g *Protect) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			for i := 0; i < len(args); i += 2 {
 				g.HeaderUp = append(g.HeaderUp, HeaderFromClaims{Name: args[i], Value: args[i+1]})
 			}
+		case "assertion":
+			if g.Assertion != "" {
+				return d.Err("assertion already specified")
+			}
+			if err := oneArg(d, &g.Assertion); err != nil {
+				return err
+			}
 		default:
-			return d.Errf("unrecognized oidc_protect subdirective %q (expected issuer, allow, bypass or header_up)", sub)
+			return d.Errf("unrecognized oidc_protect subdirective %q (expected issuer, allow, bypass, header_up or assertion)", sub)
 		}
 	}
 	if g.Issuer == "" {

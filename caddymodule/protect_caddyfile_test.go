@@ -19,6 +19,7 @@ func TestProtectCaddyfile(t *testing.T) {
 		allow * sub alice email bob@example.com
 		bypass /healthz /static/*
 		header_up X-Forwarded-User {oidc.sub} X-Forwarded-Groups {oidc.groups}
+		assertion X-Oidc-Assertion
 	}`
 	var g Protect
 	if err := g.UnmarshalCaddyfile(caddyfile.NewTestDispenser(in)); err != nil {
@@ -32,7 +33,8 @@ func TestProtectCaddyfile(t *testing.T) {
 			{Paths: []string{"/api/*"}, Methods: []string{"GET", "POST"}, Scopes: []string{"read"}, Audience: "https://api.example"},
 			{Paths: []string{"*"}, Subjects: []string{"alice"}, Emails: []string{"bob@example.com"}},
 		},
-		HeaderUp: []HeaderFromClaims{{"X-Forwarded-User", "{oidc.sub}"}, {"X-Forwarded-Groups", "{oidc.groups}"}},
+		HeaderUp:  []HeaderFromClaims{{"X-Forwarded-User", "{oidc.sub}"}, {"X-Forwarded-Groups", "{oidc.groups}"}},
+		Assertion: "X-Oidc-Assertion",
 	}
 	if !reflect.DeepEqual(g, want) {
 		t.Fatalf("got %+v\nwant %+v", g, want)

@@ -339,3 +339,33 @@ func (p *Provider) VerifyBearer(ctx context.Context, token string) (*Identity, e
 	id.Subject, id.Claims = acc.Subject, claimsForScopes(acc, info.scopes)
 	return id, nil
 }
+
+// gateAssertionTTL is how long a signed identity assertion is valid: one
+// request's trip to the upstream, with room for clock skew.
+const gateAssertionTTL = time.Minute
+
+// GateAssertionType is the JWS typ of identity assertions: not an ID token
+// (typ JWT) nor an access token (at+jwt), so neither this provider nor a
+// relying party checking typ takes one for the other.
+const GateAssertionType = "oidcaddy-assertion+jwt"
+
+// SignGateAssertion signs a short-lived JWT stating the identity for the
+// upstream of a protected origin: iss the issuer, aud the origin, sub and
+// the released claims. Upstreams verify it against the provider's JWKS,
+// as they would an ID token with the origin as client id.
+func (p *Provider) SignGateAssertion(id *Identity, origin string) (string, error) {
+	now := p.now()
+	claims := make(map[string]any, len(id.Claims)+6)
+	for k, v := range id.Claims {
+		claims[k] = v
+	}
+	claims["iss"], claims["sub"], claims["aud"] = p.cfg.Issuer, id.Subject, strings.ToLower(origin)
+	claims["iat"], claims["exp"], claims["jti"] = now.Unix(), now.Add(gateAssertionTTL).Unix(), newHandle()
+	if id.ClientID != "" {
+		claims["client_id"] = id.ClientID
+	}
+	if len(id.Scopes) > 0 {
+		claims["scope"] = strings.Join(id.Scopes, " ")
+	}
+	return p.cfg.Signer.SignJWT(claims, GateAssertionType)
+}

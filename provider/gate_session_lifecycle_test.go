@@ -223,3 +223,28 @@ func TestGateSessionEndsWhenAnotherAccountSignsIn(t *testing.T) {
 		t.Fatal("alice's gate session survived the end of her provider session")
 	}
 }
+
+// The identity assertion for an upstream verifies with the provider's keys,
+// names the site as audience and is not mistaken for an ID token.
+func TestGateAssertion(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, withGroupedAlice(t))
+	_, id := h.gateLogin(t, h.browser())
+	tok, err := h.p.SignGateAssertion(id, gateOrigin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	claims, err := h.keys.VerifyJWT(tok, provider.GateAssertionType)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if claims["aud"] != gateOrigin || claims["sub"] != "alice-sub" || claims["iss"] != h.issuer || claims["email"] != "alice@example.com" {
+		t.Fatalf("claims: %v", claims)
+	}
+	if exp, _ := claims["exp"].(float64); int64(exp) != h.clock.now().Add(time.Minute).Unix() {
+		t.Errorf("exp %v, want a minute from now", claims["exp"])
+	}
+	if _, err := h.keys.VerifyJWT(tok, "JWT"); err == nil {
+		t.Error("the assertion passes for an ID token")
+	}
+}

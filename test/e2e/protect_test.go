@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -8,6 +9,8 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/coreos/go-oidc/v3/oidc"
 
 	"github.com/oidcaddy/oidcaddy/internal/formflow"
 )
@@ -28,11 +31,12 @@ type echoUpstream struct {
 
 // echoed is what the upstream answers: the identity headers it saw.
 type echoed struct {
-	Path    string `json:"path"`
-	User    string `json:"user"`
-	Email   string `json:"email"`
-	Groups  string `json:"groups"`
-	Reached bool   `json:"reached"`
+	Path      string `json:"path"`
+	User      string `json:"user"`
+	Email     string `json:"email"`
+	Groups    string `json:"groups"`
+	Assertion string `json:"assertion"`
+	Reached   bool   `json:"reached"`
 }
 
 func startProtectedSite(t *testing.T) *protectedSite {
@@ -40,7 +44,7 @@ func startProtectedSite(t *testing.T) *protectedSite {
 	up := &echoUpstream{httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(echoed{Path: r.URL.Path, User: r.Header.Get("X-Forwarded-User"), Email: r.Header.Get("X-Forwarded-Email"),
-			Groups: r.Header.Get("X-Forwarded-Groups"), Reached: true})
+			Groups: r.Header.Get("X-Forwarded-Groups"), Assertion: r.Header.Get("X-Oidc-Assertion"), Reached: true})
 	}))}
 	t.Cleanup(up.Close)
 	cfg := newSiteConfig(t)
@@ -62,6 +66,7 @@ http://localhost:%[3]d {
 		allow * group staff
 		bypass /healthz
 		header_up X-Forwarded-User {oidc.sub} X-Forwarded-Email {oidc.email} X-Forwarded-Groups {oidc.groups}
+		assertion X-Oidc-Assertion
 	}
 	reverse_proxy %[4]s
 }
@@ -150,7 +155,7 @@ func TestProtectBrowserLoginHeadersAndLogout(t *testing.T) {
 	// Without a session: a spoofed identity header never reaches the
 	// upstream (the bypassed path is proxied without sign-in), scripts get
 	// 401 and pages go to the login.
-	if e := decodeEcho(t, navigate(t, b, s.app+"/healthz", "X-Forwarded-User", "admin")); e.User != "" {
+	if e := decodeEcho(t, navigate(t, b, s.app+"/healthz", "X-Forwarded-User", "admin", "X-Oidc-Assertion", "forged")); e.User != "" || e.Assertion != "" {
 		t.Fatalf("a spoofed header reached the upstream without a session: %+v", e)
 	}
 	api, _ := http.NewRequest(http.MethodGet, s.app+"/dashboard", nil)
@@ -162,6 +167,27 @@ func TestProtectBrowserLoginHeadersAndLogout(t *testing.T) {
 	e := decodeEcho(t, s.signIn(t, b, "/dashboard?tab=1", "demo"))
 	if !e.Reached || e.User != "demo-subject" || e.Email != "demo@example.com" || e.Groups != "staff" {
 		t.Fatalf("identity at the upstream: %+v", e)
+	}
+	// The signed assertion verifies with a standard OIDC library against
+	// the provider's JWKS, with the site as audience.
+	ctx := context.Background()
+	op, err := oidc.NewProvider(ctx, s.srv.cfg.Issuer())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := op.Verifier(&oidc.Config{ClientID: s.app}).Verify(ctx, e.Assertion)
+	if err != nil {
+		t.Fatalf("assertion: %v", err)
+	}
+	var claims struct {
+		Email  string   `json:"email"`
+		Groups []string `json:"groups"`
+	}
+	if err := tok.Claims(&claims); err != nil || tok.Subject != "demo-subject" || claims.Email != "demo@example.com" || len(claims.Groups) != 1 || claims.Groups[0] != "staff" {
+		t.Fatalf("assertion claims: %v %s %+v", err, tok.Subject, claims)
+	}
+	if _, err := op.Verifier(&oidc.Config{ClientID: "http://other.example"}).Verify(ctx, e.Assertion); err == nil {
+		t.Error("the assertion verified for another audience")
 	}
 	// With a session, a spoofed header is replaced, never passed on.
 	if e := decodeEcho(t, navigate(t, b, s.app+"/dashboard", "X-Forwarded-User", "admin", "X-Forwarded-Groups", "admins")); e.User != "demo-subject" || e.Groups != "staff" {
