@@ -230,8 +230,10 @@ func (p *Provider) FinishGateLogin(ctx context.Context, origin, code, verifier s
 	}
 	ac, acc, err := p.redeemCode(ctx, client, code, origin+GateCallbackPath, verifier)
 	if err != nil {
+		// The store failing is the server's (503 when unavailable: the
+		// cause is kept); anything else is this code's fault.
 		var e *Error
-		if errors.As(err, &e) && e.Code == ErrCodeServerError {
+		if errors.As(err, &e) && (e.Code == ErrCodeServerError || e.Code == ErrCodeTemporarilyUnavailable) {
 			return "", nil, err
 		}
 		return "", nil, ErrGateLogin

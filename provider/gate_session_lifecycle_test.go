@@ -13,6 +13,7 @@ import (
 
 	"github.com/oidcaddy/oidcaddy/internal/formflow"
 	"github.com/oidcaddy/oidcaddy/provider"
+	"github.com/oidcaddy/oidcaddy/store/memstore"
 )
 
 const gateOrigin = "https://app.example"
@@ -246,5 +247,25 @@ func TestGateAssertion(t *testing.T) {
 	}
 	if _, err := h.keys.VerifyJWT(tok, "JWT"); err == nil {
 		t.Error("the assertion passes for an ID token")
+	}
+}
+
+// A store refusing writes makes the callback fail as the server's fault
+// (the handler answers 503), never as a bad code (which would send the
+// browser round the login again).
+func TestGateLoginWithStoreDownIsUnavailable(t *testing.T) {
+	t.Parallel()
+	st := &unwritableStore{Store: memstore.New()}
+	h := newHarnessOn(t, st, withGroupedAlice(t))
+	b := h.browser()
+	gl, _ := h.p.StartGateLogin(gateOrigin)
+	q := b.login(gl.AuthURL, alicePassword)
+	st.down.Store(true)
+	_, _, err := h.p.FinishGateLogin(context.Background(), gateOrigin, q.Get("code"), gl.Verifier)
+	if !errors.Is(err, provider.ErrUnavailable) || errors.Is(err, provider.ErrGateLogin) {
+		t.Fatalf("callback with the store down: %v", err)
+	}
+	if strings.Contains(err.Error(), q.Get("code")) {
+		t.Error("the error holds the code")
 	}
 }
