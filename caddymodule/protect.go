@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
@@ -52,6 +53,9 @@ type Protect struct {
 	issuerOrigin string // scheme://host of the issuer, lower case
 	policy       provider.GatePolicy
 	logger       *zap.Logger
+	// unresolvedLogged is 1 once the missing provider has been logged
+	// (a plain int32: the config struct is copied by value in tests).
+	unresolvedLogged int32
 }
 
 // HeaderFromClaims is one identity header: Value may use {oidc.<claim>}
@@ -155,9 +159,14 @@ func (g *Protect) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	})
 	switch {
 	case !found:
-		g.logger.Error("oidc_protect: no oidc_provider serves this issuer in this Caddy", zap.String("issuer", g.issuer))
+		if atomic.CompareAndSwapInt32(&g.unresolvedLogged, 0, 1) { // once, not per request
+			g.logger.Error("oidc_protect: no oidc_provider serves this issuer in this Caddy; protected requests get 503", zap.String("issuer", g.issuer))
+		}
 		w.Header().Set("Retry-After", "10")
 		http.Error(w, "The sign-in service of this site is not available.", http.StatusServiceUnavailable)
+		return nil
+	case errors.Is(err, provider.ErrGateOrigin):
+		http.Error(w, "Bad Host header.", http.StatusBadRequest)
 		return nil
 	case errors.Is(err, provider.ErrUnavailable):
 		w.Header().Set("Retry-After", "5")

@@ -44,6 +44,10 @@ const maxGateOrigins = 1024
 // ErrGateOriginLimit: more origins than maxGateOrigins were registered.
 var ErrGateOriginLimit = errors.New("too many protected origins")
 
+// ErrGateOrigin: the request's origin is not scheme://host[:port] (a
+// malformed Host header).
+var ErrGateOrigin = errors.New("gate origin must be scheme://host[:port]")
+
 // ErrGateLogin: the callback's code could not be redeemed (expired, used,
 // not this gate's, PKCE mismatch) or its session ended meanwhile. The
 // browser should start the login again.
@@ -68,7 +72,7 @@ func (p *Provider) RegisterGateOrigin(origin string) error {
 	origin = strings.ToLower(origin)
 	u, err := url.Parse(origin)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.Path != "" || u.RawQuery != "" || u.User != nil {
-		return errors.New("gate origin must be scheme://host[:port]")
+		return ErrGateOrigin
 	}
 	p.gates.mu.RLock()
 	_, ok := p.gates.m[origin]

@@ -20,9 +20,10 @@ import (
 // never mix), an app behind oidc_protect and reverse_proxy. The upstream
 // is a real HTTP server in this process that echoes what it receives.
 type protectedSite struct {
-	srv      *caddyServer
-	app      string // origin of the protected app
-	upstream *echoUpstream
+	srv       *caddyServer
+	app       string // origin of the protected app
+	upstream  *echoUpstream
+	caddyfile string
 }
 
 type echoUpstream struct {
@@ -95,7 +96,7 @@ http://127.0.0.1:%[5]d {
 }
 `, cfg.Issuer(), cfg.AdminPort, appPort, strings.TrimPrefix(up.URL, "http://"), cfg.SitePort, cfg.StorageDir, demoPasswordHash)
 	srv := startCaddyWith(t, cfg, []byte(caddyfile))
-	return &protectedSite{srv: srv, app: fmt.Sprintf("http://localhost:%d", appPort), upstream: up}
+	return &protectedSite{srv: srv, app: fmt.Sprintf("http://localhost:%d", appPort), upstream: up, caddyfile: caddyfile}
 }
 
 // navigate is a browser loading a page (Fetch Metadata says so), with
@@ -310,4 +311,48 @@ func mustRequest(t *testing.T, u string) *http.Request {
 		t.Fatal(err)
 	}
 	return req
+}
+
+// reload loads a new Caddyfile through the admin API, as `caddy reload` does.
+func (s *protectedSite) reload(t *testing.T, caddyfile string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, s.srv.cfg.Admin()+"/load", strings.NewReader(caddyfile))
+	req.Header.Set("Content-Type", "text/caddyfile")
+	r, err := formflow.Do(http.DefaultClient, req)
+	if err != nil || r.Status != http.StatusOK {
+		t.Fatalf("admin /load: %v %d %s", err, r.Status, r.Body)
+	}
+	http.DefaultTransport.(*http.Transport).CloseIdleConnections()
+	s.srv.awaitSettledReload()
+}
+
+// The gate finds the provider of the new configuration after a reload and
+// the gate session lives on (it is in the provider's store); a gate whose
+// issuer no provider serves answers 503 and says so in the log.
+func TestProtectAcrossReload(t *testing.T) {
+	s := startProtectedSite(t)
+	b := formflow.New(nil)
+	if e := decodeEcho(t, s.signIn(t, b, "/dashboard", "demo")); e.User != "demo-subject" {
+		t.Fatalf("sign-in: %+v", e)
+	}
+	s.reload(t, strings.Replace(s.caddyfile, "bypass /healthz", "bypass /healthz /public/*", 1))
+	b.Client.Transport = &http.Transport{DisableKeepAlives: true}
+	if e := decodeEcho(t, navigate(t, b, s.app+"/dashboard")); e.User != "demo-subject" {
+		t.Fatalf("after the reload: %+v", e)
+	}
+	if e := decodeEcho(t, navigate(t, b, s.app+"/public/x")); e.User != "" {
+		t.Fatalf("the new bypass: %+v", e)
+	}
+	orphan := strings.Replace(s.caddyfile, "oidc_protect {\n\t\tissuer "+s.srv.cfg.Issuer(), "oidc_protect {\n\t\tissuer https://nobody.example", 1)
+	if orphan == s.caddyfile {
+		t.Fatal("test bug: the issuer line was not replaced")
+	}
+	s.reload(t, orphan)
+	r := navigate(t, b, s.app+"/dashboard")
+	if r.Status != http.StatusServiceUnavailable || strings.Contains(r.Body, "reached") {
+		t.Fatalf("a gate without a provider: %d %s", r.Status, r.Body)
+	}
+	if !s.srv.logContains("no oidc_provider with this issuer is running yet") {
+		t.Error("no warning at load about the missing provider")
+	}
 }
