@@ -124,6 +124,7 @@ var topLevelFields = map[string]string{
 //			password_hash <argon2id or bcrypt hash>
 //			subject <sub>
 //			claim <name> <value>
+//			groups <group>...
 //		}
 //		users_file <file>
 //		cookie {
@@ -749,8 +750,14 @@ func (u *UserConfig) unmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				u.Claims = map[string]any{}
 			}
 			u.Claims[args[0]] = claimValue(args[1])
+		case "groups":
+			args := d.RemainingArgs()
+			if len(args) == 0 {
+				return d.Err("usage: groups <group>...")
+			}
+			u.Groups = append(u.Groups, args...)
 		default:
-			return d.Errf("unrecognized user subdirective %q (expected password_hash, subject or claim)", sub)
+			return d.Errf("unrecognized user subdirective %q (expected password_hash, subject, claim or groups)", sub)
 		}
 	}
 	return nil

@@ -334,6 +334,10 @@ type UserConfig struct {
 	// Claims released according to the granted scopes: name, email,
 	// email_verified, ...
 	Claims map[string]any `json:"claims,omitempty"`
+
+	// Groups the user belongs to: the `groups` claim (a list), released
+	// with the `groups` scope; `oidc_protect` rules test it.
+	Groups []string `json:"groups,omitempty"`
 }
 
 // BrandingConfig is what the pages show of the operator's service.
@@ -575,6 +579,7 @@ func (h *Handler) collectUsers(repl *caddy.Replacer) ([]provider.User, error) {
 			Subject:      u.Subject,
 			PasswordHash: u.PasswordHash,
 			Claims:       u.Claims,
+			Groups:       u.Groups,
 		})
 	}
 	return users, nil

@@ -45,6 +45,9 @@ type User struct {
 	// for the accepted parameters.
 	PasswordHash string
 	Claims       map[string]any
+	// Groups the user belongs to: the groups claim (a list), released with
+	// the groups scope, and what oidc_protect's group rules test.
+	Groups []string
 }
 
 type staticAccount struct {
@@ -90,6 +93,9 @@ func NewStaticAccounts(users ...User) (*StaticAccounts, error) {
 		claims := make(map[string]any, len(u.Claims))
 		for k, v := range u.Claims {
 			claims[k] = v
+		}
+		if len(u.Groups) > 0 {
+			claims["groups"] = slices.Clone(u.Groups)
 		}
 		acc := &Account{Subject: sub, Claims: claims}
 		s.byLogin[key] = &staticAccount{account: acc, hash: hash}

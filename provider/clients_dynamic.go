@@ -43,6 +43,9 @@ type cachedClient struct {
 
 // Client implements ClientStore.
 func (cr *clientRegistry) Client(ctx context.Context, id string) (*Client, error) {
+	if c, ok := cr.p.gateClient(id); ok {
+		return c, nil
+	}
 	c, err := cr.p.cfg.Clients.Client(ctx, id)
 	if err == nil || !errors.Is(err, ErrNotFound) {
 		return c, err

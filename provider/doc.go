@@ -29,6 +29,8 @@
 //	RFC 7592                              client configuration endpoint  endpoint_client_configuration.go
 //	OIDC RP-Initiated Logout 1.0          end_session endpoint           endpoint_end_session.go
 //	OIDC Back-Channel Logout 1.0 §2.4–2.6 logout tokens to clients       backchannel_logout.go
+//	RFC 7636, RFC 6750 §2.1, §3           oidc_protect's gate: internal  gate.go, gate_policy.go
+//	                                      client, sessions, bearer, rules
 //
 // Grants (the token endpoint's grant_type):
 //
@@ -72,6 +74,7 @@
 //	initial, registration access tokens   records_registration_tokens.go
 //	client assertion jti (RFC 7523 §3)    records_replay_detection.go (replayStore)
 //	login throttle counters (shared store) throttle_shared.go (sharedThrottle)
+//	gate sessions (oidc_protect cookies)  records_gate_session.go (gateSessionStore)
 //	clients                               client.go, client_metadata.go, clients_dynamic.go
 //
 // Events: every catalogued event (event_names.go) has one emission point,

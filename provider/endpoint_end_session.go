@@ -187,6 +187,7 @@ func (p *Provider) endSessionOfHint(r *http.Request, lr *logoutRequest) *Error {
 		return errInvalidRequest("the id_token_hint does not belong to a current session of its client")
 	}
 	if p.destroySession(r, s) {
+		p.endGateSessions(r.Context(), s.SID)
 		p.backchannelLogout(r, s)
 	}
 	return nil
@@ -226,6 +227,7 @@ func (p *Provider) logoutFailed(w http.ResponseWriter, r *http.Request, e *Error
 // that registered a back-channel logout URI.
 func (p *Provider) logout(w http.ResponseWriter, r *http.Request, s *session) {
 	p.destroySession(r, s)
+	p.endGateSessions(r.Context(), s.SID)
 	http.SetCookie(w, &http.Cookie{Name: p.sessionCookieName(), Value: "", Path: p.cookiePath(""), Domain: p.cfg.Cookies.Domain,
 		MaxAge: -1, HttpOnly: true, Secure: p.secureCookies, SameSite: http.SameSiteLaxMode})
 	p.backchannelLogout(r, s)

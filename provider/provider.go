@@ -26,6 +26,7 @@ type Provider struct {
 	secureCookies        bool
 	successors           *successorSealer
 	pending              pendingLimiters
+	gates                gateOrigins // oidc_protect's internal clients (gate.go)
 
 	// registrationRate bounds open registrations per address.
 	registrationRate *rateLimiter

@@ -8,9 +8,13 @@ import (
 const (
 	scopeOpenID        = "openid"
 	scopeOfflineAccess = "offline_access"
+	// scopeGroups releases the groups claim (a list of group names), which
+	// the gate's rules and the applications behind it decide on. Not an
+	// OIDC Core scope; the name is the one most relying parties expect.
+	scopeGroups = "groups"
 )
 
-var supportedScopes = []string{scopeOpenID, "profile", "email", "address", "phone", scopeOfflineAccess}
+var supportedScopes = []string{scopeOpenID, "profile", "email", "address", "phone", scopeGroups, scopeOfflineAccess}
 
 // scopeClaims maps the OIDC Core §5.4 scope values to the claims they release.
 var scopeClaims = map[string][]string{
@@ -19,6 +23,7 @@ var scopeClaims = map[string][]string{
 	"email":   {"email", "email_verified"},
 	"address": {"address"},
 	"phone":   {"phone_number", "phone_number_verified"},
+	"groups":  {"groups"},
 }
 
 // The consent page describes each supported scope with the message

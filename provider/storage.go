@@ -39,6 +39,8 @@ const (
 	// KindLoginThrottle holds a login throttle key's counters when the
 	// store is shared by several instances (SharedStore).
 	KindLoginThrottle Kind = "login_throttle"
+	// KindGateSession holds oidc_protect's gate sessions (gate.go).
+	KindGateSession Kind = "gate_session"
 )
 
 // Record is one stored object. The provider serialises its own payloads; a

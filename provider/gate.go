@@ -1,0 +1,377 @@
+package provider
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
+
+// The gate is the provider's side of oidc_protect: a handler in the same
+// process that lets only signed-in users through to the site it protects.
+// A browser without a gate session is sent through an ordinary
+// authorization code flow with PKCE (RFC 7636) of an internal client that
+// needs no configuration: its id is derived from the protected site's
+// origin (GateClientID), it is public, skips consent (the operator who
+// protects the site vouches for it) and redirects only to the reserved
+// callback path of that origin. The callback redeems the code here, in
+// process, and starts a gate session (records_gate_session.go) bound to the
+// provider session's sid: it ends when that session ends, and with the
+// grant of the gate's client.
+
+// Reserved paths on a protected site.
+const (
+	GateCallbackPath = "/.oidc/callback"
+	GateLogoutPath   = "/.oidc/logout"
+)
+
+// gateClientPrefix starts every internal gate client id.
+const gateClientPrefix = "oidcaddy-gate:"
+
+// gateScopes are what a gate asks for: identity, email and groups, which
+// rules and identity headers use.
+var gateScopes = []string{scopeOpenID, "profile", "email", scopeGroups}
+
+// maxGateOrigins bounds the origins gates may register with one provider.
+const maxGateOrigins = 1024
+
+// ErrGateOriginLimit: more origins than maxGateOrigins were registered.
+var ErrGateOriginLimit = errors.New("too many protected origins")
+
+// ErrGateOrigin: the request's origin is not scheme://host[:port] (a
+// malformed Host header).
+var ErrGateOrigin = errors.New("gate origin must be scheme://host[:port]")
+
+// ErrGateLogin: the callback's code could not be redeemed (expired, used,
+// not this gate's, PKCE mismatch) or its session ended meanwhile. The
+// browser should start the login again.
+var ErrGateLogin = errors.New("the sign-in could not be completed")
+
+// GateClientID is the id of the internal client of the protected origin
+// (scheme://host[:port]).
+func GateClientID(origin string) string { return gateClientPrefix + origin }
+
+// gateOrigins are the origins protected by gates of this provider. Only a
+// registered origin's internal client exists, so an authorization request
+// can never send a code to a host no gate serves.
+type gateOrigins struct {
+	mu sync.RWMutex
+	m  map[string]*Client
+}
+
+// RegisterGateOrigin makes origin's internal client exist. The Caddy module
+// calls it for the origin of each request its oidc_protect handler serves:
+// Caddy's host matching has already limited those to the site's hosts.
+func (p *Provider) RegisterGateOrigin(origin string) error {
+	origin = strings.ToLower(origin)
+	u, err := url.Parse(origin)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.Path != "" || u.RawQuery != "" || u.User != nil {
+		return ErrGateOrigin
+	}
+	p.gates.mu.RLock()
+	_, ok := p.gates.m[origin]
+	p.gates.mu.RUnlock()
+	if ok {
+		return nil
+	}
+	p.gates.mu.Lock()
+	defer p.gates.mu.Unlock()
+	if p.gates.m == nil {
+		p.gates.m = map[string]*Client{}
+	}
+	if _, ok := p.gates.m[origin]; ok {
+		return nil
+	}
+	if len(p.gates.m) >= maxGateOrigins {
+		return ErrGateOriginLimit
+	}
+	p.gates.m[origin] = &Client{
+		ID: GateClientID(origin), Name: u.Host,
+		RedirectURIs:            []string{origin + GateCallbackPath},
+		PostLogoutRedirectURIs:  []string{origin + "/"},
+		TokenEndpointAuthMethod: AuthMethodNone,
+		SkipConsent:             true,
+		ClientURI:               origin + "/",
+	}
+	return nil
+}
+
+// gateClient returns the internal client with id, if its origin is registered.
+func (p *Provider) gateClient(id string) (*Client, bool) {
+	origin, ok := strings.CutPrefix(id, gateClientPrefix)
+	if !ok {
+		return nil, false
+	}
+	p.gates.mu.RLock()
+	defer p.gates.mu.RUnlock()
+	c, ok := p.gates.m[origin]
+	return c, ok
+}
+
+// GateLogin is a started gate login: the browser goes to AuthURL; the
+// gate keeps State and Verifier (in a cookie of the protected site) for
+// the callback.
+type GateLogin struct {
+	AuthURL  string
+	State    string
+	Verifier string
+}
+
+// StartGateLogin prepares the authorization request of origin's internal
+// client (RFC 6749 §4.1.1 with PKCE S256, RFC 7636 §4.1–4.2).
+func (p *Provider) StartGateLogin(origin string) (*GateLogin, error) {
+	if err := p.RegisterGateOrigin(origin); err != nil {
+		return nil, err
+	}
+	origin = strings.ToLower(origin)
+	verifier := newSecret() // 43 characters of the unreserved set
+	sum := sha256.Sum256([]byte(verifier))
+	state := newHandle()
+	q := url.Values{
+		"response_type":         {"code"},
+		"client_id":             {GateClientID(origin)},
+		"redirect_uri":          {origin + GateCallbackPath},
+		"scope":                 {strings.Join(gateScopes, " ")},
+		"state":                 {state},
+		"code_challenge":        {base64.RawURLEncoding.EncodeToString(sum[:])},
+		"code_challenge_method": {"S256"},
+	}
+	return &GateLogin{AuthURL: p.cfg.Issuer + PathAuthorization + "?" + q.Encode(), State: state, Verifier: verifier}, nil
+}
+
+// GateLogoutURL is where a gate's logout path sends the browser: the end
+// session endpoint, which asks the user to confirm ending the provider
+// session (no id_token_hint), then returns to the protected site.
+func (p *Provider) GateLogoutURL(origin string) string {
+	origin = strings.ToLower(origin)
+	q := url.Values{"client_id": {GateClientID(origin)}, "post_logout_redirect_uri": {origin + "/"}}
+	return p.cfg.Issuer + PathEndSession + "?" + q.Encode()
+}
+
+// Identity is who a gated request comes from: a gate session's user, or
+// the holder of a bearer access token.
+type Identity struct {
+	Subject string
+	// ClientID is the bearer token's client; empty for a gate session.
+	ClientID string
+	// Scopes granted (the token's, or those of the gate's grant).
+	Scopes []string
+	// Audience of a bearer token; empty for a gate session.
+	Audience string
+	// Claims of the account that the scopes release (OIDC Core §5.4),
+	// with sub; a client's own token has only sub (the client id).
+	Claims map[string]any
+	// AuthTime of the login; zero for a client's own token.
+	AuthTime time.Time
+	// SID is the provider session a gate session belongs to (the sid
+	// claim of OIDC Back-Channel Logout 1.0 §2.1); empty for a token.
+	SID string
+	// Bearer: the identity comes from an access token.
+	Bearer bool
+}
+
+// Groups returns the groups claim as a list.
+func (id *Identity) Groups() []string {
+	switch g := id.Claims["groups"].(type) {
+	case []string:
+		return g
+	case []any:
+		out := make([]string, 0, len(g))
+		for _, v := range g {
+			if s, ok := v.(string); ok {
+				out = append(out, s)
+			}
+		}
+		return out
+	case string:
+		return []string{g}
+	}
+	return nil
+}
+
+// ClaimString is claim name as a header-friendly string: lists joined by
+// commas, booleans and numbers as JSON writes them; "" when absent.
+func (id *Identity) ClaimString(name string) string {
+	if name == "groups" {
+		return strings.Join(id.Groups(), ",")
+	}
+	switch v := id.Claims[name].(type) {
+	case nil:
+		return ""
+	case string:
+		return v
+	case bool:
+		if v {
+			return "true"
+		}
+		return "false"
+	case []string:
+		return strings.Join(v, ",")
+	default:
+		b, err := json.Marshal(v)
+		if err != nil {
+			return ""
+		}
+		return string(b)
+	}
+}
+
+// FinishGateLogin redeems the callback's code for origin's internal client
+// (redeemCode: single use, redirect_uri, PKCE) and starts a gate session.
+// It returns the gate cookie's value, an opaque secret stored only hashed.
+// ErrGateLogin when the code is no good or the session has ended.
+func (p *Provider) FinishGateLogin(ctx context.Context, origin, code, verifier string) (string, *Identity, error) {
+	origin = strings.ToLower(origin)
+	client, ok := p.gateClient(GateClientID(origin))
+	if !ok {
+		return "", nil, ErrGateLogin
+	}
+	ac, acc, err := p.redeemCode(ctx, client, code, origin+GateCallbackPath, verifier)
+	if err != nil {
+		// The store failing is the server's (503 when unavailable: the
+		// cause is kept); anything else is this code's fault.
+		var e *Error
+		if errors.As(err, &e) && (e.Code == ErrCodeServerError || e.Code == ErrCodeTemporarilyUnavailable) {
+			return "", nil, err
+		}
+		return "", nil, ErrGateLogin
+	}
+	sess, err := p.sessions().bySID(ctx, ac.SID)
+	if errors.Is(err, ErrNotFound) || (err == nil && sess.AccountID != ac.AccountID) {
+		return "", nil, ErrGateLogin // logged out between the code and its redemption
+	}
+	if err != nil {
+		return "", nil, err
+	}
+	gs := gateSession{Origin: origin, SID: ac.SID, AccountID: ac.AccountID, Scopes: ac.Scopes, GrantID: ac.GrantID, AuthTime: ac.AuthTime}
+	value := newSecret()
+	if err := p.gateSessions().save(ctx, secretID(value), gs, sess.ExpiresAt); err != nil {
+		return "", nil, err
+	}
+	return value, gateIdentity(acc, gs), nil
+}
+
+func gateIdentity(acc *Account, gs gateSession) *Identity {
+	return &Identity{Subject: acc.Subject, SID: gs.SID, Scopes: gs.Scopes, Claims: claimsForScopes(acc, gs.Scopes), AuthTime: unixTime(gs.AuthTime)}
+}
+
+// maxGateCookieLen bounds the cookie value looked up (newSecret is 43).
+const maxGateCookieLen = 128
+
+// GateIdentity returns the user of the gate cookie value for origin, or nil
+// when there is no live gate session: none was started, it expired, its
+// grant was revoked (the record went with it), or its provider session has
+// ended (checked on every request, so a logout takes effect at once).
+func (p *Provider) GateIdentity(ctx context.Context, origin, cookie string) (*Identity, error) {
+	if cookie == "" || len(cookie) > maxGateCookieLen {
+		return nil, nil
+	}
+	id := secretID(cookie)
+	gs, err := p.gateSessions().load(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if gs.Origin != strings.ToLower(origin) {
+		return nil, nil // a cookie of another site: host-only cookies should never get here
+	}
+	sess, err := p.sessions().bySID(ctx, gs.SID)
+	if errors.Is(err, ErrNotFound) || (err == nil && sess.AccountID != gs.AccountID) {
+		_ = p.gateSessions().destroy(ctx, id) // dead anyway; free it now
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	acc, err := p.cfg.Accounts.Account(ctx, gs.AccountID)
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil // the user was removed from the configuration
+	}
+	if err != nil {
+		return nil, err
+	}
+	return gateIdentity(acc, gs), nil
+}
+
+// EndGateSession ends the gate session of the cookie value (the protected
+// site's logout path); the provider session stays.
+func (p *Provider) EndGateSession(ctx context.Context, cookie string) error {
+	if cookie == "" || len(cookie) > maxGateCookieLen {
+		return nil
+	}
+	return p.gateSessions().destroy(ctx, secretID(cookie))
+}
+
+// endGateSessions frees the gate sessions of a provider session that has
+// just ended. Failure is not fatal: they are refused anyway (GateIdentity
+// checks the session) and expire with it.
+func (p *Provider) endGateSessions(ctx context.Context, sid string) {
+	_ = p.gateSessions().endOfSession(context.WithoutCancel(ctx), sid)
+}
+
+// VerifyBearer checks an access token presented to a protected site
+// (RFC 6750 §2.1): an opaque token looked up in the store, or an RFC 9068
+// JWT verified with the provider's keys in memory, live (not expired,
+// revoked, nor outliving its grant or client). nil when it is not valid.
+func (p *Provider) VerifyBearer(ctx context.Context, token string) (*Identity, error) {
+	info, err := p.lookupAccessToken(ctx, token)
+	if info == nil || err != nil {
+		return nil, err
+	}
+	if info.expiresAt <= p.now().Unix() {
+		return nil, nil
+	}
+	id := &Identity{ClientID: info.clientID, Scopes: slices.Clone(info.scopes), Audience: info.audience, Bearer: true}
+	if info.accountID == "" {
+		id.Subject = info.clientID
+		id.Claims = map[string]any{"sub": info.clientID}
+		return id, nil
+	}
+	acc, err := p.cfg.Accounts.Account(ctx, info.accountID)
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	id.Subject, id.Claims = acc.Subject, claimsForScopes(acc, info.scopes)
+	return id, nil
+}
+
+// gateAssertionTTL is how long a signed identity assertion is valid: one
+// request's trip to the upstream, with room for clock skew.
+const gateAssertionTTL = time.Minute
+
+// GateAssertionType is the JWS typ of identity assertions: not an ID token
+// (typ JWT) nor an access token (at+jwt), so neither this provider nor a
+// relying party checking typ takes one for the other.
+const GateAssertionType = "oidcaddy-assertion+jwt"
+
+// SignGateAssertion signs a short-lived JWT stating the identity for the
+// upstream of a protected origin: iss the issuer, aud the origin, sub and
+// the released claims. Upstreams verify it against the provider's JWKS,
+// as they would an ID token with the origin as client id.
+func (p *Provider) SignGateAssertion(id *Identity, origin string) (string, error) {
+	now := p.now()
+	claims := make(map[string]any, len(id.Claims)+6)
+	for k, v := range id.Claims {
+		claims[k] = v
+	}
+	claims["iss"], claims["sub"], claims["aud"] = p.cfg.Issuer, id.Subject, strings.ToLower(origin)
+	claims["iat"], claims["exp"], claims["jti"] = now.Unix(), now.Add(gateAssertionTTL).Unix(), newHandle()
+	if id.ClientID != "" {
+		claims["client_id"] = id.ClientID
+	}
+	if len(id.Scopes) > 0 {
+		claims["scope"] = strings.Join(id.Scopes, " ")
+	}
+	return p.cfg.Signer.SignJWT(claims, GateAssertionType)
+}

@@ -1,0 +1,193 @@
+package provider
+
+import (
+	"fmt"
+	"path"
+	"slices"
+	"strings"
+)
+
+// GateRule is one allow rule of a gate: matchers (Paths, Methods) select
+// the requests it decides, conditions (the rest) decide them. Rules are
+// tried in order and the first whose matchers match decides (a later,
+// wider rule cannot let through what an earlier one refused); with rules
+// configured, a request no rule matches is denied.
+type GateRule struct {
+	// Paths: "*" (every path), "/prefix/*" (the prefix and below), or an
+	// exact path. Empty: every path.
+	Paths []string `json:"paths,omitempty"`
+	// Methods, upper case; empty: every method.
+	Methods []string `json:"methods,omitempty"`
+	// Groups: the user must be in at least one.
+	Groups []string `json:"groups,omitempty"`
+	// Subjects: the sub must be one of them.
+	Subjects []string `json:"subjects,omitempty"`
+	// Emails: the email claim must be one of them (case-insensitive).
+	Emails []string `json:"emails,omitempty"`
+	// Scopes: every one must be granted (a bearer token lacking one gets
+	// 403 insufficient_scope, RFC 6750 §3.1).
+	Scopes []string `json:"scopes,omitempty"`
+	// Audience: a bearer token must have been issued for this resource
+	// (RFC 8707); a gate session has no audience and never matches.
+	Audience string `json:"audience,omitempty"`
+}
+
+// GatePolicy is what a gate lets through.
+type GatePolicy struct {
+	// Bypass paths (same patterns as GateRule.Paths) need no sign-in.
+	Bypass []string   `json:"bypass,omitempty"`
+	Rules  []GateRule `json:"rules,omitempty"`
+}
+
+// GateDecision is the outcome for one request of an identified user.
+type GateDecision int
+
+const (
+	GateAllow GateDecision = iota
+	// GateDeny: the user may not have this (403).
+	GateDeny
+	// GateInsufficientScope: a rule wants scopes the token lacks (403
+	// insufficient_scope, RFC 6750 §3.1).
+	GateInsufficientScope
+	// GateInvalidAudience: the token was issued for another resource
+	// (RFC 6750 §3.1 invalid_token).
+	GateInvalidAudience
+)
+
+// Validate checks the policy, naming fields by their path (rules[1].paths[0]).
+func (pol *GatePolicy) Validate() error {
+	for i, p := range pol.Bypass {
+		if err := validGatePath(p); err != nil {
+			return fmt.Errorf("bypass[%d]: %w", i, err)
+		}
+	}
+	for i, r := range pol.Rules {
+		for j, p := range r.Paths {
+			if err := validGatePath(p); err != nil {
+				return fmt.Errorf("rules[%d].paths[%d]: %w", i, j, err)
+			}
+		}
+		for j, m := range r.Methods {
+			if m == "" || strings.ToUpper(m) != m {
+				return fmt.Errorf("rules[%d].methods[%d]: %q must be an upper-case HTTP method", i, j, m)
+			}
+		}
+	}
+	return nil
+}
+
+func validGatePath(p string) error {
+	if p == "*" {
+		return nil
+	}
+	if !strings.HasPrefix(p, "/") {
+		return fmt.Errorf("%q must be * or start with /", p)
+	}
+	if strings.Contains(strings.TrimSuffix(p, "*"), "*") {
+		return fmt.Errorf("%q: * is allowed only at the end", p)
+	}
+	return nil
+}
+
+// gatePathMatches matches a pattern against a cleaned request path.
+func gatePathMatches(pattern, p string) bool {
+	switch {
+	case pattern == "*":
+		return true
+	case strings.HasSuffix(pattern, "/*"):
+		prefix := strings.TrimSuffix(pattern, "/*")
+		return p == prefix || strings.HasPrefix(p, prefix+"/")
+	case strings.HasSuffix(pattern, "*"):
+		return strings.HasPrefix(p, strings.TrimSuffix(pattern, "*"))
+	}
+	return p == pattern
+}
+
+// CleanGatePath is the request path that rules and bypasses are matched
+// against: cleaned, so /static/../admin cannot pass for /static/*.
+func CleanGatePath(p string) string {
+	if p == "" {
+		return "/"
+	}
+	c := path.Clean("/" + p)
+	if strings.HasSuffix(p, "/") && c != "/" {
+		c += "/"
+	}
+	return c
+}
+
+func anyPathMatches(patterns []string, p string) bool {
+	if len(patterns) == 0 {
+		return true
+	}
+	for _, pat := range patterns {
+		if gatePathMatches(pat, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// Bypassed reports whether the path needs no sign-in.
+func (pol *GatePolicy) Bypassed(p string) bool {
+	return len(pol.Bypass) > 0 && anyPathMatches(pol.Bypass, CleanGatePath(p))
+}
+
+// Decide applies the rules to an identified request.
+func (pol *GatePolicy) Decide(method, p string, id *Identity) GateDecision {
+	if len(pol.Rules) == 0 {
+		return GateAllow
+	}
+	p = CleanGatePath(p)
+	for i := range pol.Rules {
+		r := &pol.Rules[i]
+		if !anyPathMatches(r.Paths, p) || (len(r.Methods) > 0 && !slices.Contains(r.Methods, method)) {
+			continue
+		}
+		return r.decide(id)
+	}
+	return GateDeny
+}
+
+func (r *GateRule) decide(id *Identity) GateDecision {
+	if r.Audience != "" && (!id.Bearer || id.Audience != r.Audience) {
+		if id.Bearer {
+			return GateInvalidAudience
+		}
+		return GateDeny
+	}
+	if len(r.Subjects) > 0 && !slices.Contains(r.Subjects, id.Subject) {
+		return GateDeny
+	}
+	if len(r.Emails) > 0 {
+		email, _ := id.Claims["email"].(string)
+		if !slices.ContainsFunc(r.Emails, func(e string) bool { return strings.EqualFold(e, email) }) {
+			return GateDeny
+		}
+	}
+	if len(r.Groups) > 0 {
+		groups := id.Groups()
+		if !slices.ContainsFunc(r.Groups, func(g string) bool { return slices.Contains(groups, g) }) {
+			return GateDeny
+		}
+	}
+	if !coversScopes(id.Scopes, r.Scopes) {
+		if id.Bearer {
+			return GateInsufficientScope
+		}
+		return GateDeny
+	}
+	return GateAllow
+}
+
+// RequiredScopes are the scopes the rule deciding the request wants (for
+// the scope attribute of an insufficient_scope answer, RFC 6750 §3).
+func (pol *GatePolicy) RequiredScopes(method, p string) []string {
+	p = CleanGatePath(p)
+	for _, r := range pol.Rules {
+		if anyPathMatches(r.Paths, p) && (len(r.Methods) == 0 || slices.Contains(r.Methods, method)) {
+			return r.Scopes
+		}
+	}
+	return nil
+}
