@@ -65,6 +65,13 @@ type gateOrigins struct {
 	m  map[string]*Client
 }
 
+func (g *gateOrigins) known(origin string) bool {
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	_, ok := g.m[origin]
+	return ok
+}
+
 // RegisterGateOrigin makes origin's internal client exist. The Caddy module
 // calls it for the origin of each request its oidc_protect handler serves:
 // Caddy's host matching has already limited those to the site's hosts.
@@ -74,10 +81,7 @@ func (p *Provider) RegisterGateOrigin(origin string) error {
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.Path != "" || u.RawQuery != "" || u.User != nil {
 		return ErrGateOrigin
 	}
-	p.gates.mu.RLock()
-	_, ok := p.gates.m[origin]
-	p.gates.mu.RUnlock()
-	if ok {
+	if p.gates.known(origin) {
 		return nil
 	}
 	p.gates.mu.Lock()

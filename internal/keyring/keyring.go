@@ -245,10 +245,7 @@ func (k *Keyring) Reload(ctx context.Context, write bool) error { return k.reloa
 func (k *Keyring) reload(ctx context.Context, write bool) error {
 	k.refreshMu.Lock()
 	defer k.refreshMu.Unlock()
-	k.mu.Lock()
-	closed := k.closed
-	k.mu.Unlock()
-	if closed {
+	if k.isClosed() {
 		return errClosed
 	}
 	now := k.opts.Now()
@@ -657,4 +654,10 @@ func headerKID(token string) string {
 		return ""
 	}
 	return h.KID
+}
+
+func (k *Keyring) isClosed() bool {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.closed
 }

@@ -388,16 +388,10 @@ var dbSeq struct {
 // dropped when the test ends.
 func (c *Cluster) NewDatabase(t testing.TB) string {
 	t.Helper()
-	dbSeq.Lock()
-	dbSeq.n++
-	name := fmt.Sprintf("test_%d_%s", dbSeq.n, randomHex(3))
-	dbSeq.Unlock()
+	name := fmt.Sprintf("test_%d_%s", nextDatabaseNumber(), randomHex(3))
 	c.Exec(t, fmt.Sprintf("CREATE DATABASE %s OWNER %s", name, Role))
 	t.Cleanup(func() {
-		c.mu.Lock()
-		running := c.cmd != nil
-		c.mu.Unlock()
-		if !running {
+		if !c.running() {
 			return
 		}
 		// WITH (FORCE) ends connections a test left open.
@@ -449,9 +443,7 @@ var shared struct {
 // Main runs a test package's tests and then removes its shared cluster, if
 // one was started. Call it from TestMain: os.Exit(pgtest.Main(m)).
 func Main(m *testing.M) int {
-	shared.Lock()
-	shared.mainCalled = true
-	shared.Unlock()
+	markMainCalled()
 	code := m.Run()
 	shared.Lock()
 	defer shared.Unlock()
@@ -488,4 +480,23 @@ func Shared(t testing.TB) *Cluster {
 func Database(t testing.TB) string {
 	t.Helper()
 	return Shared(t).NewDatabase(t)
+}
+
+func nextDatabaseNumber() int {
+	dbSeq.Lock()
+	defer dbSeq.Unlock()
+	dbSeq.n++
+	return dbSeq.n
+}
+
+func (c *Cluster) running() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.cmd != nil
+}
+
+func markMainCalled() {
+	shared.Lock()
+	defer shared.Unlock()
+	shared.mainCalled = true
 }
