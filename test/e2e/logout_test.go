@@ -36,15 +36,7 @@ func TestRPInitiatedLogout(t *testing.T) {
 
 	rp := newRelyingParty(ctx, t, srv.cfg.Issuer(), app)
 	b := newBrowser(t)
-	req := rp.newAuthRequest()
-	res := b.authorize(ctx, req.URL, app.RedirectURI, demoUser)
-	if res.Error != "" || res.Code == "" {
-		t.Fatalf("login: %+v", res)
-	}
-	tok, err := rp.conf.Exchange(ctx, res.Code, oauth2.VerifierOption(req.Verifier))
-	if err != nil {
-		t.Fatalf("code exchange: %v", err)
-	}
+	tok := rp.signIn(ctx, b, demoUser)
 	rawIDToken, _ := tok.Extra("id_token").(string)
 	idt, err := rp.verifier.Verify(ctx, rawIDToken)
 	if err != nil {
