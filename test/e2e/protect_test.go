@@ -41,6 +41,9 @@ type echoed struct {
 	Email     string `json:"email"`
 	Groups    string `json:"groups"`
 	Assertion string `json:"assertion"`
+	// CaddyUser is what reverse_proxy's header_up made of Caddy's own
+	// {http.auth.user.id} placeholder.
+	CaddyUser string `json:"caddy_user"`
 	Reached   bool   `json:"reached"`
 }
 
@@ -49,7 +52,8 @@ func startProtectedSite(t *testing.T) *protectedSite {
 	up := &echoUpstream{httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(echoed{Path: r.URL.Path, User: r.Header.Get("X-Forwarded-User"), Email: r.Header.Get("X-Forwarded-Email"),
-			Groups: r.Header.Get("X-Forwarded-Groups"), Assertion: r.Header.Get("X-Oidc-Assertion"), Reached: true})
+			Groups: r.Header.Get("X-Forwarded-Groups"), Assertion: r.Header.Get("X-Oidc-Assertion"),
+			CaddyUser: r.Header.Get("X-Caddy-User"), Reached: true})
 	}))}
 	t.Cleanup(up.Close)
 	cfg := newSiteConfig(t)
@@ -73,7 +77,10 @@ http://localhost:%[3]d {
 		header_up X-Forwarded-User {oidc.sub} X-Forwarded-Email {oidc.email} X-Forwarded-Groups {oidc.groups}
 		assertion X-Oidc-Assertion
 	}
-	reverse_proxy %[4]s
+	reverse_proxy %[4]s {
+		header_up X-Caddy-User {http.auth.user.id}
+	}
+	log
 }
 
 http://127.0.0.1:%[5]d {
@@ -172,6 +179,14 @@ func TestProtectBrowserLoginHeadersAndLogout(t *testing.T) {
 	e := decodeEcho(t, s.signIn(t, b, "/dashboard?tab=1", "demo"))
 	if !e.Reached || e.User != "demo-subject" || e.Email != "demo@example.com" || e.Groups != "staff" {
 		t.Fatalf("identity at the upstream: %+v", e)
+	}
+	// Caddy's own placeholder is set as its auth handlers set it: usable by
+	// reverse_proxy header_up, and the access log's user_id.
+	if e.CaddyUser != "demo-subject" {
+		t.Errorf("{http.auth.user.id} at reverse_proxy: %q", e.CaddyUser)
+	}
+	if !s.srv.logEventuallyContains(`"user_id":"demo-subject"`) {
+		t.Error("the access log has no user_id of the signed-in user")
 	}
 	// The signed assertion verifies with a standard OIDC library against
 	// the provider's JWKS, with the site as audience.
