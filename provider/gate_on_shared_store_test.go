@@ -82,10 +82,7 @@ func TestGateLoginStartedOnOneInstanceCompletesOnAnother(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			pair := newInstancePair(t, withGroupedAlice(t))
 			tc.route(pair)
-			gl, err := pair.a.p.StartGateLogin(gateOrigin)
-			if err != nil {
-				t.Fatal(err)
-			}
+			gl := mustStartGateLogin(t, pair.a)
 			br := pair.b.browser()
 			q := br.login(gl.AuthURL, alicePassword)
 			if q.Get("state") != gl.State || q.Get("code") == "" {
@@ -122,4 +119,35 @@ func TestGateLoginStartedOnOneInstanceCompletesOnAnother(t *testing.T) {
 			}
 		})
 	}
+}
+
+// The internal client's id is bound to the secret key: an instance with
+// another key (a second instance on the database without the shared
+// key_encryption_secret) does not take it, so the tag cannot be made
+// without the key.
+func TestGateClientIDNeedsTheSameSecretKey(t *testing.T) {
+	t.Parallel()
+	pair := newInstancePair(t, withGroupedAlice(t))
+	other := newHarnessOn(t, pair.a.store, withGroupedAlice(t), func(c *provider.Config) {
+		c.Issuer, c.SecretKey = pair.a.issuer, bytes.Repeat([]byte{10}, 32)
+	})
+	other.issuer = pair.a.issuer
+	if a, o := pair.a.p.GateClientID(gateOrigin), other.p.GateClientID(gateOrigin); a == o {
+		t.Fatalf("two secret keys made the same client id %q", a)
+	}
+	pair.sendAllTo(other)
+	gl := mustStartGateLogin(t, pair.a)
+	r := other.browser().get(gl.AuthURL)
+	if r.status != http.StatusBadRequest || r.header.Get("Location") != "" {
+		t.Fatalf("a gate client id made with another secret key: %d %q, want 400 invalid_client", r.status, r.header.Get("Location"))
+	}
+}
+
+func mustStartGateLogin(t *testing.T, h *harness) *provider.GateLogin {
+	t.Helper()
+	gl, err := h.p.StartGateLogin(gateOrigin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return gl
 }
