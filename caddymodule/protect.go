@@ -191,7 +191,7 @@ func (g *Protect) decideIdentity(r *http.Request, p *provider.Provider, origin, 
 		out.pass = true // the provider's own pages on its own host
 		return out, nil
 	}
-	if err := p.RegisterGateOrigin(origin); err != nil {
+	if err := provider.CheckGateOrigin(origin); err != nil {
 		return out, err
 	}
 	switch path {

@@ -118,7 +118,7 @@ func (h *Handler) loadKeys(repl *caddy.Replacer, storageDir string, store provid
 		if s, ok := store.(interface{ SharedAcrossProcesses() bool }); ok && s.SharedAcrossProcesses() {
 			// One instance on a shared database is fine; several are not.
 			h.logger.Warn("the database is shared by several instances, but the signing keys and the secret key are files of this machine: " +
-				"instances will refuse each other's tokens and registered client_secret_jwt clients; set key_encryption_secret on every instance")
+				"instances will refuse each other's tokens, registered client_secret_jwt clients and oidc_protect sign-ins; set key_encryption_secret on every instance")
 		}
 		signer, err := h.loadSigner(repl, storageDir)
 		if err != nil {

@@ -2,6 +2,8 @@ package provider
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
@@ -9,7 +11,6 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -38,12 +39,6 @@ const gateClientPrefix = "oidcaddy-gate:"
 // rules and identity headers use.
 var gateScopes = []string{scopeOpenID, "profile", "email", scopeGroups}
 
-// maxGateOrigins bounds the origins gates may register with one provider.
-const maxGateOrigins = 1024
-
-// ErrGateOriginLimit: more origins than maxGateOrigins were registered.
-var ErrGateOriginLimit = errors.New("too many protected origins")
-
 // ErrGateOrigin: the request's origin is not scheme://host[:port] (a
 // malformed Host header).
 var ErrGateOrigin = errors.New("gate origin must be scheme://host[:port]")
@@ -53,69 +48,83 @@ var ErrGateOrigin = errors.New("gate origin must be scheme://host[:port]")
 // browser should start the login again.
 var ErrGateLogin = errors.New("the sign-in could not be completed")
 
+// The internal client of a protected origin is self-authenticating: its id
+// is oidcaddy-gate:<tag>:<origin>, where tag is a MAC of the origin under a
+// key derived from Config.SecretKey. Only a gate, serving a request for
+// the origin, has the provider compute the tag (StartGateLogin,
+// GateLogoutURL), so a client exists for exactly the origins gates have
+// served, and one never exists for a host an attacker names (its
+// redirect_uri would make the provider an open redirector, RFC 9700
+// §4.11). Every instance sharing the secret key (instances on one database
+// share it through key_encryption_secret) recognises the id with no state:
+// the authorization request, the login form and the callback of one
+// sign-in may each be answered by another instance, and nothing grows with
+// the number of Host headers a catch-all site is sent.
+
+// gateTagLen is the length of the tag: 128 bits of HMAC-SHA256, base64url.
+const gateTagLen = 22
+
+// newGateKey derives the gate's MAC key from the secret key, so the key
+// that seals client secrets (seal.go) is never used for another purpose.
+// Without a secret key (a provider built for one process) a random key
+// serves: the ids then hold for this instance only.
+func newGateKey(secretKey []byte) []byte {
+	if len(secretKey) == 0 {
+		key := make([]byte, 32)
+		rand.Read(key)
+		return key
+	}
+	mac := hmac.New(sha256.New, secretKey)
+	mac.Write([]byte("oidcaddy gate client id v1"))
+	return mac.Sum(nil)
+}
+
+func (p *Provider) gateTag(origin string) string {
+	mac := hmac.New(sha256.New, p.gateKey)
+	mac.Write([]byte(origin))
+	return base64.RawURLEncoding.EncodeToString(mac.Sum(nil)[:16])
+}
+
 // GateClientID is the id of the internal client of the protected origin
-// (scheme://host[:port]).
-func GateClientID(origin string) string { return gateClientPrefix + origin }
-
-// gateOrigins are the origins protected by gates of this provider. Only a
-// registered origin's internal client exists, so an authorization request
-// can never send a code to a host no gate serves.
-type gateOrigins struct {
-	mu sync.RWMutex
-	m  map[string]*Client
-}
-
-func (g *gateOrigins) known(origin string) bool {
-	g.mu.RLock()
-	defer g.mu.RUnlock()
-	_, ok := g.m[origin]
-	return ok
-}
-
-// RegisterGateOrigin makes origin's internal client exist. The Caddy module
-// calls it for the origin of each request its oidc_protect handler serves:
-// Caddy's host matching has already limited those to the site's hosts.
-func (p *Provider) RegisterGateOrigin(origin string) error {
+// (scheme://host[:port], lower case).
+func (p *Provider) GateClientID(origin string) string {
 	origin = strings.ToLower(origin)
-	u, err := url.Parse(origin)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.Path != "" || u.RawQuery != "" || u.User != nil {
+	return gateClientPrefix + p.gateTag(origin) + ":" + origin
+}
+
+// CheckGateOrigin checks that origin is scheme://host[:port], as the
+// Caddy module builds it from a request its oidc_protect handler serves
+// (Caddy's host matching has already limited those to the site's hosts).
+func CheckGateOrigin(origin string) error {
+	u, err := url.Parse(strings.ToLower(origin))
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.Path != "" || u.RawQuery != "" || u.User != nil || u.Fragment != "" {
 		return ErrGateOrigin
 	}
-	if p.gates.known(origin) {
-		return nil
+	return nil
+}
+
+// gateClient returns the internal client with id, if its tag is right.
+func (p *Provider) gateClient(id string) (*Client, bool) {
+	rest, ok := strings.CutPrefix(id, gateClientPrefix)
+	if !ok || len(rest) <= gateTagLen || rest[gateTagLen] != ':' {
+		return nil, false
 	}
-	p.gates.mu.Lock()
-	defer p.gates.mu.Unlock()
-	if p.gates.m == nil {
-		p.gates.m = map[string]*Client{}
+	tag, origin := rest[:gateTagLen], rest[gateTagLen+1:]
+	if !hmac.Equal([]byte(tag), []byte(p.gateTag(origin))) {
+		return nil, false
 	}
-	if _, ok := p.gates.m[origin]; ok {
-		return nil
+	if CheckGateOrigin(origin) != nil || origin != strings.ToLower(origin) {
+		return nil, false // GateLogoutURL tagged something no gate serves
 	}
-	if len(p.gates.m) >= maxGateOrigins {
-		return ErrGateOriginLimit
-	}
-	p.gates.m[origin] = &Client{
-		ID: GateClientID(origin), Name: u.Host,
+	u, _ := url.Parse(origin)
+	return &Client{
+		ID: id, Name: u.Host,
 		RedirectURIs:            []string{origin + GateCallbackPath},
 		PostLogoutRedirectURIs:  []string{origin + "/"},
 		TokenEndpointAuthMethod: AuthMethodNone,
 		SkipConsent:             true,
 		ClientURI:               origin + "/",
-	}
-	return nil
-}
-
-// gateClient returns the internal client with id, if its origin is registered.
-func (p *Provider) gateClient(id string) (*Client, bool) {
-	origin, ok := strings.CutPrefix(id, gateClientPrefix)
-	if !ok {
-		return nil, false
-	}
-	p.gates.mu.RLock()
-	defer p.gates.mu.RUnlock()
-	c, ok := p.gates.m[origin]
-	return c, ok
+	}, true
 }
 
 // GateLogin is a started gate login: the browser goes to AuthURL; the
@@ -130,7 +139,7 @@ type GateLogin struct {
 // StartGateLogin prepares the authorization request of origin's internal
 // client (RFC 6749 §4.1.1 with PKCE S256, RFC 7636 §4.1–4.2).
 func (p *Provider) StartGateLogin(origin string) (*GateLogin, error) {
-	if err := p.RegisterGateOrigin(origin); err != nil {
+	if err := CheckGateOrigin(origin); err != nil {
 		return nil, err
 	}
 	origin = strings.ToLower(origin)
@@ -139,7 +148,7 @@ func (p *Provider) StartGateLogin(origin string) (*GateLogin, error) {
 	state := newHandle()
 	q := url.Values{
 		"response_type":         {"code"},
-		"client_id":             {GateClientID(origin)},
+		"client_id":             {p.GateClientID(origin)},
 		"redirect_uri":          {origin + GateCallbackPath},
 		"scope":                 {strings.Join(gateScopes, " ")},
 		"state":                 {state},
@@ -154,7 +163,7 @@ func (p *Provider) StartGateLogin(origin string) (*GateLogin, error) {
 // session (no id_token_hint), then returns to the protected site.
 func (p *Provider) GateLogoutURL(origin string) string {
 	origin = strings.ToLower(origin)
-	q := url.Values{"client_id": {GateClientID(origin)}, "post_logout_redirect_uri": {origin + "/"}}
+	q := url.Values{"client_id": {p.GateClientID(origin)}, "post_logout_redirect_uri": {origin + "/"}}
 	return p.cfg.Issuer + PathEndSession + "?" + q.Encode()
 }
 
@@ -232,8 +241,8 @@ func (id *Identity) ClaimString(name string) string {
 // ErrGateLogin when the code is no good or the session has ended.
 func (p *Provider) FinishGateLogin(ctx context.Context, origin, code, verifier string) (string, *Identity, error) {
 	origin = strings.ToLower(origin)
-	client, ok := p.gateClient(GateClientID(origin))
-	if !ok {
+	client, ok := p.gateClient(p.GateClientID(origin))
+	if !ok || CheckGateOrigin(origin) != nil {
 		return "", nil, ErrGateLogin
 	}
 	ac, acc, err := p.redeemCode(ctx, client, code, origin+GateCallbackPath, verifier)

@@ -111,15 +111,31 @@ func TestGateLoginRefusesWrongVerifierAndUnknownOrigin(t *testing.T) {
 	if _, _, err := h.p.FinishGateLogin(context.Background(), gateOrigin, q.Get("code"), other); !errors.Is(err, provider.ErrGateLogin) {
 		t.Fatalf("wrong PKCE verifier: %v", err)
 	}
-	// An origin no gate registered has no client: the provider will not
-	// send a code there.
+	// An origin no gate served has no client: the provider will not send a
+	// code there, whatever id names it (the unsigned form, the tag of the
+	// served origin, a made-up tag).
 	u, _ := url.Parse(gl.AuthURL)
 	v := u.Query()
-	v.Set("client_id", provider.GateClientID("https://evil.example"))
-	v.Set("redirect_uri", "https://evil.example"+provider.GateCallbackPath)
-	r := b.get(h.issuer + "/authorize?" + v.Encode())
-	if loc := r.header.Get("Location"); strings.HasPrefix(loc, "https://evil.example") || r.status != http.StatusBadRequest {
-		t.Fatalf("authorization for an unregistered origin: %d %q", r.status, loc)
+	servedID := v.Get("client_id")
+	servedTag := strings.TrimSuffix(strings.TrimPrefix(servedID, "oidcaddy-gate:"), gateOrigin)
+	if servedTag == servedID || !strings.HasSuffix(servedID, ":"+gateOrigin) {
+		t.Fatalf("the served origin's client id %q is not oidcaddy-gate:<tag>:<origin>", servedID)
+	}
+	for _, forged := range []struct{ id, origin string }{
+		{"oidcaddy-gate:https://evil.example", "https://evil.example"},
+		{"oidcaddy-gate:" + servedTag + "https://evil.example", "https://evil.example"},
+		{"oidcaddy-gate:AAAAAAAAAAAAAAAAAAAAAA:https://evil.example", "https://evil.example"},
+		{"oidcaddy-gate:" + servedTag + "https://app.example.evil.example", "https://app.example.evil.example"},
+	} {
+		v.Set("client_id", forged.id)
+		v.Set("redirect_uri", forged.origin+provider.GateCallbackPath)
+		r := b.get(h.issuer + "/authorize?" + v.Encode())
+		if loc := r.header.Get("Location"); strings.HasPrefix(loc, forged.origin) || r.status != http.StatusBadRequest {
+			t.Fatalf("authorization for an unserved origin with client_id %q: %d %q", forged.id, r.status, loc)
+		}
+	}
+	if want := h.p.GateClientID(gateOrigin); servedID != want {
+		t.Errorf("authorization request's client_id %q, GateClientID %q", servedID, want)
 	}
 }
 

@@ -26,7 +26,7 @@ type Provider struct {
 	secureCookies        bool
 	successors           *successorSealer
 	pending              pendingLimiters
-	gates                gateOrigins // oidc_protect's internal clients (gate.go)
+	gateKey              []byte // MACs oidc_protect's internal client ids (gate.go)
 
 	// registrationRate bounds open registrations per address.
 	registrationRate *rateLimiter
@@ -61,6 +61,7 @@ func New(cfg Config) (*Provider, error) {
 	if p.now == nil {
 		p.now = time.Now
 	}
+	p.gateKey = newGateKey(cfg.SecretKey)
 	p.registrationRate = newRateLimiter(cfg.Registration.RateLimit, cfg.Registration.RateWindow)
 	if err := p.init(); err != nil {
 		return nil, err

@@ -47,7 +47,8 @@ type echoed struct {
 	Reached   bool   `json:"reached"`
 }
 
-func startProtectedSite(t *testing.T) *protectedSite {
+// startEchoUpstream starts the upstream of protected sites.
+func startEchoUpstream(t *testing.T) *echoUpstream {
 	t.Helper()
 	up := &echoUpstream{httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -56,6 +57,12 @@ func startProtectedSite(t *testing.T) *protectedSite {
 			CaddyUser: r.Header.Get("X-Caddy-User"), Reached: true})
 	}))}
 	t.Cleanup(up.Close)
+	return up
+}
+
+func startProtectedSite(t *testing.T) *protectedSite {
+	t.Helper()
+	up := startEchoUpstream(t)
 	cfg := newSiteConfig(t)
 	appPort := freePort(t)
 	for appPort == cfg.SitePort || appPort == cfg.AdminPort {
@@ -131,24 +138,30 @@ func navigate(t *testing.T, b *formflow.Browser, u string, hdr ...string) formfl
 // and the gate's callback back to the page.
 func (s *protectedSite) signIn(t *testing.T, b *formflow.Browser, page, login string) formflow.Response {
 	t.Helper()
-	r := navigate(t, b, s.app+page)
-	if r.Status != http.StatusSeeOther || !strings.HasPrefix(r.Location(), s.srv.cfg.Issuer()+"/authorize?") {
+	return signInThroughGate(t, b, s.srv.cfg.Issuer(), s.app, page, login)
+}
+
+// signInThroughGate is signIn for the protected origin app of issuer.
+func signInThroughGate(t *testing.T, b *formflow.Browser, issuer, app, page, login string) formflow.Response {
+	t.Helper()
+	r := navigate(t, b, app+page)
+	if r.Status != http.StatusSeeOther || !strings.HasPrefix(r.Location(), issuer+"/authorize?") {
 		t.Fatalf("protected page without a session: %d %q %s", r.Status, r.Location(), r.Body)
 	}
-	r, err := b.Authorize(r.Location(), s.srv.cfg.Issuer()+"/interaction/", 4, func(_ formflow.Response, f formflow.Form) (url.Values, error) {
+	r, err := b.Authorize(r.Location(), issuer+"/interaction/", 4, func(_ formflow.Response, f formflow.Form) (url.Values, error) {
 		return url.Values{"login": {login}, "password": {"demo"}}, nil
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Status != http.StatusSeeOther || !strings.HasPrefix(r.Location(), s.app+"/.oidc/callback?") {
+	if r.Status != http.StatusSeeOther || !strings.HasPrefix(r.Location(), app+"/.oidc/callback?") {
 		t.Fatalf("after login: %d %q %s", r.Status, r.Location(), r.Body)
 	}
 	r = navigate(t, b, r.Location())
-	if r.Status != http.StatusSeeOther || (r.Location() != page && r.Location() != s.app+page) {
+	if r.Status != http.StatusSeeOther || (r.Location() != page && r.Location() != app+page) {
 		t.Fatalf("callback: %d %q %s", r.Status, r.Location(), r.Body)
 	}
-	return navigate(t, b, s.app+page)
+	return navigate(t, b, app+page)
 }
 
 func decodeEcho(t *testing.T, r formflow.Response) echoed {
