@@ -221,13 +221,16 @@ func (s *caddyServer) load(cfg siteConfig) {
 // accept loop took just before closing is closed unanswered (an EOF on a
 // first use, which net/http never retries); a browser would retry. The
 // tests after a reload assert what the new configuration serves, so they
-// start once five fresh connections in a row get an answer.
-func (s *caddyServer) awaitSettledReload() {
+// start once five fresh connections in a row get an answer, on the issuer's
+// site and on each other site given (each listener has its own server).
+func (s *caddyServer) awaitSettledReload(otherSites ...string) {
 	s.t.Helper()
-	probe := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 5 * time.Second}
+	probe := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 5 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	urls := append([]string{s.cfg.Issuer() + "/.well-known/openid-configuration"}, otherSites...)
 	deadline := time.Now().Add(10 * time.Second)
-	for answered := 0; answered < 5; {
-		resp, err := probe.Get(s.cfg.Issuer() + "/.well-known/openid-configuration")
+	for answered := 0; answered < 5*len(urls); {
+		resp, err := probe.Get(urls[answered%len(urls)])
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {

@@ -355,7 +355,7 @@ func (s *protectedSite) reload(t *testing.T, caddyfile string) {
 		t.Fatalf("admin /load: %v %d %s", err, r.Status, r.Body)
 	}
 	http.DefaultTransport.(*http.Transport).CloseIdleConnections()
-	s.srv.awaitSettledReload()
+	s.srv.awaitSettledReload(s.app + "/healthz")
 }
 
 // The gate finds the provider of the new configuration after a reload and
