@@ -39,7 +39,7 @@ func needForBrowserTest(t *testing.T, format string, args ...any) {
 	if os.Getenv("CI") == "true" {
 		t.Fatalf("%s (CI=true: .ci/run must install it)", msg)
 	}
-	t.Skipf("%s; skipping the Chromium page test", msg)
+	t.Skipf("%s; skipping this Chromium test", msg)
 }
 
 func chromiumPath(t *testing.T) string {

@@ -184,8 +184,8 @@ func TestProtectInChromium(t *testing.T) {
 	tab.open(s.app + "/dashboard")
 	onLoginPage(t, tab, issuer, "after the logout at the provider")
 
-	// A callback that cannot complete (no login started in this browser)
-	// says so and leads back to the site.
+	// A callback that cannot complete (a state this browser's login did
+	// not start) says so and leads back to the site, which signs in anew.
 	tab.open(s.app + "/.oidc/callback?code=stale&state=stale")
 	onGatePage(t, tab, "failed sign-in", http.StatusBadRequest, "The sign-in could not be completed")
 	tab.clickTo("a.button")
