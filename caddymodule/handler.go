@@ -253,6 +253,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	h.requests = newRequestGate()
 	h.prefix = issuerURL.Path
 	h.live = providers.add(issuer, h.prov, cfg.Registration.Policy)
+	if err := recordIssuer(ctx, issuer, true); err != nil {
+		return err
+	}
 	h.logger.Info("OpenID Connect provider ready",
 		zap.String("issuer", issuer),
 		zap.String("storage", opened.Describe),

@@ -70,11 +70,10 @@ func (Protect) CaddyModule() caddy.ModuleInfo {
 	return caddy.ModuleInfo{ID: "http.handlers.oidc_protect", New: func() caddy.Module { return new(Protect) }}
 }
 
-// Provision checks the rules and looks for the provider. Caddy provisions
-// the sites of a configuration in an order of its own, so a provider in a
-// later site is not registered yet: then this logs a warning and the
-// provider is found on the first request (which gets 503 if there is
-// still none).
+// Provision checks the rules and records the issuer it needs: a
+// configuration without a provider for it does not start (issuerCheck).
+// The provider itself is looked up on each request, so a reload's new
+// provider is used as soon as it runs.
 func (g *Protect) Provision(ctx caddy.Context) error {
 	g.logger = ctx.Logger()
 	if err := g.Validate(); err != nil {
@@ -83,11 +82,9 @@ func (g *Protect) Provision(ctx caddy.Context) error {
 	if err := telemetry.RegisterMetrics(ctx.GetMetricsRegistry()); err != nil {
 		return fmt.Errorf("registering metrics: %w", err)
 	}
-	if found, _ := providers.with(g.issuer, func(*liveProvider) error { return nil }); !found {
-		g.logger.Warn("oidc_protect: no oidc_provider with this issuer is running yet; if none starts with this configuration, protected requests are answered 503",
-			zap.String("issuer", g.issuer))
-	}
-	return nil
+	// Whether a provider of this configuration serves the issuer is known
+	// only once every site is provisioned: issuerCheck's Start says.
+	return recordIssuer(ctx, g.issuer, false)
 }
 
 // Validate checks the configuration.

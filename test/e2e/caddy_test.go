@@ -289,3 +289,14 @@ func (s *caddyServer) metrics() map[string]float64 {
 // logContains reports whether the server's output so far contains s. Used
 // to prove a secret never reached the log.
 func (s *caddyServer) logContains(sub string) bool { return strings.Contains(s.Log.String(), sub) }
+
+// logEventuallyContains waits up to 10 s for the server's output to contain
+// sub: Caddy writes an access log line after the response has been sent.
+func (s *caddyServer) logEventuallyContains(sub string) bool {
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if s.logContains(sub) {
+			return true
+		}
+	}
+	return false
+}

@@ -41,7 +41,8 @@ func runEchoUpstream() {
 	http.Serve(l, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(echoed{Path: r.URL.Path, User: r.Header.Get("X-Forwarded-User"), Email: r.Header.Get("X-Forwarded-Email"),
-			Groups: r.Header.Get("X-Forwarded-Groups"), Assertion: r.Header.Get("X-Oidc-Assertion"), Reached: true})
+			Groups: r.Header.Get("X-Forwarded-Groups"), Assertion: r.Header.Get("X-Oidc-Assertion"),
+			CaddyUser: r.Header.Get("X-Caddy-User"), Reached: true})
 	}))
 	os.Exit(1)
 }

@@ -6,8 +6,12 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
 
@@ -32,6 +36,9 @@ type echoed struct {
 	Email     string `json:"email"`
 	Groups    string `json:"groups"`
 	Assertion string `json:"assertion"`
+	// CaddyUser is what reverse_proxy's header_up made of Caddy's own
+	// {http.auth.user.id} placeholder.
+	CaddyUser string `json:"caddy_user"`
 	Reached   bool   `json:"reached"`
 }
 
@@ -59,7 +66,10 @@ http://localhost:%[3]d {
 		header_up X-Forwarded-User {oidc.sub} X-Forwarded-Email {oidc.email} X-Forwarded-Groups {oidc.groups}
 		assertion X-Oidc-Assertion
 	}
-	reverse_proxy %[4]s
+	reverse_proxy %[4]s {
+		header_up X-Caddy-User {http.auth.user.id}
+	}
+	log
 }
 
 http://127.0.0.1:%[5]d {
@@ -158,6 +168,14 @@ func TestProtectBrowserLoginHeadersAndLogout(t *testing.T) {
 	e := decodeEcho(t, s.signIn(t, b, "/dashboard?tab=1", "demo"))
 	if !e.Reached || e.User != "demo-subject" || e.Email != "demo@example.com" || e.Groups != "staff" {
 		t.Fatalf("identity at the upstream: %+v", e)
+	}
+	// Caddy's own placeholder is set as its auth handlers set it: usable by
+	// reverse_proxy header_up, and the access log's user_id.
+	if e.CaddyUser != "demo-subject" {
+		t.Errorf("{http.auth.user.id} at reverse_proxy: %q", e.CaddyUser)
+	}
+	if !s.srv.logEventuallyContains(`"user_id":"demo-subject"`) {
+		t.Error("the access log has no user_id of the signed-in user")
 	}
 	// The signed assertion verifies with a standard OIDC library against
 	// the provider's JWKS, with the site as audience.
@@ -317,8 +335,9 @@ func (s *protectedSite) reload(t *testing.T, caddyfile string) {
 }
 
 // The gate finds the provider of the new configuration after a reload and
-// the gate session lives on (it is in the provider's store); a gate whose
-// issuer no provider serves answers 503 and says so in the log.
+// the gate session lives on (it is in the provider's store). A reload to a
+// gate whose issuer no provider of the configuration serves is refused with
+// the reason, and the running configuration keeps serving.
 func TestProtectAcrossReload(t *testing.T) {
 	s := startProtectedSite(t)
 	b := formflow.New(nil)
@@ -333,16 +352,54 @@ func TestProtectAcrossReload(t *testing.T) {
 	if e := decodeEcho(t, navigate(t, b, s.app+"/public/x")); e.User != "" {
 		t.Fatalf("the new bypass: %+v", e)
 	}
-	orphan := strings.Replace(s.caddyfile, "oidc_protect {\n\t\tissuer "+s.srv.cfg.Issuer(), "oidc_protect {\n\t\tissuer https://nobody.example", 1)
-	if orphan == s.caddyfile {
+	orphan := orphanGate(t, s.caddyfile, s.srv.cfg.Issuer())
+	req, _ := http.NewRequest(http.MethodPost, s.srv.cfg.Admin()+"/load", strings.NewReader(orphan))
+	req.Header.Set("Content-Type", "text/caddyfile")
+	r, err := formflow.Do(http.DefaultClient, req)
+	if err != nil || r.Status == http.StatusOK || !strings.Contains(r.Body, "no oidc_provider in this configuration serves the issuer https://nobody.example") {
+		t.Fatalf("admin /load of a gate without a provider: %v %d %s", err, r.Status, r.Body)
+	}
+	if e := decodeEcho(t, navigate(t, b, s.app+"/dashboard")); e.User != "demo-subject" {
+		t.Fatalf("after the refused reload: %+v", e)
+	}
+}
+
+// orphanGate is caddyfile with the gate's issuer changed to one that no
+// provider serves.
+func orphanGate(t *testing.T, caddyfile, issuer string) string {
+	t.Helper()
+	orphan := strings.Replace(caddyfile, "oidc_protect {\n\t\tissuer "+issuer, "oidc_protect {\n\t\tissuer https://nobody.example", 1)
+	if orphan == caddyfile {
 		t.Fatal("test bug: the issuer line was not replaced")
 	}
-	s.reload(t, orphan)
-	r := navigate(t, b, s.app+"/dashboard")
-	if r.Status != http.StatusServiceUnavailable || strings.Contains(r.Body, "reached") {
-		t.Fatalf("a gate without a provider: %d %s", r.Status, r.Body)
+	return orphan
+}
+
+// `caddy run` refuses a configuration whose gate names an issuer that no
+// provider of the configuration serves, and says which.
+func TestProtectWithoutProviderFailsRun(t *testing.T) {
+	s := startProtectedSite(t)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "Caddyfile")
+	// Other ports, so that this run does not collide with the running one
+	// if it (wrongly) started.
+	cf := orphanGate(t, s.caddyfile, s.srv.cfg.Issuer())
+	cf = strings.NewReplacer(fmt.Sprintf("admin 127.0.0.1:%d", s.srv.cfg.AdminPort), fmt.Sprintf("admin 127.0.0.1:%d", freePort(t)),
+		fmt.Sprintf("http://127.0.0.1:%d", s.srv.cfg.SitePort), fmt.Sprintf("http://127.0.0.1:%d", freePort(t))).Replace(cf)
+	cf = strings.Replace(cf, "storage "+s.srv.cfg.StorageDir, "storage "+filepath.Join(dir, "store"), 1)
+	if err := os.WriteFile(path, []byte(cf), 0o600); err != nil {
+		t.Fatal(err)
 	}
-	if !s.srv.logContains("no oidc_provider with this issuer is running yet") {
-		t.Error("no warning at load about the missing provider")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, caddyBin, "run", "--config", path, "--adapter", "caddyfile")
+	cmd.Env = append(os.Environ(), "HOME="+dir, "XDG_DATA_HOME="+filepath.Join(dir, "data"), "XDG_CONFIG_HOME="+filepath.Join(dir, "config"),
+		"DEMO_CLIENT_SECRET="+demoClientSecret)
+	out, err := cmd.CombinedOutput()
+	if err == nil || ctx.Err() != nil {
+		t.Fatalf("caddy run with a gate whose issuer has no provider: err=%v ctx=%v\n%s", err, ctx.Err(), out)
+	}
+	if !strings.Contains(string(out), "no oidc_provider in this configuration serves the issuer https://nobody.example") {
+		t.Errorf("caddy run does not say why:\n%s", out)
 	}
 }
