@@ -128,6 +128,9 @@ type gateOutcome struct {
 	pass      bool // the provider's own path on its own host
 	loginErr  bool
 	assertion string // signed identity for the upstream
+	// page is the gate's page for a browser (403, failed sign-in),
+	// rendered by the provider.
+	page *renderedPage
 }
 
 func (g *Protect) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
@@ -178,7 +181,13 @@ func (g *Protect) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 // decide does everything that needs the provider (and its store).
 func (g *Protect) decide(r *http.Request, p *provider.Provider, origin, path string, secure bool) (gateOutcome, error) {
 	out, err := g.decideIdentity(r, p, origin, path, secure)
-	if err == nil && out.id != nil && out.decision == provider.GateAllow && g.Assertion != "" {
+	switch {
+	case err != nil:
+	case out.loginErr:
+		out.page = renderGatePage(r, p, provider.GatePageLoginFailed, origin)
+	case out.id != nil && !out.id.Bearer && out.decision == provider.GateDeny:
+		out.page = renderGatePage(r, p, provider.GatePageDenied, origin)
+	case out.id != nil && out.decision == provider.GateAllow && g.Assertion != "":
 		out.assertion, err = p.SignGateAssertion(out.id, origin)
 	}
 	return out, err
@@ -275,10 +284,7 @@ func (g *Protect) respond(w http.ResponseWriter, r *http.Request, next caddyhttp
 		return next.ServeHTTP(w, r)
 	case out.loginErr:
 		clearCookie(w, loginCookieName(secure), secure)
-		w.Header().Set("Cache-Control", "no-store")
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		w.WriteHeader(http.StatusBadRequest)
-		fmt.Fprint(w, `<!doctype html><title>Sign-in failed</title><p>The sign-in could not be completed (it may have expired). <a href="/">Try again</a>.</p>`)
+		out.page.writeTo(w)
 		return nil
 	case out.cookie != "":
 		clearCookie(w, loginCookieName(secure), secure)
@@ -330,10 +336,7 @@ func (g *Protect) respond(w http.ResponseWriter, r *http.Request, next caddyhttp
 			http.Error(w, "forbidden", http.StatusForbidden)
 			return nil
 		}
-		w.Header().Set("Cache-Control", "no-store")
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		w.WriteHeader(http.StatusForbidden)
-		fmt.Fprint(w, `<!doctype html><title>Access denied</title><p>Your account may not see this page. <a href="`+provider.GateLogoutPath+`">Sign out</a>.</p>`)
+		out.page.writeTo(w)
 		return nil
 	}
 	telemetry.CountGateDecision(telemetry.GateAllow)

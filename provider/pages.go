@@ -30,6 +30,9 @@ type pages struct {
 	// csp is the pages' Content-Security-Policy; it names the logo's origin
 	// when the logo is on another site.
 	csp string
+	// issuerOrigin is scheme://host of the issuer: gate pages, served on
+	// protected sites, load the assets from there (gateCSP allows it).
+	issuerOrigin, gateCSP string
 }
 
 // loadPages parses the built-in templates, replacing each with a file of the
@@ -63,6 +66,12 @@ func loadPages(dir string, brand Branding, issuer string) (*pages, error) {
 	}
 	pg := &pages{assets: map[string][]byte{}, brand: brand}
 	pg.csp = "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data:" + strings.TrimRight(" "+imgOrigin, " ") + "; frame-ancestors 'none'; base-uri 'none'"
+	if u, err := url.Parse(issuer); err == nil && cspHost.MatchString(u.Host) {
+		pg.issuerOrigin = strings.ToLower(u.Scheme + "://" + u.Host)
+		// Gate pages run no script and post no form.
+		pg.gateCSP = "default-src 'none'; style-src " + pg.issuerOrigin + "; img-src " + pg.issuerOrigin + " data:" + strings.TrimRight(" "+imgOrigin, " ") +
+			"; form-action 'none'; frame-ancestors 'none'; base-uri 'none'"
+	}
 	for name, dst := range map[string]**template.Template{"login.html": &pg.login, "consent.html": &pg.consent, "error.html": &pg.errorPage, "form_post.html": &pg.formPost, "logout.html": &pg.logout, "device.html": &pg.device} {
 		if *dst, err = parse(name); err != nil {
 			return nil, err
@@ -90,9 +99,9 @@ func loadPages(dir string, brand Branding, issuer string) (*pages, error) {
 // pageHeaders: pages are never cached, never framed (clickjacking of the
 // consent button), and may load only this provider's assets (and the logo).
 // Their language follows Accept-Language.
-func (pg *pages) headers(h http.Header) {
+func (pg *pages) headers(h http.Header, csp string) {
 	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Content-Security-Policy", pg.csp)
+	h.Set("Content-Security-Policy", csp)
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "no-referrer")
@@ -108,14 +117,36 @@ func (p *Provider) pageData(r *http.Request, data map[string]any) (map[string]an
 	if data == nil {
 		data = map[string]any{}
 	}
-	data["T"], data["Lang"], data["AssetsURL"] = t, t.Lang(), p.assetsURL()
-	data["Brand"] = map[string]string{"Name": p.pages.brand.Name, "LogoURL": p.pages.brand.LogoURL}
-	data["BrandCSS"] = p.assetsURL() + brandStylesheet + "?v=" + p.pages.brand.version()
+	data["T"], data["Lang"] = t, t.Lang()
+	p.pages.setAssets(data, p.ownPages())
 	return data, t
 }
 
+// pageSite is where a page is served: the provider's own site, or a site
+// protected by a gate (page_gate.go).
+type pageSite struct {
+	assetsURL string // prefix of the stylesheets' URLs
+	logoURL   string
+	csp       string
+}
+
+func (p *Provider) ownPages() pageSite {
+	return pageSite{assetsURL: p.assetsURL(), logoURL: p.pages.brand.LogoURL, csp: p.pages.csp}
+}
+
+func (pg *pages) setAssets(data map[string]any, site pageSite) {
+	data["AssetsURL"] = site.assetsURL
+	data["Brand"] = map[string]string{"Name": pg.brand.Name, "LogoURL": site.logoURL}
+	data["BrandCSS"] = site.assetsURL + brandStylesheet + "?v=" + pg.brand.version()
+}
+
 func (p *Provider) render(w http.ResponseWriter, r *http.Request, t *template.Template, status int, data map[string]any) {
+	p.renderOn(w, r, t, status, data, p.ownPages())
+}
+
+func (p *Provider) renderOn(w http.ResponseWriter, r *http.Request, t *template.Template, status int, data map[string]any, site pageSite) {
 	data, tr := p.pageData(r, data)
+	p.pages.setAssets(data, site)
 	w.Header().Set("Content-Language", tr.Lang())
 	var buf bytes.Buffer
 	if err := t.Execute(&buf, data); err != nil {
@@ -125,12 +156,12 @@ func (p *Provider) render(w http.ResponseWriter, r *http.Request, t *template.Te
 		// the template and the position in it (template errors name fields
 		// and types, not the values of the page).
 		p.serverError(r, Event{ErrorCode: ErrCodeServerError, Cause: fmt.Errorf("rendering page template %s: %w", t.Name(), err)})
-		p.pages.headers(w.Header())
+		p.pages.headers(w.Header(), site.csp)
 		w.WriteHeader(http.StatusInternalServerError)
 		w.Write([]byte("<!DOCTYPE html><title>Error</title><p>The sign-in page could not be rendered.</p>"))
 		return
 	}
-	p.pages.headers(w.Header())
+	p.pages.headers(w.Header(), site.csp)
 	w.WriteHeader(status)
 	w.Write(buf.Bytes())
 }

@@ -32,6 +32,9 @@ const demoPasswordHash = "$2a$10$zBnjmRoRaC8rF8MJ4fzsQeQKmCuzQ65aZ0lID/yTVALhf.F
 const demoClientSecret = "e2e-test-secret"
 
 func TestMain(m *testing.M) {
+	if os.Getenv(echoUpstreamEnv) != "" {
+		runEchoUpstream()
+	}
 	flag.Parse()
 	if testing.Short() {
 		fmt.Println("e2e: skipped in -short mode")

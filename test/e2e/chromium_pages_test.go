@@ -39,7 +39,7 @@ func needForBrowserTest(t *testing.T, format string, args ...any) {
 	if os.Getenv("CI") == "true" {
 		t.Fatalf("%s (CI=true: .ci/run must install it)", msg)
 	}
-	t.Skipf("%s; skipping the Chromium page test", msg)
+	t.Skipf("%s; skipping this Chromium test", msg)
 }
 
 func chromiumPath(t *testing.T) string {
@@ -106,6 +106,8 @@ type pageTab struct {
 
 	mu        sync.Mutex
 	documents []documentRequest
+	// status is the HTTP status of the last document response.
+	status int64
 }
 
 // documentRequest is a top-level navigation request the tab sent.
@@ -155,6 +157,11 @@ func newTab(t *testing.T) *pageTab {
 			}
 			tab.mu.Lock()
 			tab.documents = append(tab.documents, d)
+			tab.mu.Unlock()
+		}
+		if e, ok := ev.(*network.EventResponseReceived); ok && e.Type == network.ResourceTypeDocument {
+			tab.mu.Lock()
+			tab.status = e.Response.Status
 			tab.mu.Unlock()
 		}
 	}); err != nil {
@@ -227,6 +234,13 @@ func (p *pageTab) lastDocuments(n int) []documentRequest {
 		n = len(p.documents)
 	}
 	return append([]documentRequest(nil), p.documents[len(p.documents)-n:]...)
+}
+
+// documentStatus is the HTTP status of the page shown (after redirects).
+func (p *pageTab) documentStatus() int64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.status
 }
 
 // setDark switches prefers-color-scheme.

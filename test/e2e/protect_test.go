@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"os"
 	"os/exec"
@@ -22,16 +21,12 @@ import (
 // protectedSite is a Caddy with a provider on 127.0.0.1 and, on the host
 // name localhost (another origin, so the gate's cookie and the provider's
 // never mix), an app behind oidc_protect and reverse_proxy. The upstream
-// is a real HTTP server in this process that echoes what it receives.
+// is a process of its own that echoes what it receives (echo_upstream_test.go).
 type protectedSite struct {
 	srv       *caddyServer
 	app       string // origin of the protected app
 	upstream  *echoUpstream
 	caddyfile string
-}
-
-type echoUpstream struct {
-	*httptest.Server
 }
 
 // echoed is what the upstream answers: the identity headers it saw.
@@ -45,19 +40,6 @@ type echoed struct {
 	// {http.auth.user.id} placeholder.
 	CaddyUser string `json:"caddy_user"`
 	Reached   bool   `json:"reached"`
-}
-
-// startEchoUpstream starts the upstream of protected sites.
-func startEchoUpstream(t *testing.T) *echoUpstream {
-	t.Helper()
-	up := &echoUpstream{httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(echoed{Path: r.URL.Path, User: r.Header.Get("X-Forwarded-User"), Email: r.Header.Get("X-Forwarded-Email"),
-			Groups: r.Header.Get("X-Forwarded-Groups"), Assertion: r.Header.Get("X-Oidc-Assertion"),
-			CaddyUser: r.Header.Get("X-Caddy-User"), Reached: true})
-	}))}
-	t.Cleanup(up.Close)
-	return up
 }
 
 func startProtectedSite(t *testing.T) *protectedSite {
