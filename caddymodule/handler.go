@@ -234,8 +234,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	cfg.Store = store
 	cfg.Accounts = accounts
 	cfg.Signer = signer
+	sink := telemetry.NewSink(telemetry.Options{LoggerProvider: lp, SpanEvents: h.SpanEvents})
 	cfg.Events = provider.MultiSink{
-		telemetry.NewSink(telemetry.Options{LoggerProvider: lp, SpanEvents: h.SpanEvents}),
+		sink,
 		newZapSink(h.logger),
 	}
 	cfg.TemplatesDir = repl.ReplaceKnown(h.TemplatesDir, "")
@@ -252,7 +253,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	h.requests = newRequestGate()
 	h.prefix = issuerURL.Path
-	h.live = providers.add(issuer, h.prov, cfg.Registration.Policy)
+	h.live = providers.add(issuer, h.prov, cfg.Registration.Policy, sink)
 	if err := recordIssuer(ctx, issuer, true); err != nil {
 		return err
 	}

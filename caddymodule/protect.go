@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
@@ -131,6 +133,13 @@ type gateOutcome struct {
 	// page is the gate's page for a browser (403, failed sign-in),
 	// rendered by the provider.
 	page *renderedPage
+
+	// For the decision's count and span (telemetry.GateDecisionInfo).
+	sink       *telemetry.Sink // the provider's; nil counts only
+	rule       int             // index of the deciding rule, -1 none
+	maxAge     int64           // of the deciding rule (GateStepUp)
+	credential telemetry.GateCredential
+	start      time.Time
 }
 
 func (g *Protect) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
@@ -151,12 +160,16 @@ func (g *Protect) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if secure {
 		origin = "https://" + strings.ToLower(r.Host)
 	}
+	start := time.Now()
 	var out gateOutcome
+	var sink *telemetry.Sink
 	found, err := providers.with(g.issuer, func(lp *liveProvider) error {
 		var err error
+		sink = lp.telemetry
 		out, err = g.decide(r, lp.prov, origin, path, secure)
 		return err
 	})
+	out.sink, out.start = sink, start
 	switch {
 	case !found:
 		if atomic.CompareAndSwapInt32(&g.unresolvedLogged, 0, 1) { // once, not per request
@@ -194,7 +207,7 @@ func (g *Protect) decide(r *http.Request, p *provider.Provider, origin, path str
 }
 
 func (g *Protect) decideIdentity(r *http.Request, p *provider.Provider, origin, path string, secure bool) (gateOutcome, error) {
-	var out gateOutcome
+	out := gateOutcome{rule: -1}
 	ctx := r.Context()
 	if origin == g.issuerOrigin && p.Handles(r.URL.Path) {
 		out.pass = true // the provider's own pages on its own host
@@ -216,6 +229,7 @@ func (g *Protect) decideIdentity(r *http.Request, p *provider.Provider, origin, 
 		return out, nil
 	}
 	if tok, ok := bearerToken(r); ok {
+		out.credential = telemetry.GateBearerToken
 		id, err := p.VerifyBearer(ctx, tok)
 		if err != nil {
 			return out, err
@@ -224,18 +238,23 @@ func (g *Protect) decideIdentity(r *http.Request, p *provider.Provider, origin, 
 			out.badToken = true
 			return out, nil
 		}
-		out.id, out.decision = id, g.policy.Decide(r.Method, r.URL.Path, id)
-		out.scopes = g.policy.RequiredScopes(r.Method, r.URL.Path)
+		out.setVerdict(id, p.DecideGate(&g.policy, r.Method, r.URL.Path, id))
 		return out, nil
 	}
 	if c, err := r.Cookie(gateCookieName(secure)); err == nil {
+		out.credential = telemetry.GateSessionCookie
 		id, err := p.GateIdentity(ctx, origin, c.Value)
 		if err != nil {
 			return out, err
 		}
 		if id != nil {
-			out.id, out.decision = id, g.policy.Decide(r.Method, r.URL.Path, id)
-			return out, nil
+			out.setVerdict(id, p.DecideGate(&g.policy, r.Method, r.URL.Path, id))
+			if out.decision == provider.GateStepUp && isNavigation(r) {
+				// Signed in, but too long ago for this rule: sign in again
+				// with max_age rather than refuse (OIDC Core §3.1.2.1).
+				out.login, err = p.StartGateReauthentication(origin, out.maxAge)
+			}
+			return out, err
 		}
 	}
 	out.noSession = true
@@ -247,6 +266,19 @@ func (g *Protect) decideIdentity(r *http.Request, p *provider.Provider, origin, 
 		out.login = gl
 	}
 	return out, nil
+}
+
+func (out *gateOutcome) setVerdict(id *provider.Identity, v provider.GateVerdict) {
+	out.id, out.decision, out.rule, out.scopes, out.maxAge = id, v.Decision, v.Rule, v.Scopes, v.MaxAge
+}
+
+// record counts the decision and records its span under the request span.
+func (out *gateOutcome) record(r *http.Request, d telemetry.GateDecision) {
+	info := telemetry.GateDecisionInfo{Decision: d, Rule: out.rule, Method: r.Method, Credential: out.credential, Start: out.start}
+	if out.decision == provider.GateStepUp {
+		info.StepUp = telemetry.GateStepUpMaxAge
+	}
+	out.sink.GateDecision(r.Context(), info)
 }
 
 // callback finishes the login: state against the login cookie (CSRF,
@@ -298,20 +330,20 @@ func (g *Protect) respond(w http.ResponseWriter, r *http.Request, next caddyhttp
 		http.Redirect(w, r, out.logoutURL, http.StatusSeeOther)
 		return nil
 	case out.badToken:
-		telemetry.CountGateDecision(telemetry.GateInvalidToken)
+		out.record(r, telemetry.GateInvalidToken)
 		// RFC 6750 §3.1: invalid_token, 401.
 		w.Header().Set("WWW-Authenticate", realm+`, error="invalid_token", error_description="the access token is not valid"`)
 		http.Error(w, "invalid_token", http.StatusUnauthorized)
 		return nil
 	case out.login != nil:
-		telemetry.CountGateDecision(telemetry.GateLoginRequired)
+		out.record(r, telemetry.GateLoginRequired)
 		http.SetCookie(w, &http.Cookie{Name: loginCookieName(secure), Value: loginCookieValue(out.login, returnPath(r)), Path: "/",
 			MaxAge: 600, HttpOnly: true, Secure: secure, SameSite: http.SameSiteLaxMode})
 		w.Header().Set("Cache-Control", "no-store")
 		http.Redirect(w, r, out.login.AuthURL, http.StatusSeeOther)
 		return nil
 	case out.noSession:
-		telemetry.CountGateDecision(telemetry.GateLoginRequired)
+		out.record(r, telemetry.GateLoginRequired)
 		// Not a navigation: an API or script gets 401, never a login page
 		// (RFC 6750 §3: no error code when no credentials were sent).
 		w.Header().Set("WWW-Authenticate", realm)
@@ -320,17 +352,26 @@ func (g *Protect) respond(w http.ResponseWriter, r *http.Request, next caddyhttp
 	}
 	switch out.decision {
 	case provider.GateInvalidAudience:
-		telemetry.CountGateDecision(telemetry.GateInvalidToken)
+		out.record(r, telemetry.GateInvalidToken)
 		w.Header().Set("WWW-Authenticate", realm+`, error="invalid_token", error_description="the access token is not for this resource"`)
 		http.Error(w, "invalid_token", http.StatusUnauthorized)
 		return nil
 	case provider.GateInsufficientScope:
-		telemetry.CountGateDecision(telemetry.GateInsufficientScope)
+		out.record(r, telemetry.GateInsufficientScope)
 		w.Header().Set("WWW-Authenticate", realm+`, error="insufficient_scope", scope="`+strings.Join(out.scopes, " ")+`"`)
 		http.Error(w, "insufficient_scope", http.StatusForbidden)
 		return nil
+	case provider.GateStepUp:
+		// RFC 9470 §3: the token (or, for a script, the session) stands for
+		// a login older than the rule allows; the client must have the user
+		// sign in again with max_age. Counted as login_required.
+		out.record(r, telemetry.GateLoginRequired)
+		w.Header().Set("WWW-Authenticate", realm+`, error="insufficient_user_authentication", error_description="a more recent authentication is required", max_age="`+strconv.FormatInt(out.maxAge, 10)+`"`)
+		w.Header().Set("Cache-Control", "no-store")
+		http.Error(w, "insufficient_user_authentication", http.StatusUnauthorized)
+		return nil
 	case provider.GateDeny:
-		telemetry.CountGateDecision(telemetry.GateDeny)
+		out.record(r, telemetry.GateDeny)
 		if out.id.Bearer {
 			w.Header().Set("WWW-Authenticate", realm+`, error="insufficient_scope"`)
 			http.Error(w, "forbidden", http.StatusForbidden)
@@ -339,7 +380,7 @@ func (g *Protect) respond(w http.ResponseWriter, r *http.Request, next caddyhttp
 		out.page.writeTo(w)
 		return nil
 	}
-	telemetry.CountGateDecision(telemetry.GateAllow)
+	out.record(r, telemetry.GateAllow)
 	g.setIdentity(r, out.id)
 	if out.assertion != "" {
 		r.Header.Set(g.Assertion, out.assertion)

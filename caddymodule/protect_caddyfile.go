@@ -2,7 +2,9 @@ package caddymodule
 
 import (
 	"strings"
+	"time"
 
+	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
@@ -29,7 +31,7 @@ func parseProtectCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler,
 //	oidc_protect {
 //		issuer <url>
 //		allow <path>[,<path>...] [method <M>[,<M>...]] [group <g>[,...]] [sub <s>[,...]]
-//		      [email <e>[,...]] [scope <s>[,...]] [audience <resource>]
+//		      [email <e>[,...]] [scope <s>[,...]] [audience <resource>] [max_age <duration>]
 //		bypass <path>...
 //		header_up <name> <value> [<name> <value>]...
 //		assertion <header>
@@ -93,7 +95,7 @@ func (g *Protect) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 func parseAllowRule(d *caddyfile.Dispenser) (provider.GateRule, error) {
 	var r provider.GateRule
 	if !d.NextArg() {
-		return r, d.Err("usage: allow <path> [method|group|sub|email|scope|audience <value>]...")
+		return r, d.Err("usage: allow <path> [method|group|sub|email|scope|audience|max_age <value>]...")
 	}
 	r.Paths = splitList(d.Val())
 	for d.NextArg() {
@@ -120,8 +122,23 @@ func parseAllowRule(d *caddyfile.Dispenser) (provider.GateRule, error) {
 				return r, d.Err("allow: one audience per rule")
 			}
 			r.Audience = vals[0]
+		case "max_age":
+			if r.MaxAge != nil {
+				return r, d.Err("allow: one max_age per rule")
+			}
+			dur, err := caddy.ParseDuration(d.Val())
+			if err != nil {
+				return r, d.Errf("allow: max_age: %v", err)
+			}
+			// Whole seconds, as OIDC's max_age counts; a fraction rounds
+			// up. Whether it is positive is the policy's rule (Validate).
+			secs := int64(dur / time.Second)
+			if dur%time.Second > 0 {
+				secs++
+			}
+			r.MaxAge = &secs
 		default:
-			return r, d.Errf("allow: unknown condition %q (expected method, group, sub, email, scope or audience)", cond)
+			return r, d.Errf("allow: unknown condition %q (expected method, group, sub, email, scope, audience or max_age)", cond)
 		}
 	}
 	return r, nil

@@ -101,3 +101,59 @@ func TestProtectDirectiveOrder(t *testing.T) {
 		t.Fatalf("oidc_protect is not before respond: %s", s)
 	}
 }
+
+// max_age is a duration in the Caddyfile and whole seconds in the rule
+// (OIDC's unit), a fraction rounded up.
+func TestProtectCaddyfileMaxAge(t *testing.T) {
+	in := `oidc_protect {
+		issuer https://auth.example.com
+		allow /admin/* group admins max_age 15m
+		allow /ops/* max_age 1500ms method POST
+		allow *
+	}`
+	var g Protect
+	if err := g.UnmarshalCaddyfile(caddyfile.NewTestDispenser(in)); err != nil {
+		t.Fatal(err)
+	}
+	want := []provider.GateRule{
+		{Paths: []string{"/admin/*"}, Groups: []string{"admins"}, MaxAge: new(int64(900))},
+		{Paths: []string{"/ops/*"}, Methods: []string{"POST"}, MaxAge: new(int64(2))},
+		{Paths: []string{"*"}},
+	}
+	if !reflect.DeepEqual(g.Rules, want) {
+		t.Fatalf("rules %+v, want %+v", g.Rules, want)
+	}
+	if err := g.Validate(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// The parser only parses max_age; that it is positive is the policy's rule
+// (provider.GatePolicy.Validate), reported with its path.
+func TestProtectCaddyfileMaxAgeErrors(t *testing.T) {
+	for _, tt := range []caddyfileErrorCase{
+		{"zero", "oidc_protect {\n issuer https://a.example\n allow * max_age 0s\n}", []string{"rules[0].max_age", "at least one second"}},
+		{"negative", "oidc_protect {\n issuer https://a.example\n allow * group a\n allow /x max_age -5m\n}", []string{"rules[1].max_age", "at least one second"}},
+		{"not a duration", "oidc_protect {\n issuer https://a.example\n allow * max_age soon\n}", []string{"Testfile:3", "max_age"}},
+		{"twice", "oidc_protect {\n issuer https://a.example\n allow * max_age 1m max_age 2m\n}", []string{"Testfile:3", "one max_age per rule"}},
+		{"without value", "oidc_protect {\n issuer https://a.example\n allow * max_age\n}", []string{"Testfile:3", "max_age needs a value"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var g Protect
+			err := g.UnmarshalCaddyfile(caddyfile.NewTestDispenser(tt.input))
+			if err == nil {
+				t.Fatalf("expected an error, got %+v", g)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not contain %q", err, w)
+				}
+			}
+		})
+	}
+	// The same rule holds for JSON configurations.
+	g := Protect{Issuer: "https://a.example", Rules: []provider.GateRule{{MaxAge: new(int64(0))}}}
+	if err := g.Validate(); err == nil || !strings.Contains(err.Error(), "rules[0].max_age") {
+		t.Errorf("JSON max_age 0: %v", err)
+	}
+}

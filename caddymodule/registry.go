@@ -5,6 +5,7 @@ import (
 	"sync"
 
 	"github.com/oidcaddy/oidcaddy/provider"
+	"github.com/oidcaddy/oidcaddy/telemetry"
 )
 
 // providers lets the admin API find the running provider of an issuer. On a
@@ -20,6 +21,9 @@ type liveProvider struct {
 	// policy is the registration policy, so the admin API can refuse to
 	// mint tokens that the provider would never ask for.
 	policy string
+	// telemetry is the provider's sink: gates of this issuer record their
+	// decisions through it (its tracer cache and span_events setting).
+	telemetry *telemetry.Sink
 }
 
 type providerRegistry struct {
@@ -30,8 +34,8 @@ type providerRegistry struct {
 	byIssuer map[string][]*liveProvider
 }
 
-func (r *providerRegistry) add(issuer string, p *provider.Provider, policy string) *liveProvider {
-	lp := &liveProvider{issuer: issuer, prov: p, policy: policy}
+func (r *providerRegistry) add(issuer string, p *provider.Provider, policy string, sink *telemetry.Sink) *liveProvider {
+	lp := &liveProvider{issuer: issuer, prov: p, policy: policy, telemetry: sink}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.byIssuer[issuer] = append(r.byIssuer[issuer], lp)

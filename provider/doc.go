@@ -31,6 +31,8 @@
 //	OIDC Back-Channel Logout 1.0 §2.4–2.6 logout tokens to clients       backchannel_logout.go
 //	RFC 7636, RFC 6750 §2.1, §3           oidc_protect's gate: internal  gate.go, gate_policy.go
 //	                                      client, sessions, bearer, rules
+//	OIDC Core §3.1.2.1 max_age, RFC 9470  rules' max_age: re-login,      gate_policy.go, gate.go
+//	                                      step-up challenge
 //
 // Grants (the token endpoint's grant_type):
 //

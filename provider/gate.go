@@ -8,8 +8,10 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -139,6 +141,21 @@ type GateLogin struct {
 // StartGateLogin prepares the authorization request of origin's internal
 // client (RFC 6749 §4.1.1 with PKCE S256, RFC 7636 §4.1–4.2).
 func (p *Provider) StartGateLogin(origin string) (*GateLogin, error) {
+	return p.startGateLogin(origin, 0)
+}
+
+// StartGateReauthentication is StartGateLogin for a signed-in user whose
+// login is older than a rule's max age (GateStepUp): the request carries
+// max_age (OIDC Core §3.1.2.1), so the provider asks for the password again
+// unless the session's own authentication is recent enough by then.
+func (p *Provider) StartGateReauthentication(origin string, maxAge int64) (*GateLogin, error) {
+	if maxAge <= 0 {
+		return nil, fmt.Errorf("max age %d: must be positive", maxAge)
+	}
+	return p.startGateLogin(origin, maxAge)
+}
+
+func (p *Provider) startGateLogin(origin string, maxAge int64) (*GateLogin, error) {
 	if err := CheckGateOrigin(origin); err != nil {
 		return nil, err
 	}
@@ -154,6 +171,9 @@ func (p *Provider) StartGateLogin(origin string) (*GateLogin, error) {
 		"state":                 {state},
 		"code_challenge":        {base64.RawURLEncoding.EncodeToString(sum[:])},
 		"code_challenge_method": {"S256"},
+	}
+	if maxAge > 0 {
+		q.Set("max_age", strconv.FormatInt(maxAge, 10))
 	}
 	return &GateLogin{AuthURL: p.cfg.Issuer + PathAuthorization + "?" + q.Encode(), State: state, Verifier: verifier}, nil
 }
@@ -180,7 +200,10 @@ type Identity struct {
 	// Claims of the account that the scopes release (OIDC Core §5.4),
 	// with sub; a client's own token has only sub (the client id).
 	Claims map[string]any
-	// AuthTime of the login; zero for a client's own token.
+	// AuthTime of the login (OIDC Core §2 auth_time): for a gate session
+	// the latest authentication of its provider session, for a user's
+	// token the one it was issued from; zero for a client's own token and
+	// when unknown. Rules with a max age check it.
 	AuthTime time.Time
 	// SID is the provider session a gate session belongs to (the sid
 	// claim of OIDC Back-Channel Logout 1.0 §2.1); empty for a token.
@@ -311,6 +334,9 @@ func (p *Provider) GateIdentity(ctx context.Context, origin, cookie string) (*Id
 	if err != nil {
 		return nil, err
 	}
+	// Re-authenticating keeps the session's sid (startSession), so the
+	// session knows a later login than the one this gate session began with.
+	gs.AuthTime = max(gs.AuthTime, sess.AuthTime)
 	return gateIdentity(acc, gs), nil
 }
 
@@ -343,6 +369,9 @@ func (p *Provider) VerifyBearer(ctx context.Context, token string) (*Identity, e
 		return nil, nil
 	}
 	id := &Identity{ClientID: info.clientID, Scopes: slices.Clone(info.scopes), Audience: info.audience, Bearer: true}
+	if info.authTime > 0 {
+		id.AuthTime = unixTime(info.authTime)
+	}
 	if info.accountID == "" {
 		id.Subject = info.clientID
 		id.Claims = map[string]any{"sub": info.clientID}

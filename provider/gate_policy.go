@@ -5,6 +5,7 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"time"
 )
 
 // GateRule is one allow rule of a gate: matchers (Paths, Methods) select
@@ -30,6 +31,11 @@ type GateRule struct {
 	// Audience: a bearer token must have been issued for this resource
 	// (RFC 8707); a gate session has no audience and never matches.
 	Audience string `json:"audience,omitempty"`
+	// MaxAge, in seconds: the user's authentication must be at most this
+	// old (OIDC Core §3.1.2.1 max_age). A browser with an older one is
+	// sent to sign in again (GateStepUp), a bearer token gets RFC 9470's
+	// insufficient_user_authentication. Absent: any age.
+	MaxAge *int64 `json:"max_age,omitempty"`
 }
 
 // GatePolicy is what a gate lets through.
@@ -52,7 +58,26 @@ const (
 	// GateInvalidAudience: the token was issued for another resource
 	// (RFC 6750 §3.1 invalid_token).
 	GateInvalidAudience
+	// GateStepUp: the user may have this, but their authentication is
+	// older than the rule's max age: a browser signs in again (with
+	// max_age), a bearer request gets 401 insufficient_user_authentication
+	// (RFC 9470 §3). Only a user who meets every other condition gets it:
+	// signing in again would not change the others.
+	GateStepUp
 )
+
+// GateVerdict is a decision and what it rests on.
+type GateVerdict struct {
+	Decision GateDecision
+	// Rule is the index of the rule that decided; -1 when none did (no
+	// rules: allowed; no rule matched: denied).
+	Rule int
+	// Scopes the deciding rule requires (the scope attribute of
+	// insufficient_scope, RFC 6750 §3).
+	Scopes []string
+	// MaxAge of the deciding rule, in seconds (for GateStepUp).
+	MaxAge int64
+}
 
 // Validate checks the policy, naming fields by their path (rules[1].paths[0]).
 func (pol *GatePolicy) Validate() error {
@@ -71,6 +96,9 @@ func (pol *GatePolicy) Validate() error {
 			if m == "" || strings.ToUpper(m) != m {
 				return fmt.Errorf("rules[%d].methods[%d]: %q must be an upper-case HTTP method", i, j, m)
 			}
+		}
+		if r.MaxAge != nil && *r.MaxAge <= 0 {
+			return fmt.Errorf("rules[%d].max_age: %ds: must be at least one second", i, *r.MaxAge)
 		}
 	}
 	return nil
@@ -133,23 +161,42 @@ func (pol *GatePolicy) Bypassed(p string) bool {
 	return len(pol.Bypass) > 0 && anyPathMatches(pol.Bypass, CleanGatePath(p))
 }
 
-// Decide applies the rules to an identified request.
+// Decide applies the rules to an identified request at the present time.
 func (pol *GatePolicy) Decide(method, p string, id *Identity) GateDecision {
+	return pol.Evaluate(method, p, id, time.Now()).Decision
+}
+
+// Evaluate applies the rules to an identified request at time now (the
+// provider's clock: Provider.DecideGate).
+func (pol *GatePolicy) Evaluate(method, p string, id *Identity, now time.Time) GateVerdict {
 	if len(pol.Rules) == 0 {
-		return GateAllow
+		return GateVerdict{Decision: GateAllow, Rule: -1}
 	}
 	p = CleanGatePath(p)
 	for i := range pol.Rules {
 		r := &pol.Rules[i]
-		if !anyPathMatches(r.Paths, p) || (len(r.Methods) > 0 && !slices.Contains(r.Methods, method)) {
+		if !r.matches(method, p) {
 			continue
 		}
-		return r.decide(id)
+		v := GateVerdict{Decision: r.decide(id, now), Rule: i, Scopes: r.Scopes}
+		if r.MaxAge != nil {
+			v.MaxAge = *r.MaxAge
+		}
+		return v
 	}
-	return GateDeny
+	return GateVerdict{Decision: GateDeny, Rule: -1}
 }
 
-func (r *GateRule) decide(id *Identity) GateDecision {
+// DecideGate evaluates pol for a request of id on the provider's clock.
+func (p *Provider) DecideGate(pol *GatePolicy, method, path string, id *Identity) GateVerdict {
+	return pol.Evaluate(method, path, id, p.now())
+}
+
+func (r *GateRule) matches(method, cleanPath string) bool {
+	return anyPathMatches(r.Paths, cleanPath) && (len(r.Methods) == 0 || slices.Contains(r.Methods, method))
+}
+
+func (r *GateRule) decide(id *Identity, now time.Time) GateDecision {
 	if r.Audience != "" && (!id.Bearer || id.Audience != r.Audience) {
 		if id.Bearer {
 			return GateInvalidAudience
@@ -177,6 +224,13 @@ func (r *GateRule) decide(id *Identity) GateDecision {
 		}
 		return GateDeny
 	}
+	// Whole seconds, as the authorization endpoint counts them (OIDC Core
+	// §3.1.2.1: re-authenticate when more than max_age seconds passed), so
+	// a login it accepts for max_age is one this rule accepts. An unknown
+	// authentication time is never recent enough.
+	if r.MaxAge != nil && (id.AuthTime.IsZero() || now.Unix()-id.AuthTime.Unix() > *r.MaxAge) {
+		return GateStepUp
+	}
 	return GateAllow
 }
 
@@ -184,9 +238,9 @@ func (r *GateRule) decide(id *Identity) GateDecision {
 // the scope attribute of an insufficient_scope answer, RFC 6750 §3).
 func (pol *GatePolicy) RequiredScopes(method, p string) []string {
 	p = CleanGatePath(p)
-	for _, r := range pol.Rules {
-		if anyPathMatches(r.Paths, p) && (len(r.Methods) == 0 || slices.Contains(r.Methods, method)) {
-			return r.Scopes
+	for i := range pol.Rules {
+		if pol.Rules[i].matches(method, p) {
+			return pol.Rules[i].Scopes
 		}
 	}
 	return nil

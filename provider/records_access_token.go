@@ -15,6 +15,10 @@ type accessToken struct {
 	Audience  string
 	IssuedAt  int64
 	ExpiresAt int64
+	// AuthTime of the user's login (0 for client_credentials): a protected
+	// site's max_age rule checks it (RFC 9470 §4). Written last; a record
+	// from before it has none and reads as 0 (unknown, never fresh).
+	AuthTime int64
 }
 
 func (t *accessToken) clientCredentials() bool { return t.AccountID == "" }
@@ -28,12 +32,16 @@ func (t accessToken) MarshalBinary() ([]byte, error) {
 	w.str(t.Audience)
 	w.int(t.IssuedAt)
 	w.int(t.ExpiresAt)
+	w.int(t.AuthTime)
 	return w.b, nil
 }
 
 func (t *accessToken) UnmarshalBinary(b []byte) error {
 	r := newBinReader(b)
 	*t = accessToken{ClientID: r.str(), AccountID: r.str(), Scopes: r.strs(), GrantID: r.str(), Audience: r.str(), IssuedAt: r.int(), ExpiresAt: r.int()}
+	if r.err == nil && len(r.b) > 0 {
+		t.AuthTime = r.int()
+	}
 	return r.done()
 }
 

@@ -85,7 +85,7 @@ func (p *Provider) mintAccessToken(r *http.Request, s *tokenSubject) (string, ti
 	if cc && s.client.dynamic {
 		storeGrant = clientGrantID(s.client.ID) // deleting the client removes it
 	}
-	at := accessToken{ClientID: s.client.ID, AccountID: s.accountID, Scopes: s.scopes, GrantID: storeGrant, Audience: s.audience(p.cfg.Issuer), IssuedAt: now.Unix(), ExpiresAt: exp.Unix()}
+	at := accessToken{ClientID: s.client.ID, AccountID: s.accountID, Scopes: s.scopes, GrantID: storeGrant, Audience: s.audience(p.cfg.Issuer), IssuedAt: now.Unix(), ExpiresAt: exp.Unix(), AuthTime: s.authTime}
 	if err := p.accessTokens().save(r.Context(), secretID(token), at, exp); err != nil {
 		return "", exp, errServer(err)
 	}

@@ -23,6 +23,7 @@ type tokenInfo struct {
 	gidRef    string // grant reference of a JWT
 	issuedAt  int64
 	expiresAt int64
+	authTime  int64 // of the user's login; 0 when unknown (access tokens only)
 }
 
 // tokenRef gives stored opaque tokens a jti for introspection that reveals
@@ -137,7 +138,7 @@ func (p *Provider) lookupStored(ctx context.Context, id string, refresh bool) (*
 		}
 	}
 	info.clientID, info.accountID, info.scopes, info.audience = at.ClientID, at.AccountID, at.Scopes, at.Audience
-	info.issuedAt, info.expiresAt = at.IssuedAt, at.ExpiresAt
+	info.issuedAt, info.expiresAt, info.authTime = at.IssuedAt, at.ExpiresAt, at.AuthTime
 	return info, nil
 }
 
@@ -150,7 +151,7 @@ func (p *Provider) lookupJWT(ctx context.Context, token string) (*tokenInfo, err
 	}
 	str := func(k string) string { s, _ := claims[k].(string); return s }
 	num := func(k string) int64 { f, _ := claims[k].(float64); return int64(f) }
-	info := &tokenInfo{jwt: true, jti: str("jti"), clientID: str("client_id"), gidRef: str("gid"), issuedAt: num("iat"), expiresAt: num("exp"), audience: str("aud")}
+	info := &tokenInfo{jwt: true, jti: str("jti"), clientID: str("client_id"), gidRef: str("gid"), issuedAt: num("iat"), expiresAt: num("exp"), audience: str("aud"), authTime: num("auth_time")}
 	if str("iss") != p.cfg.Issuer || info.jti == "" || info.clientID == "" || info.expiresAt <= p.now().Unix() {
 		return nil, nil
 	}

@@ -16,11 +16,14 @@
 //     OpenTelemetry LoggerProvider for Options.LoggerProvider, and its release
 //     function.
 //   - GrantIDHash is the exported form of a grant id.
+//   - Sink.GateDecision counts an oidc_protect decision and records its span
+//     (see Gate decisions); CountGateDecision only counts.
 //
 // # Metrics
 //
 //	oidc_provider_events_total{event}        counter, every event
 //	oidc_provider_errors_total{event,error}  counter, *.error events and server_error
+//	oidc_provider_gate_decisions_total{decision}  counter, oidc_protect decisions
 //
 // event is a name of provider.Catalogue. Every catalogue name is created at
 // zero so it is exported before it first happens; a name outside the
@@ -61,7 +64,7 @@
 //
 // # Attribute keys
 //
-// Spans and log records carry only these, each when the event has the field:
+// Event spans and log records carry only these, each when the event has the field:
 //
 //	oidc.event                the event name (always)
 //	oidc.client_id            Event.ClientID
@@ -73,6 +76,28 @@
 //
 // The grant id itself, the Cause's other fields or wrapped errors, context
 // values and baggage are never exported.
+//
+// # Gate decisions
+//
+// The Caddy module's oidc_protect handler records each decision through the
+// Sink of the provider it gates for (Sink.GateDecision): it counts it in
+// oidc_provider_gate_decisions_total{decision} (allow, deny, login_required,
+// invalid_token, insufficient_scope; a max_age step-up counts as
+// login_required) and, when the request context carries a recording span,
+// starts and ends the span "oidc_protect.decision" as a child of it, with the
+// Sink's cached tracer (with Options.SpanEvents, a span event of that name on
+// the request span instead). The span starts at GateDecisionInfo.Start, when
+// the gate began, so it covers the session or token lookup. Its attributes,
+// each from a closed set:
+//
+//	oidc.gate.decision     the decision label
+//	oidc.gate.rule         index of the deciding rule (absent when none decided)
+//	http.request.method    the method; "_OTHER" outside the standard ones
+//	oidc.gate.credential   none, session or bearer
+//	oidc.gate.step_up      max_age, when a rule's max_age asked for a new login
+//
+// No token, cookie, subject, email, path or query is exported. Gate decisions
+// make no log records.
 //
 // # Enabling log export
 //

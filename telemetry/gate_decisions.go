@@ -1,6 +1,13 @@
 package telemetry
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"context"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+)
 
 // GateDecision is the outcome of one request at an oidc_protect gate: a
 // closed set, so the decision label can never mint series (no path, site,
@@ -43,4 +50,106 @@ func CountGateDecision(d GateDecision) {
 	if d >= 0 && d < gateDecisionCount {
 		gateDecisionCounters[d].Inc()
 	}
+}
+
+// GateDecisionSpanName names the span of one gate decision.
+const GateDecisionSpanName = "oidc_protect.decision"
+
+// Attribute keys of gate decision spans. Every value comes from a closed
+// set (or is a rule's index in the configuration), so a span never carries
+// a token, cookie, user, path or query.
+const (
+	AttrGateDecision   = attribute.Key("oidc.gate.decision")
+	AttrGateRule       = attribute.Key("oidc.gate.rule")
+	AttrGateCredential = attribute.Key("oidc.gate.credential")
+	AttrGateStepUp     = attribute.Key("oidc.gate.step_up")
+	// AttrHTTPMethod is OpenTelemetry's semantic convention key; methods
+	// outside the standard set are "_OTHER", as the convention says.
+	AttrHTTPMethod = attribute.Key("http.request.method")
+)
+
+// GateCredential is what the request presented.
+type GateCredential int
+
+const (
+	GateNoCredential GateCredential = iota
+	GateSessionCookie
+	GateBearerToken
+	gateCredentialCount
+)
+
+var gateCredentialLabels = [gateCredentialCount]string{"none", "session", "bearer"}
+
+// GateStepUp is why a signed-in request must authenticate again.
+type GateStepUp int
+
+const (
+	GateNoStepUp GateStepUp = iota
+	// GateStepUpMaxAge: the login is older than the rule's max_age.
+	GateStepUpMaxAge
+	gateStepUpCount
+)
+
+var gateStepUpLabels = [gateStepUpCount]string{"", "max_age"}
+
+// GateDecisionInfo is one decision of a gate, as its span shows it.
+type GateDecisionInfo struct {
+	Decision GateDecision
+	// Rule is the index of the rule that decided; negative when none did
+	// (no rules, no matching rule, no identity).
+	Rule       int
+	Method     string
+	Credential GateCredential
+	StepUp     GateStepUp
+	// Start is when the gate began deciding: the span covers the lookups
+	// of the session or token. Zero: the span starts when it is recorded.
+	Start time.Time
+}
+
+// GateDecision counts the decision (oidc_provider_gate_decisions_total)
+// and, when ctx carries a recording span (Caddy's request span), records it
+// under that span as the span GateDecisionSpanName, with the Sink's cached
+// tracer of that span's TracerProvider; with Options.SpanEvents, as a span
+// event on the request span instead. A nil Sink only counts.
+func (s *Sink) GateDecision(ctx context.Context, d GateDecisionInfo) {
+	CountGateDecision(d.Decision)
+	if s == nil || d.Decision < 0 || d.Decision >= gateDecisionCount {
+		return
+	}
+	parent := trace.SpanFromContext(ctx)
+	if !parent.IsRecording() {
+		return // tracing off or not sampled: nothing more to pay
+	}
+	var buf [5]attribute.KeyValue
+	attrs := append(buf[:0], AttrGateDecision.String(gateDecisionLabels[d.Decision]), AttrHTTPMethod.String(spanMethod(d.Method)))
+	if d.Rule >= 0 {
+		attrs = append(attrs, AttrGateRule.Int(d.Rule))
+	}
+	if d.Credential >= 0 && d.Credential < gateCredentialCount {
+		attrs = append(attrs, AttrGateCredential.String(gateCredentialLabels[d.Credential]))
+	}
+	if d.StepUp > 0 && d.StepUp < gateStepUpCount {
+		attrs = append(attrs, AttrGateStepUp.String(gateStepUpLabels[d.StepUp]))
+	}
+	if s.spanEvents {
+		parent.AddEvent(GateDecisionSpanName, trace.WithAttributes(attrs...))
+		return
+	}
+	opts := [3]trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindInternal), trace.WithAttributes(attrs...)}
+	startOpts := opts[:2]
+	if !d.Start.IsZero() {
+		startOpts = append(startOpts, trace.WithTimestamp(d.Start))
+	}
+	_, span := s.tracerOf(parent.TracerProvider()).Start(ctx, GateDecisionSpanName, startOpts...)
+	span.End()
+}
+
+// spanMethod is the method as the semantic conventions bound it: a
+// client's made-up method would otherwise be a value of its own choosing.
+func spanMethod(m string) string {
+	switch m {
+	case "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH":
+		return m
+	}
+	return "_OTHER"
 }
