@@ -54,5 +54,9 @@ args=(
 )
 [[ -z ${GATE_VARIANTS:-} ]] || args+=(-variants "$GATE_VARIANTS")
 [[ -z ${GATE_OUT:-} ]] || args+=(-out "$GATE_OUT")
-"$GO" build -o "${TMPDIR:-/tmp}/oidcaddy-gate-bench" ./test/load/gate
-exec "${TMPDIR:-/tmp}/oidcaddy-gate-bench" "${args[@]}"
+work=$(mktemp -d "${TMPDIR:-/tmp}/oidcaddy-gate-XXXXXX")
+trap 'rm -rf "$work"' EXIT
+"$GO" build -o "$work/gate" ./test/load/gate
+# The driver stops Caddy and oauth2-proxy itself; they also get SIGTERM
+# should it die.
+"$work/gate" "${args[@]}"
