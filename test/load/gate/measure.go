@@ -160,6 +160,10 @@ func measure(ctx context.Context, script string, threads, conns int, d time.Dura
 	if err != nil {
 		return runResult{}, err
 	}
+	// Requests in flight when wrk stopped may still be on their way to the
+	// upstream (behind forward_auth, for many milliseconds): let them land
+	// in this run, not the next.
+	settle(up)
 	after, err := take(pids, up)
 	if err != nil {
 		return runResult{}, err
@@ -177,6 +181,20 @@ func measure(ctx context.Context, script string, threads, conns int, d time.Dura
 		return res, fmt.Errorf("%d of %d requests reached the upstream without X-Forwarded-User", served-identified, served)
 	}
 	return res, nil
+}
+
+// settle waits until the upstream has seen no request for 200 ms (at most
+// 3 s).
+func settle(up *upstream) {
+	last := up.served.Load()
+	for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); {
+		time.Sleep(200 * time.Millisecond)
+		n := up.served.Load()
+		if n == last {
+			return
+		}
+		last = n
+	}
 }
 
 // runWrk drives v's request with wrk. The credential reaches wrk.lua
