@@ -26,6 +26,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -273,6 +274,14 @@ func run(bin, proxyBin, script string, d time.Duration, rounds, conns, threads i
 	if strings.Count(jwt, ".") != 2 || strings.Count(opaque, ".") == 2 {
 		return fmt.Errorf("token formats: want an opaque and a JWT access token")
 	}
+	var header struct {
+		Alg string `json:"alg"`
+	}
+	rawHeader, _ := base64.RawURLEncoding.DecodeString(jwt[:strings.IndexByte(jwt, '.')])
+	if err := json.Unmarshal(rawHeader, &header); err != nil {
+		return fmt.Errorf("JWT access token header: %w", err)
+	}
+	fmt.Printf("gate: JWT access token signed with %s (the provider's default key)\n", header.Alg)
 	variants := []variant{
 		{name: "plain", url: origin(ports[2]) + "/app/page"},
 		{name: "gate-cookie", url: gateURL, cookie: cookie, identity: true},
