@@ -14,6 +14,9 @@
 #   GATE_VARIANTS   comma-separated subset of plain, gate-cookie,
 #                   gate-opaque, gate-jwt, oauth2-proxy (default all)
 #   GATE_OUT        keep results.md and the servers' logs here
+#   GATE_PROFILE=1  with GATE_OUT: a CPU profile of Caddy during each
+#                   variant's first run (<out>/<variant>.pprof); profiling
+#                   costs CPU, so take the figures from a run without it
 #   OAUTH2_PROXY    the oauth2-proxy binary; default: the one in
 #                   $GATE_OAUTH2_PROXY_BIN (/tmp/oauth2-proxy-bin), installed
 #                   there with `go install` when missing (an external tool,
@@ -54,6 +57,7 @@ args=(
 )
 [[ -z ${GATE_VARIANTS:-} ]] || args+=(-variants "$GATE_VARIANTS")
 [[ -z ${GATE_OUT:-} ]] || args+=(-out "$GATE_OUT")
+[[ ${GATE_PROFILE:-0} != 1 ]] || args+=(-profile)
 work=$(mktemp -d "${TMPDIR:-/tmp}/oidcaddy-gate-XXXXXX")
 trap 'rm -rf "$work"' EXIT
 "$GO" build -o "$work/gate" ./test/load/gate

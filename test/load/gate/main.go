@@ -147,8 +147,13 @@ func main() {
 	threads := flag.Int("threads", 2, "wrk threads")
 	only := flag.String("variants", "", "comma-separated variants (default all)")
 	out := flag.String("out", "", "directory to keep results.md and the servers' logs in")
+	profile := flag.Bool("profile", false, "with -out: a CPU profile of Caddy for each variant's first run, <out>/<variant>.pprof (profiling costs CPU: not for the figures)")
 	flag.Parse()
-	if err := run(*bin, *proxyBin, *script, *duration, *rounds, *conns, *threads, *only, *out); err != nil {
+	if *profile && *out == "" {
+		fmt.Fprintln(os.Stderr, "gate: -profile needs -out")
+		os.Exit(2)
+	}
+	if err := run(*bin, *proxyBin, *script, *duration, *rounds, *conns, *threads, *only, *out, *profile); err != nil {
 		fmt.Fprintln(os.Stderr, "gate:", err)
 		os.Exit(1)
 	}
@@ -201,7 +206,7 @@ func freePorts(n int) ([]int, error) {
 	return ports, nil
 }
 
-func run(bin, proxyBin, script string, d time.Duration, rounds, conns, threads int, only, out string) error {
+func run(bin, proxyBin, script string, d time.Duration, rounds, conns, threads int, only, out string, profile bool) error {
 	if _, err := exec.LookPath("wrk"); err != nil {
 		return errors.New("wrk is not installed (apt-get install -y wrk)")
 	}
@@ -333,7 +338,17 @@ func run(bin, proxyBin, script string, d time.Duration, rounds, conns, threads i
 	for r := range rounds {
 		for i := range variants {
 			v := variants[(i+r)%len(variants)] // rotate the order: no variant always first after a pause
+			var profiled chan error
+			if profile && r == 0 {
+				profiled = make(chan error, 1)
+				go func() { profiled <- cpuProfile(origin(ports[0]), d-2*time.Second, filepath.Join(out, v.name+".pprof")) }()
+			}
 			res, err := measure(ctx, script, threads, conns, d, v, up, pids)
+			if profiled != nil {
+				if perr := <-profiled; perr != nil {
+					return fmt.Errorf("profile of %s: %w", v.name, perr)
+				}
+			}
 			if err != nil {
 				return fmt.Errorf("round %d, %s: %w", r+1, v.name, err)
 			}
@@ -386,3 +401,29 @@ func setCredentials(req *http.Request, v variant) {
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// cpuProfile takes a CPU profile of Caddy over d through its admin
+// endpoint's /debug/pprof and writes it to path.
+func cpuProfile(admin string, d time.Duration, path string) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	time.Sleep(time.Second) // past wrk's start
+	resp, err := http.Get(fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", admin, max(1, int(d.Seconds()))))
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("pprof: %s", resp.Status)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
