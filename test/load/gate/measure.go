@@ -256,46 +256,53 @@ func median(xs []float64) float64 {
 
 // summarize is the Markdown table of the runs: medians, ranges, and the
 // ratios to plain, both of the medians and paired (each run divided by the
-// plain run of its round).
+// plain run of its round), and paired to oauth2-proxy when it ran.
 func summarize(variants []variant, results map[string][]runResult) string {
 	var b strings.Builder
-	base := results["plain"]
-	fmt.Fprintf(&b, "\n| variant | server CPU µs/req, median (range) | of which oauth2-proxy | ratio to plain (medians) | paired ratio, median (range) | req/s, median | p50 ms | p99 ms |\n")
-	fmt.Fprintf(&b, "|---|---|---|---|---|---|---|---|\n")
+	fmt.Fprintf(&b, "\n| variant | server CPU µs/req, median (range) | of which oauth2-proxy | ratio to plain (medians) | paired ratio to plain, median (range) | paired ratio to oauth2-proxy, median (range) | req/s, median | p50 ms | p99 ms |\n")
+	fmt.Fprintf(&b, "|---|---|---|---|---|---|---|---|---|\n")
 	baseMed := 0.0
-	if len(base) > 0 {
+	if base := results["plain"]; len(base) > 0 {
 		baseMed = median(collect(base, runResult.serverUS))
 	}
 	for _, v := range variants {
 		rs := results[v.name]
 		cpu := collect(rs, runResult.serverUS)
 		med := median(cpu)
-		ratio, paired := "–", "–"
+		ratio := "–"
 		if baseMed > 0 {
 			ratio = fmt.Sprintf("%.2f", med/baseMed)
-			var ps []float64
-			for _, r := range rs {
-				for _, p := range base {
-					if p.round == r.round && p.serverUS() > 0 {
-						ps = append(ps, r.serverUS()/p.serverUS())
-					}
-				}
-			}
-			if len(ps) > 0 {
-				paired = fmt.Sprintf("%.2f (%.2f–%.2f)", median(ps), slices.Min(ps), slices.Max(ps))
-			}
 		}
 		proxy := "–"
 		if v.withProxy {
 			proxy = fmt.Sprintf("%.0f", median(collect(rs, runResult.proxyUS)))
 		}
-		fmt.Fprintf(&b, "| %s | %.0f (%.0f–%.0f) | %s | %s | %s | %.0f | %.2f | %.2f |\n",
-			v.name, med, slices.Min(cpu), slices.Max(cpu), proxy, ratio, paired,
+		fmt.Fprintf(&b, "| %s | %.0f (%.0f–%.0f) | %s | %s | %s | %s | %.0f | %.2f | %.2f |\n",
+			v.name, med, slices.Min(cpu), slices.Max(cpu), proxy, ratio,
+			pairedRatio(rs, results["plain"]), pairedRatio(rs, results["oauth2-proxy"]),
 			median(collect(rs, runResult.rate)),
 			median(collect(rs, func(r runResult) float64 { return ms(r.p50) })),
 			median(collect(rs, func(r runResult) float64 { return ms(r.p99) })))
 	}
 	return b.String()
+}
+
+// pairedRatio divides each run's server CPU per request by that of the
+// reference's run in the same round: the machine's drift between rounds
+// cancels out.
+func pairedRatio(rs, ref []runResult) string {
+	var ps []float64
+	for _, r := range rs {
+		for _, p := range ref {
+			if p.round == r.round && p.serverUS() > 0 {
+				ps = append(ps, r.serverUS()/p.serverUS())
+			}
+		}
+	}
+	if len(ps) == 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%.2f (%.2f–%.2f)", median(ps), slices.Min(ps), slices.Max(ps))
 }
 
 func collect(rs []runResult, f func(runResult) float64) []float64 {
