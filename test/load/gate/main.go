@@ -131,7 +131,7 @@ type variant struct {
 	url    string // the page
 	auth   string // Authorization header value
 	cookie string // Cookie header value
-	// server is which processes serve it (for the CPU figure).
+	// withProxy: oauth2-proxy serves it too, and its CPU counts.
 	withProxy bool
 	// identity: the upstream must see X-Forwarded-User on every request.
 	identity bool
@@ -209,6 +209,12 @@ func freePorts(n int) ([]int, error) {
 func run(bin, proxyBin, script string, d time.Duration, rounds, conns, threads int, only, out string, profile bool) error {
 	if _, err := exec.LookPath("wrk"); err != nil {
 		return errors.New("wrk is not installed (apt-get install -y wrk)")
+	}
+	if out != "" {
+		// Early: the servers' logs are written there also when a run fails.
+		if err := os.MkdirAll(out, 0o755); err != nil {
+			return err
+		}
 	}
 	dir, err := os.MkdirTemp("", "oidcaddy-gate-")
 	if err != nil {
@@ -362,9 +368,6 @@ func run(bin, proxyBin, script string, d time.Duration, rounds, conns, threads i
 	report := summarize(variants, results)
 	fmt.Print(report)
 	if out != "" {
-		if err := os.MkdirAll(out, 0o755); err != nil {
-			return err
-		}
 		return os.WriteFile(filepath.Join(out, "results.md"), []byte(report), 0o644)
 	}
 	return nil
