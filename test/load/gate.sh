@@ -12,7 +12,8 @@
 #   GATE_CONNS      wrk connections, the fixed concurrency (default 16)
 #   GATE_THREADS    wrk threads (default 2)
 #   GATE_VARIANTS   comma-separated subset of plain, gate-cookie,
-#                   gate-opaque, gate-jwt, oauth2-proxy (default all)
+#                   gate-opaque, gate-jwt, oauth2-proxy, oauth2-proxy-jwt
+#                   (default all)
 #   GATE_OUT        keep results.md and the servers' logs here
 #   GATE_PROFILE=1  with GATE_OUT: a CPU profile of Caddy during each
 #                   variant's first run (<out>/<variant>.pprof); profiling

@@ -7,6 +7,8 @@
 //	gate-jwt     behind oidc_protect, Authorization: Bearer <RFC 9068 JWT>
 //	oauth2-proxy behind forward_auth to a local oauth2-proxy (OIDC client of
 //	             this provider), with oauth2-proxy's session cookie
+//	oauth2-proxy-jwt  the same, Authorization: Bearer <the same JWT>
+//	             (oauth2-proxy's --skip-jwt-bearer-tokens)
 //
 // One Caddy (and one oauth2-proxy) serves every variant; wrk drives them in
 // turn, round after round, so that a noisy shared machine hits them all
@@ -316,7 +318,9 @@ func run(bin, proxyBin, script string, d time.Duration, rounds, conns, threads i
 			return fmt.Errorf("signing in through oauth2-proxy: %w\n%s", err, proxy.log.String())
 		}
 		fmt.Printf("gate: cookie sizes: oidc_protect %d bytes, oauth2-proxy %d bytes\n", len(cookie), len(pc))
-		variants = append(variants, variant{name: "oauth2-proxy", url: origin(ports[4]) + "/app/page", cookie: pc, identity: true, withProxy: true})
+		variants = append(variants,
+			variant{name: "oauth2-proxy", url: origin(ports[4]) + "/app/page", cookie: pc, identity: true, withProxy: true},
+			variant{name: "oauth2-proxy-jwt", url: origin(ports[4]) + "/app/page", auth: "Bearer " + jwt, identity: true, withProxy: true})
 	}
 	if only != "" {
 		names := strings.Split(only, ",")

@@ -165,6 +165,10 @@ func startOAuth2Proxy(bin, dir, issuer, site, addr, clientSecret string) (*oauth
 		"--skip-provider-button=true",
 		"--code-challenge-method=S256",
 		"--request-logging=false",
+		// Bearer JWTs of this provider (aud = the issuer when no
+		// resource was asked for) are accepted without a cookie.
+		"--skip-jwt-bearer-tokens=true",
+		"--extra-jwt-issuers="+issuer+"="+issuer,
 	)
 	cmd.Dir = dir
 	cmd.Env = []string{
