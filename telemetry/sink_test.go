@@ -185,6 +185,22 @@ func TestEventAttributesSeverityAndStatus(t *testing.T) {
 			wantSev:   log.SeverityWarn,
 			wantBody:  "oidc userinfo.error: invalid_token",
 		},
+		{
+			// The body and severity of catalogued events are made once per
+			// name; an uncatalogued name must still get its own.
+			name:      "uncatalogued event keeps its own name in the body",
+			event:     provider.Event{Name: "made.up", ClientID: "app1"},
+			wantAttrs: map[string]string{"oidc.event": "made.up", "oidc.client_id": "app1"},
+			wantSev:   log.SeverityInfo,
+			wantBody:  "oidc made.up",
+		},
+		{
+			name:      "uncatalogued error event is a warning",
+			event:     provider.Event{Name: "made.up.error"},
+			wantAttrs: map[string]string{"oidc.event": "made.up.error"},
+			wantSev:   log.SeverityWarn,
+			wantBody:  "oidc made.up.error",
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
