@@ -124,7 +124,7 @@ func BenchmarkEventTelemetry(b *testing.B) {
 					b.Fatal(err)
 				}
 				batcher = newLogBatcher(logExp, logQueueSize, dropped)
-				lp = sdklog.NewLoggerProvider(sdklog.WithProcessor(batcher))
+				lp = newLoggerProvider(batcher)
 				b.Cleanup(func() { _ = lp.Shutdown(context.Background()) })
 				opts.LoggerProvider = lp
 			}
