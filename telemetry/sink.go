@@ -121,8 +121,11 @@ func (s *Sink) Emit(ctx context.Context, e provider.Event) {
 	// request span carries the provider that makes our span its child. A
 	// parent that is not recording means tracing is off or this request is
 	// not sampled, and the default parent-based sampler would drop a child.
+	// A parent that records but is not sampled (a RecordOnly decision) is
+	// never exported, so neither would be a span or a span event under it:
+	// the event then costs no span at all.
 	parent := trace.SpanFromContext(ctx)
-	tracing := parent.IsRecording()
+	tracing := parent.IsRecording() && parent.SpanContext().IsSampled()
 
 	var sev log.Severity
 	var sevText string
