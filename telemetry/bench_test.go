@@ -40,7 +40,7 @@ func benchRequestCtx(b *testing.B, sampler sdktrace.Sampler) context.Context {
 func BenchmarkEmit(b *testing.B) {
 	success := provider.Event{Name: provider.EventGrantSuccess, ClientID: "app1", GrantID: "g-1"}
 	failure := provider.Event{Name: provider.EventGrantError, ClientID: "app1", ErrorCode: "invalid_grant", ErrorDescription: "grant request is invalid"}
-	lp := sdklog.NewLoggerProvider(sdklog.WithProcessor(discardLogs{}))
+	lp := newLoggerProvider(discardLogs{})
 	b.Cleanup(func() { _ = lp.Shutdown(context.Background()) })
 
 	cases := []struct {
@@ -91,7 +91,7 @@ func BenchmarkClientCredentialsRequestTelemetry(b *testing.B) {
 		{Name: provider.EventClientCredentialsSaved, ClientID: "api-client"},
 		{Name: provider.EventGrantSuccess, ClientID: "api-client"},
 	}
-	lp := sdklog.NewLoggerProvider(sdklog.WithProcessor(discardLogs{}))
+	lp := newLoggerProvider(discardLogs{})
 	b.Cleanup(func() { _ = lp.Shutdown(context.Background()) })
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(discardSpans{}), sdktrace.WithSampler(sdktrace.AlwaysSample()))
 	b.Cleanup(func() { _ = tp.Shutdown(context.Background()) })

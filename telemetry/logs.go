@@ -85,7 +85,7 @@ func AcquireLoggerProvider(ctx context.Context, exporter string) (log.LoggerProv
 		if autoexport.IsNoneLogExporter(exp) {
 			return nil, noRelease, nil
 		}
-		sp = &sharedProvider{lp: sdklog.NewLoggerProvider(sdklog.WithProcessor(newLogBatcher(exp, logQueueSize, droppedRecords)))}
+		sp = &sharedProvider{lp: newLoggerProvider(newLogBatcher(exp, logQueueSize, droppedRecords))}
 		loggerProviders[key] = sp
 	}
 	sp.refs++
@@ -97,6 +97,15 @@ func AcquireLoggerProvider(ctx context.Context, exporter string) (log.LoggerProv
 		return err
 	}
 	return sp.lp, release, nil
+}
+
+// newLoggerProvider is the LoggerProvider of the Sink's records. The Sink
+// never repeats a key in one record (appendAttrs adds each key at most once,
+// and exception.message is not among them), so the SDK's de-duplication,
+// which looks up pooled maps for every attribute after the first, is
+// switched off; TestLogRecordsNeverRepeatAKey guards the premise.
+func newLoggerProvider(p sdklog.Processor) *sdklog.LoggerProvider {
+	return sdklog.NewLoggerProvider(sdklog.WithProcessor(p), sdklog.WithAllowKeyDuplication())
 }
 
 func releaseLoggerProvider(ctx context.Context, key string, sp *sharedProvider) error {

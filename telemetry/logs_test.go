@@ -2,9 +2,14 @@ package telemetry
 
 import (
 	"context"
+	"errors"
 	"testing"
 
+	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/log"
+	sdklog "go.opentelemetry.io/otel/sdk/log"
+
+	"github.com/oidcaddy/oidcaddy/provider"
 )
 
 func enabled(lp log.LoggerProvider) bool {
@@ -160,5 +165,39 @@ func TestAcquireLoggerProviderOTLP(t *testing.T) {
 			cancel() // nothing to flush; do not wait on the dead endpoint
 			_ = release(ctx)
 		})
+	}
+}
+
+// TestLogRecordsNeverRepeatAKey guards newLoggerProvider's switching off of
+// the SDK's key de-duplication: every record the Sink makes, with every
+// field set and for server_error with its cause, carries each key once.
+func TestLogRecordsNeverRepeatAKey(t *testing.T) {
+	recs := &logRecorder{}
+	lp := newLoggerProvider(sdklog.NewSimpleProcessor(recs))
+	t.Cleanup(func() { _ = lp.Shutdown(context.Background()) })
+	s := newSink(Options{LoggerProvider: lp}, newMetrics())
+	for _, name := range append(provider.Catalogue[:len(provider.Catalogue):len(provider.Catalogue)], "made.up.error") {
+		e := provider.Event{Name: name, ClientID: "c", GrantID: "g", ErrorCode: "invalid_request",
+			ErrorDescription: "d", Prompt: "login", Cause: errors.New("cause")}
+		s.Emit(context.Background(), e)
+	}
+	got := recs.all()
+	if len(got) != len(provider.Catalogue)+1 {
+		t.Fatalf("%d records, want %d", len(got), len(provider.Catalogue)+1)
+	}
+	for _, r := range got {
+		seen := map[attribute.Key]int{}
+		r.WalkAttributes(func(kv attribute.KeyValue) bool {
+			seen[kv.Key]++
+			return true
+		})
+		for k, n := range seen {
+			if n != 1 {
+				t.Errorf("record %q carries %s %d times", r.EventName(), k, n)
+			}
+		}
+		if len(seen) < 6 {
+			t.Errorf("record %q: %d keys, want every field's (%v)", r.EventName(), len(seen), seen)
+		}
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/log"
 
 	"github.com/oidcaddy/oidcaddy/provider"
 )
@@ -105,6 +107,12 @@ type eventSlot struct {
 	label       string
 	total       prometheus.Counter
 	countErrors bool
+	// body, severity and severityText are the log record's for the event
+	// without an error code (see body and severity in sink.go), made once
+	// so that Emit builds no string per event.
+	body         attribute.Value
+	severity     log.Severity
+	severityText string
 	// errs is filled lazily: pre-creating every event x code pair would
 	// export hundreds of zero series that never move.
 	errs [otherErrorIndex + 1]atomic.Pointer[prometheus.Counter]
@@ -134,10 +142,15 @@ func newMetrics() *metrics {
 }
 
 func (m *metrics) newSlot(label string, countErrors bool) *eventSlot {
+	name := provider.EventName(label)
+	sev, sevText := severity(name)
 	return &eventSlot{
-		label:       label,
-		total:       m.events.WithLabelValues(label), // creates the zero series
-		countErrors: countErrors,
+		label:        label,
+		total:        m.events.WithLabelValues(label), // creates the zero series
+		countErrors:  countErrors,
+		body:         attribute.StringValue(body(&provider.Event{Name: name})),
+		severity:     sev,
+		severityText: sevText,
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"reflect"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -34,7 +35,7 @@ const (
 	AttrExceptionMessage = attribute.Key("exception.message")
 )
 
-// maxAttrs bounds the attributes of one event so they fit a stack array.
+// maxAttrs bounds the attributes of one event so they fit one attrBuf.
 const maxAttrs = 7
 
 // Options configures a Sink.
@@ -113,20 +114,27 @@ func (s *Sink) Emit(ctx context.Context, e provider.Event) {
 	if m == nil {
 		m = std
 	}
-	m.count(m.slot(e.Name), &e)
+	slot := m.slot(e.Name)
+	m.count(slot, &e)
 
 	// Caddy's tracing handler does not install a global TracerProvider; the
 	// request span carries the provider that makes our span its child. A
 	// parent that is not recording means tracing is off or this request is
 	// not sampled, and the default parent-based sampler would drop a child.
+	// A parent that records but is not sampled (a RecordOnly decision) is
+	// never exported, so neither would be a span or a span event under it:
+	// the event then costs no span at all.
 	parent := trace.SpanFromContext(ctx)
-	tracing := parent.IsRecording()
+	tracing := parent.IsRecording() && parent.SpanContext().IsSampled()
 
 	var sev log.Severity
 	var sevText string
 	logging := false
 	if s.logger != nil {
-		sev, sevText = severity(e.Name)
+		sev, sevText = slot.severity, slot.severityText
+		if slot == m.uncatalogued {
+			sev, sevText = severity(e.Name)
+		}
 		logging = s.logger.Enabled(ctx, log.EnabledParameters{Severity: sev, EventName: string(e.Name)})
 	}
 
@@ -134,9 +142,18 @@ func (s *Sink) Emit(ctx context.Context, e provider.Event) {
 		return
 	}
 
-	var buf [maxAttrs]attribute.KeyValue
-	attrs := appendAttrs(buf[:0], &e)
 	serverError := e.Name == provider.EventServerError
+	var attrs []attribute.KeyValue
+	if tracing && s.spanEvents {
+		// The span event keeps the slice it is given, so it gets its own.
+		attrs = appendAttrs(make([]attribute.KeyValue, 0, attrCount(&e)), &e)
+	} else {
+		// The span and the log record copy the attributes they are given,
+		// so one pooled buffer serves both and no event allocates its own.
+		buf := attrBufs.Get().(*attrBuf)
+		defer putAttrBuf(buf)
+		attrs = appendAttrs(buf[:0], &e)
+	}
 
 	logCtx := ctx
 	switch {
@@ -152,8 +169,14 @@ func (s *Sink) Emit(ctx context.Context, e provider.Event) {
 		var span trace.Span
 		// The log record below is emitted in the event span's context, so
 		// it carries that span's id, not the request span's.
-		logCtx, span = s.tracerOf(parent.TracerProvider()).Start(ctx, string(e.Name),
-			trace.WithSpanKind(trace.SpanKindInternal), trace.WithAttributes(attrs...))
+		//
+		// No start options: SpanKindInternal is the SDK's default, and the
+		// attributes are set after the start, which copies them once
+		// instead of three times (option, start config, span). Samplers see
+		// no attributes at the start; the ones Caddy's tracing configures
+		// (OTEL_TRACES_SAMPLER) decide on the parent and the trace id only.
+		logCtx, span = s.tracerOf(parent.TracerProvider()).Start(ctx, string(e.Name))
+		span.SetAttributes(attrs...)
 		if serverError {
 			if e.Cause != nil {
 				span.RecordError(e.Cause)
@@ -173,7 +196,11 @@ func (s *Sink) Emit(ctx context.Context, e provider.Event) {
 		r.SetObservedTimestamp(now)
 		r.SetSeverity(sev)
 		r.SetSeverityText(sevText)
-		r.SetBody(attribute.StringValue(body(&e)))
+		if e.ErrorCode == "" && slot != m.uncatalogued {
+			r.SetBody(slot.body)
+		} else {
+			r.SetBody(attribute.StringValue(body(&e)))
+		}
 		r.AddAttributes(attrs...)
 		if serverError && e.Cause != nil {
 			// Not r.SetErr: the SDK would derive exception.type from the Go
@@ -182,6 +209,28 @@ func (s *Sink) Emit(ctx context.Context, e provider.Event) {
 		}
 		s.logger.Emit(logCtx, r)
 	}
+}
+
+// attrBuf holds the attributes of one event while Emit hands them to the
+// span and the log record, which both copy them.
+type attrBuf [maxAttrs]attribute.KeyValue
+
+var attrBufs = sync.Pool{New: func() any { return new(attrBuf) }}
+
+func putAttrBuf(b *attrBuf) {
+	clear(b[:]) // keep no client id alive in the pool
+	attrBufs.Put(b)
+}
+
+// attrCount is how many attributes appendAttrs adds for e.
+func attrCount(e *provider.Event) int {
+	n := 1
+	for _, f := range [...]string{e.ClientID, e.GrantID, e.ErrorCode, e.ErrorDescription, e.Prompt} {
+		if f != "" {
+			n++
+		}
+	}
+	return n
 }
 
 func appendAttrs(attrs []attribute.KeyValue, e *provider.Event) []attribute.KeyValue {

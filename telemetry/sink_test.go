@@ -185,6 +185,22 @@ func TestEventAttributesSeverityAndStatus(t *testing.T) {
 			wantSev:   log.SeverityWarn,
 			wantBody:  "oidc userinfo.error: invalid_token",
 		},
+		{
+			// The body and severity of catalogued events are made once per
+			// name; an uncatalogued name must still get its own.
+			name:      "uncatalogued event keeps its own name in the body",
+			event:     provider.Event{Name: "made.up", ClientID: "app1"},
+			wantAttrs: map[string]string{"oidc.event": "made.up", "oidc.client_id": "app1"},
+			wantSev:   log.SeverityInfo,
+			wantBody:  "oidc made.up",
+		},
+		{
+			name:      "uncatalogued error event is a warning",
+			event:     provider.Event{Name: "made.up.error"},
+			wantAttrs: map[string]string{"oidc.event": "made.up.error"},
+			wantSev:   log.SeverityWarn,
+			wantBody:  "oidc made.up.error",
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -299,6 +315,43 @@ func TestUnsampledOrAbsentTraceMakesNoSpan(t *testing.T) {
 			t.Fatalf("%d log records, want 0", n)
 		}
 	})
+}
+
+// recordOnlyRequests records the "request" span without sampling it and
+// samples every other span regardless of its parent, so a child started
+// under such a request would be exported on its own.
+type recordOnlyRequests struct{}
+
+func (recordOnlyRequests) ShouldSample(p sdktrace.SamplingParameters) sdktrace.SamplingResult {
+	if p.Name == "request" {
+		return sdktrace.SamplingResult{Decision: sdktrace.RecordOnly}
+	}
+	return sdktrace.SamplingResult{Decision: sdktrace.RecordAndSample}
+}
+
+func (recordOnlyRequests) Description() string { return "recordOnlyRequests" }
+
+// TestRecordedButUnsampledRequestMakesNoSpan: a request span that records
+// but is not sampled is never exported, so the event gets no span (which
+// would cost as much as an exported one, and with a sampler that is not
+// parent-based would be exported as an orphan) and no span event.
+func TestRecordedButUnsampledRequestMakesNoSpan(t *testing.T) {
+	for _, spanEvents := range []bool{false, true} {
+		h := newHarness(t, recordOnlyRequests{})
+		h.sink.spanEvents = spanEvents
+		if !h.reqSpan.IsRecording() || h.reqSpan.SpanContext().IsSampled() {
+			t.Fatal("the request span should record without being sampled")
+		}
+		h.sink.Emit(h.reqCtx, sampleEvent(provider.EventGrantSuccess))
+		h.reqSpan.End()
+		if n := len(h.spans.GetSpans()); n != 0 {
+			t.Errorf("span_events=%v: %d spans exported, want 0", spanEvents, n)
+		}
+		recs := h.logs.all()
+		if len(recs) != 1 || recs[0].SpanID() != h.reqSpan.SpanContext().SpanID() {
+			t.Errorf("span_events=%v: want one log record in the request span's context, got %d", spanEvents, len(recs))
+		}
+	}
 }
 
 // A Sink's spans follow whichever TracerProvider the request carries, so two
