@@ -164,6 +164,7 @@ type Handler struct {
 	// nil when none is held.
 	releaseStore func() error
 	releaseLogs  func(context.Context) error
+	releaseSpans func(context.Context) error
 	live         *liveProvider // registered for the admin API; nil when not
 }
 
@@ -230,11 +231,21 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("log_exporter: %w", err)
 	}
 	h.releaseLogs = release
+	// The module's spans leave by a pipeline of their own that counts its
+	// drops. It exports nothing unless Caddy's tracing makes sampled
+	// request spans; if the environment names an exporter that cannot be
+	// built, the spans go out with Caddy's (which would fail the same way
+	// if tracing is on).
+	tp, releaseSpans, err := telemetry.AcquireTracerProvider(ctx, caddyhttp.ServerHeader, caddySimpleVersion())
+	if err != nil {
+		h.logger.Warn("OpenTelemetry span exporter unavailable; provider spans are exported with Caddy's request spans, and their drops are not counted", zap.Error(err))
+	}
+	h.releaseSpans = releaseSpans
 
 	cfg.Store = store
 	cfg.Accounts = accounts
 	cfg.Signer = signer
-	sink := telemetry.NewSink(telemetry.Options{LoggerProvider: lp, SpanEvents: h.SpanEvents})
+	sink := telemetry.NewSink(telemetry.Options{LoggerProvider: lp, SpanEvents: h.SpanEvents, TracerProvider: tp})
 	cfg.Events = provider.MultiSink{
 		sink,
 		newZapSink(h.logger),
@@ -296,6 +307,12 @@ func (h *Handler) Cleanup() error {
 		cancel()
 		h.releaseLogs = nil
 	}
+	if h.releaseSpans != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		errs = append(errs, h.releaseSpans(ctx))
+		cancel()
+		h.releaseSpans = nil
+	}
 	if h.releaseStore != nil {
 		errs = append(errs, h.releaseStore())
 		h.releaseStore = nil
@@ -356,3 +373,9 @@ var (
 	_ caddy.CleanerUpper          = (*Handler)(nil)
 	_ caddyhttp.MiddlewareHandler = (*Handler)(nil)
 )
+
+// caddySimpleVersion is the version Caddy's tracing puts on its resource.
+func caddySimpleVersion() string {
+	v, _ := caddy.Version()
+	return v
+}

@@ -55,6 +55,10 @@ func machineToken(t *testing.T, h *Handler) string {
 // the decision, the deciding rule's index and the method, and never the
 // token, the cookie, the subject or the query.
 func TestProtectDecisionsAreSpansUnderTheRequestSpan(t *testing.T) {
+	// The module's own span pipeline (telemetry.AcquireTracerProvider,
+	// tested in telemetry) is off here, so the spans come from the request
+	// span's provider and this recorder sees them.
+	t.Setenv("OTEL_TRACES_EXPORTER", "none")
 	h, g := gateWithProvider(t, []provider.GateRule{
 		{Paths: []string{"/public/*"}, Subjects: []string{"machine"}},
 		{Paths: []string{"/admin/*"}, Groups: []string{"admins"}},

@@ -101,6 +101,18 @@
 // No token, cookie, subject, email, path or query is exported. Gate decisions
 // make no log records.
 //
+// # The span pipeline
+//
+// Event and gate decision spans are started with the tracer of
+// Options.TracerProvider when one is given: caddymodule gives the one
+// AcquireTracerProvider shares per OTEL_TRACES_EXPORTER setting, built from
+// the environment Caddy's tracing reads and with its resource. The spans
+// are children of the request span (the parent comes from the context),
+// so traces stay whole, but they are exported by spanBatcher, which counts
+// what a full queue drops in oidc_provider_telemetry_dropped_spans_total;
+// Caddy's batch span processor drops silently. Without a provider (export
+// "none", or tests), spans come from the request span's own provider.
+//
 // # Enabling log export
 //
 // The exporter setting given to AcquireLoggerProvider decides:
@@ -119,8 +131,8 @@
 // oidc_provider_telemetry_dropped_log_records_total. One provider exists per
 // setting and is shared by every caller; Caddy provisions a new config before
 // cleaning up the old one, so the provider and its connection live across a
-// reload, and the last release flushes and shuts it down. No OpenTelemetry
-// global is set.
+// reload, and the last release flushes and shuts it down (tracer providers
+// are shared the same way). No OpenTelemetry global is set.
 //
 // # Cost
 //

@@ -140,7 +140,7 @@ func (s *Sink) GateDecision(ctx context.Context, d GateDecisionInfo) {
 	if !d.Start.IsZero() {
 		startOpts = append(startOpts, trace.WithTimestamp(d.Start))
 	}
-	_, span := s.tracerOf(parent.TracerProvider()).Start(ctx, GateDecisionSpanName, startOpts...)
+	_, span := s.tracerUnder(parent).Start(ctx, GateDecisionSpanName, startOpts...)
 	span.End()
 }
 

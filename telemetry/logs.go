@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"sync"
 
 	"go.opentelemetry.io/contrib/exporters/autoexport"
 	"go.opentelemetry.io/otel/exporters/otlp/otlplog/otlploggrpc"
@@ -30,21 +29,8 @@ const (
 	otlpProtoGRPC         = "grpc"
 )
 
-// sharedProvider is one LoggerProvider and the number of live acquisitions.
-type sharedProvider struct {
-	lp   *sdklog.LoggerProvider
-	refs int
-}
-
-// loggerProviders is keyed by the resolved exporter name. Caddy provisions a
-// new config before cleaning up the old one, so the count briefly reaches two
-// and the exporter (and its connection) survives the reload.
-var (
-	loggerProvidersMu sync.Mutex
-	loggerProviders   = map[string]*sharedProvider{}
-)
-
-func noRelease(context.Context) error { return nil }
+// loggerProviders are the LoggerProviders in use, by resolved exporter name.
+var loggerProviders pipelines[*sdklog.LoggerProvider]
 
 // AcquireLoggerProvider returns the process-wide LoggerProvider for the given
 // exporter setting, creating it on first use, and a release function that
@@ -73,30 +59,18 @@ func AcquireLoggerProvider(ctx context.Context, exporter string) (log.LoggerProv
 		return nil, noRelease, nil
 	}
 
-	loggerProvidersMu.Lock()
-	defer loggerProvidersMu.Unlock()
-
-	sp, ok := loggerProviders[key]
-	if !ok {
+	lp, release, err := loggerProviders.acquire(key, func() (*sdklog.LoggerProvider, bool, error) {
 		exp, err := newLogExporter(ctx, exporter)
-		if err != nil {
-			return nil, noRelease, err
+		if err != nil || autoexport.IsNoneLogExporter(exp) {
+			return nil, false, err
 		}
-		if autoexport.IsNoneLogExporter(exp) {
-			return nil, noRelease, nil
-		}
-		sp = &sharedProvider{lp: newLoggerProvider(newLogBatcher(exp, logQueueSize, droppedRecords))}
-		loggerProviders[key] = sp
+		return newLoggerProvider(newLogBatcher(exp, logQueueSize, droppedRecords)), true, nil
+	})
+	if lp == nil {
+		// A nil *sdklog.LoggerProvider in the interface would not be nil.
+		return nil, release, err
 	}
-	sp.refs++
-
-	var once sync.Once
-	release := func(ctx context.Context) error {
-		var err error
-		once.Do(func() { err = releaseLoggerProvider(ctx, key, sp) })
-		return err
-	}
-	return sp.lp, release, nil
+	return lp, release, nil
 }
 
 // newLoggerProvider is the LoggerProvider of the Sink's records. The Sink
@@ -106,28 +80,6 @@ func AcquireLoggerProvider(ctx context.Context, exporter string) (log.LoggerProv
 // switched off; TestLogRecordsNeverRepeatAKey guards the premise.
 func newLoggerProvider(p sdklog.Processor) *sdklog.LoggerProvider {
 	return sdklog.NewLoggerProvider(sdklog.WithProcessor(p), sdklog.WithAllowKeyDuplication())
-}
-
-func releaseLoggerProvider(ctx context.Context, key string, sp *sharedProvider) error {
-	if !dropLoggerProviderRef(key, sp) {
-		return nil
-	}
-	// Outside the lock: flushing to a slow collector must not stall a
-	// concurrent acquire, which now gets a fresh provider.
-	return sp.lp.Shutdown(ctx)
-}
-
-// dropLoggerProviderRef drops one reference to sp and reports whether it was
-// the last, forgetting sp then.
-func dropLoggerProviderRef(key string, sp *sharedProvider) (last bool) {
-	loggerProvidersMu.Lock()
-	defer loggerProvidersMu.Unlock()
-	sp.refs--
-	last = sp.refs == 0
-	if last && loggerProviders[key] == sp {
-		delete(loggerProviders, key)
-	}
-	return last
 }
 
 func newLogExporter(ctx context.Context, exporter string) (sdklog.Exporter, error) {

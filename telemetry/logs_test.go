@@ -136,9 +136,7 @@ func TestAcquireLoggerProviderErrors(t *testing.T) {
 			if lp != nil {
 				t.Fatal("want no provider on error")
 			}
-			loggerProvidersMu.Lock()
-			n := len(loggerProviders)
-			loggerProvidersMu.Unlock()
+			n := loggerProviders.size()
 			if n != 0 {
 				t.Fatalf("%d providers left in the pool after a failed acquire", n)
 			}

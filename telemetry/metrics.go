@@ -211,10 +211,11 @@ var std = newMetrics()
 // RegisterMetrics registers the package's collectors
 // (oidc_provider_events_total, oidc_provider_errors_total,
 // oidc_provider_store_healthy, oidc_provider_gate_decisions_total,
-// oidc_provider_request_duration_seconds and
-// oidc_provider_telemetry_dropped_log_records_total) with reg. Registering
+// oidc_provider_request_duration_seconds,
+// oidc_provider_telemetry_dropped_log_records_total and
+// oidc_provider_telemetry_dropped_spans_total) with reg. Registering
 // them again with the same registry is not an error, so it is safe to call
 // on every provision.
 func RegisterMetrics(reg prometheus.Registerer) error {
-	return errors.Join(std.register(reg), registerOwn(reg, storeHealthy, gateDecisions), stdLatency.register(reg), registerDropped(reg))
+	return errors.Join(std.register(reg), registerOwn(reg, storeHealthy, gateDecisions, droppedRecords, droppedSpans), stdLatency.register(reg))
 }

@@ -117,7 +117,7 @@ func BenchmarkEventTelemetry(b *testing.B) {
 			dropped := prometheus.NewCounter(prometheus.CounterOpts{Name: "bench_dropped"})
 			opts := Options{SpanEvents: c.spanEvents}
 			var lp *sdklog.LoggerProvider
-			var batcher *logBatcher
+			var batcher logBatcher
 			if c.logs {
 				logExp, err := otlploghttp.New(ctx, otlploghttp.WithEndpoint("127.0.0.1:4318"), otlploghttp.WithInsecure(), otlploghttp.WithHTTPClient(client))
 				if err != nil {
@@ -143,7 +143,7 @@ func BenchmarkEventTelemetry(b *testing.B) {
 					s.Emit(sinkCtx, events[j])
 				}
 				span.End()
-				if batcher != nil {
+				if batcher.batcher != nil {
 					// Pace the loop as a server that is not overloaded:
 					// waiting costs no CPU, and the batcher then drops
 					// nothing, which would make the records look cheap.

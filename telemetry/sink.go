@@ -49,6 +49,13 @@ type Options struct {
 	// operators who pay per span. Log records then carry the request
 	// span's id.
 	SpanEvents bool
+
+	// TracerProvider, when set, makes the module's spans (events, gate
+	// decisions): still children of the request span, but exported by
+	// this provider's pipeline, whose drops are counted
+	// (AcquireTracerProvider). Nil starts them from the request span's own
+	// provider (Caddy's), whose batch processor drops silently.
+	TracerProvider trace.TracerProvider
 }
 
 // Sink turns provider events into Prometheus counts, OpenTelemetry spans and
@@ -63,11 +70,22 @@ type Sink struct {
 	// whole instrumentation scope on every call; every request of one
 	// Caddy config carries the same provider, so one comparison replaces it.
 	tracer atomic.Pointer[cachedTracer]
+	// own is the tracer of Options.TracerProvider, when one was given.
+	own trace.Tracer
 }
 
 type cachedTracer struct {
 	provider trace.TracerProvider
 	tracer   trace.Tracer
+}
+
+// tracerUnder returns the tracer of the Sink's spans under parent: its own
+// pipeline's, or else one from the parent's provider.
+func (s *Sink) tracerUnder(parent trace.Span) trace.Tracer {
+	if s.own != nil {
+		return s.own
+	}
+	return s.tracerOf(parent.TracerProvider())
 }
 
 // tracerOf returns the Sink's tracer from tp, from the cache when tp is the
@@ -96,6 +114,9 @@ func NewSink(opts Options) *Sink {
 
 func newSink(opts Options, m *metrics) *Sink {
 	s := &Sink{m: m, spanEvents: opts.SpanEvents}
+	if opts.TracerProvider != nil {
+		s.own = opts.TracerProvider.Tracer(InstrumentationName)
+	}
 	if opts.LoggerProvider != nil {
 		s.logger = opts.LoggerProvider.Logger(InstrumentationName)
 	}
@@ -175,7 +196,7 @@ func (s *Sink) Emit(ctx context.Context, e provider.Event) {
 		// instead of three times (option, start config, span). Samplers see
 		// no attributes at the start; the ones Caddy's tracing configures
 		// (OTEL_TRACES_SAMPLER) decide on the parent and the trace id only.
-		logCtx, span = s.tracerOf(parent.TracerProvider()).Start(ctx, string(e.Name))
+		logCtx, span = s.tracerUnder(parent).Start(ctx, string(e.Name))
 		span.SetAttributes(attrs...)
 		if serverError {
 			if e.Cause != nil {
