@@ -4,15 +4,12 @@ import (
 	"bytes"
 	"context"
 	"io"
-	stdlog "log"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
@@ -126,75 +123,5 @@ func TestNoSpanPipelineWhenTheExporterIsNone(t *testing.T) {
 	}
 	if err := release(context.Background()); err != nil {
 		t.Fatal(err)
-	}
-}
-
-// stallingSpanExporter blocks its first export until released.
-type stallingSpanExporter struct {
-	started, release chan struct{}
-	once             sync.Once
-	mu               sync.Mutex
-	exported         []string
-}
-
-func (e *stallingSpanExporter) ExportSpans(_ context.Context, spans []sdktrace.ReadOnlySpan) error {
-	e.once.Do(func() {
-		close(e.started)
-		<-e.release
-	})
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	for _, s := range spans {
-		e.exported = append(e.exported, s.Name())
-	}
-	return nil
-}
-func (e *stallingSpanExporter) Shutdown(context.Context) error { return nil }
-
-// When the span exporter cannot keep up, a full queue drops spans without
-// blocking the request, counts each one, and says so once in the log; what
-// was queued is still exported.
-func TestSpanBatcherCountsWhatItDropsAndWarnsOnce(t *testing.T) {
-	var logged bytes.Buffer
-	prev := stdlog.Writer()
-	stdlog.SetOutput(&logged)
-	defer stdlog.SetOutput(prev)
-
-	exp := &stallingSpanExporter{started: make(chan struct{}), release: make(chan struct{})}
-	dropped := prometheus.NewCounter(prometheus.CounterOpts{Name: "test_dropped_spans_total", Help: "test"})
-	b := newSpanBatcher(exp, 2, dropped)
-	tp := newTracerProvider(b, nil)
-	tracer := tp.Tracer("test")
-	span := func(name string) {
-		_, s := tracer.Start(context.Background(), name)
-		s.End()
-	}
-
-	span("first")
-	flushed := make(chan error, 1)
-	go func() { flushed <- b.ForceFlush(context.Background()) }()
-	<-exp.started
-	for i := 0; i < 10; i++ {
-		span("during-stall")
-	}
-	if got := droppedValue(t, dropped); got != 8 {
-		t.Errorf("dropped %v spans with a queue of 2 and 10 ended during the stall, want 8", got)
-	}
-	if n := strings.Count(logged.String(), "dropping OpenTelemetry spans"); n != 1 {
-		t.Errorf("the drop was logged %d times, want once:\n%s", n, logged.String())
-	}
-	close(exp.release)
-	if err := <-flushed; err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := tp.Shutdown(ctx); err != nil {
-		t.Fatal(err)
-	}
-	exp.mu.Lock()
-	defer exp.mu.Unlock()
-	if got := strings.Join(exp.exported, ","); got != "first,during-stall,during-stall" {
-		t.Errorf("exported %q, want the first span and the two queued ones", got)
 	}
 }

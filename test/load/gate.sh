@@ -49,7 +49,7 @@ fi
 
 args=(
 	-caddy bin/caddy
-	-wrk-script test/load/gate/wrk.lua
+	-wrk-script test/load/wrk.lua
 	-duration "${GATE_DURATION:-10s}"
 	-rounds "${GATE_ROUNDS:-3}"
 	-conns "${GATE_CONNS:-16}"

@@ -2,17 +2,15 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"os/exec"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/oidcaddy/oidcaddy/test/load/wrkrun"
 )
 
 // processCPU is the CPU time this process has used: the Go generators'
@@ -54,51 +52,15 @@ func (r loadResult) rate() float64 {
 	return float64(r.Completed) / r.Elapsed.Seconds()
 }
 
-// runWrk drives req with wrk for d on conns connections and threads
-// threads. The request's shape reaches wrk.lua through the environment, so
-// no secret appears on a command line.
+// runWrk drives req with wrk (test/load/wrkrun).
 func runWrk(ctx context.Context, script string, threads, conns int, d time.Duration, req request) (loadResult, error) {
-	ctx, cancel := context.WithTimeout(ctx, d+30*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "wrk",
-		"-t", strconv.Itoa(threads), "-c", strconv.Itoa(conns),
-		"-d", fmt.Sprintf("%ds", int(d.Round(time.Second).Seconds())),
-		"--timeout", "5s", "-s", script, req.URL)
-	cmd.Env = append(os.Environ(),
-		"LOAD_METHOD="+req.Method,
-		"LOAD_BODY="+req.Body,
-		"LOAD_AUTHORIZATION="+req.Authorization,
-	)
-	out, err := cmd.CombinedOutput()
+	r, err := wrkrun.Run(ctx, script, threads, conns, d,
+		wrkrun.Request{URL: req.URL, Method: req.Method, Body: req.Body, Authorization: req.Authorization})
 	if err != nil {
-		return loadResult{}, fmt.Errorf("wrk: %v\n%s", err, out)
+		return loadResult{}, err
 	}
-	var res loadResult
-	if cmd.ProcessState != nil {
-		res.GeneratorCPU = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
-	}
-	for _, line := range strings.Split(string(out), "\n") {
-		rest, ok := strings.CutPrefix(line, "LOAD_RESULT ")
-		if !ok {
-			continue
-		}
-		fields := map[string]int64{}
-		for _, kv := range strings.Fields(rest) {
-			k, v, _ := strings.Cut(kv, "=")
-			n, err := strconv.ParseInt(v, 10, 64)
-			if err != nil {
-				return loadResult{}, fmt.Errorf("wrk.lua result %q: %v", line, err)
-			}
-			fields[k] = n
-		}
-		us := func(k string) time.Duration { return time.Duration(fields[k]) * time.Microsecond }
-		res.Completed = fields["requests"]
-		res.Elapsed = us("duration_us")
-		res.Failed = fields["status_errors"] + fields["connect"] + fields["read"] + fields["write"] + fields["timeout"]
-		res.P50, res.P90, res.P99, res.Max = us("p50_us"), us("p90_us"), us("p99_us"), us("max_us")
-		return res, nil
-	}
-	return loadResult{}, fmt.Errorf("wrk printed no LOAD_RESULT line (is %s the load script?):\n%s", script, out)
+	return loadResult{Completed: r.Completed, Elapsed: r.Elapsed, Failed: r.Failed,
+		P50: r.P50, P90: r.P90, P99: r.P99, Max: r.Max, GeneratorCPU: r.GeneratorCPU}, nil
 }
 
 // newTransport returns a keep-alive transport for up to conns connections

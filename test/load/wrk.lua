@@ -3,6 +3,7 @@
 --   LOAD_METHOD         GET or POST
 --   LOAD_BODY           form body (sent as application/x-www-form-urlencoded)
 --   LOAD_AUTHORIZATION  the Authorization header value
+--   LOAD_COOKIE         the Cookie header value (test/load/gate)
 -- No request()/response() hooks: wrk then builds the request once and does
 -- not hand every response to Lua, so the generator stays cheap.
 
@@ -17,6 +18,11 @@ end
 local auth = os.getenv("LOAD_AUTHORIZATION") or ""
 if auth ~= "" then
   wrk.headers["Authorization"] = auth
+end
+
+local cookie = os.getenv("LOAD_COOKIE") or ""
+if cookie ~= "" then
+  wrk.headers["Cookie"] = cookie
 end
 
 -- One machine-readable line for the Go driver. wrk counts a response with a

@@ -142,7 +142,7 @@ type variant struct {
 func main() {
 	bin := flag.String("caddy", "bin/caddy", "the Caddy binary to run")
 	proxyBin := flag.String("oauth2-proxy", "", "oauth2-proxy binary for the forward_auth variant (empty: skip it)")
-	script := flag.String("wrk-script", "test/load/gate/wrk.lua", "wrk script")
+	script := flag.String("wrk-script", "test/load/wrk.lua", "wrk script")
 	duration := flag.Duration("duration", 10*time.Second, "length of one run of one variant")
 	rounds := flag.Int("rounds", 3, "rounds: every variant once per round, in rotating order")
 	conns := flag.Int("conns", 16, "wrk connections (the fixed concurrency)")

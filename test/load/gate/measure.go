@@ -5,12 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/oidcaddy/oidcaddy/test/load/wrkrun"
 )
 
 // servers are the processes whose CPU a request costs.
@@ -197,48 +198,18 @@ func settle(up *upstream) {
 	}
 }
 
-// runWrk drives v's request with wrk. The credential reaches wrk.lua
-// through the environment, so no secret appears on a command line.
+// runWrk drives v's request with wrk (test/load/wrkrun). Every request
+// must succeed.
 func runWrk(ctx context.Context, script string, threads, conns int, d time.Duration, v variant) (runResult, error) {
-	ctx, cancel := context.WithTimeout(ctx, d+30*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "wrk",
-		"-t", strconv.Itoa(threads), "-c", strconv.Itoa(conns),
-		"-d", fmt.Sprintf("%ds", int(d.Round(time.Second).Seconds())),
-		"--timeout", "5s", "-s", script, v.url)
-	cmd.Env = append(os.Environ(), "LOAD_AUTHORIZATION="+v.auth, "LOAD_COOKIE="+v.cookie)
-	out, err := cmd.CombinedOutput()
+	r, err := wrkrun.Run(ctx, script, threads, conns, d, wrkrun.Request{URL: v.url, Authorization: v.auth, Cookie: v.cookie})
 	if err != nil {
-		return runResult{}, fmt.Errorf("wrk: %v\n%s", err, out)
+		return runResult{}, err
 	}
-	var res runResult
-	if cmd.ProcessState != nil {
-		res.wrkCPU = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+	if r.Failed > 0 {
+		return runResult{}, fmt.Errorf("wrk: %d failed requests: %s", r.Failed, r.Line)
 	}
-	for _, line := range strings.Split(string(out), "\n") {
-		rest, ok := strings.CutPrefix(line, "LOAD_RESULT ")
-		if !ok {
-			continue
-		}
-		fields := map[string]int64{}
-		for _, kv := range strings.Fields(rest) {
-			k, val, _ := strings.Cut(kv, "=")
-			n, err := strconv.ParseInt(val, 10, 64)
-			if err != nil {
-				return runResult{}, fmt.Errorf("wrk.lua result %q: %v", line, err)
-			}
-			fields[k] = n
-		}
-		us := func(k string) time.Duration { return time.Duration(fields[k]) * time.Microsecond }
-		if bad := fields["status_errors"] + fields["connect"] + fields["read"] + fields["write"] + fields["timeout"]; bad > 0 {
-			return runResult{}, fmt.Errorf("wrk: %d failed requests: %s", bad, rest)
-		}
-		res.requests = fields["requests"]
-		res.elapsed = us("duration_us")
-		res.p50, res.p90, res.p99, res.pmax = us("p50_us"), us("p90_us"), us("p99_us"), us("max_us")
-		return res, nil
-	}
-	return runResult{}, fmt.Errorf("wrk printed no LOAD_RESULT line (is %s the gate's wrk.lua?):\n%s", script, out)
+	return runResult{requests: r.Completed, elapsed: r.Elapsed, wrkCPU: r.GeneratorCPU,
+		p50: r.P50, p90: r.P90, p99: r.P99, pmax: r.Max}, nil
 }
 
 func median(xs []float64) float64 {
