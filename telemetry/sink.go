@@ -196,7 +196,12 @@ func (s *Sink) Emit(ctx context.Context, e provider.Event) {
 		// instead of three times (option, start config, span). Samplers see
 		// no attributes at the start; the ones Caddy's tracing configures
 		// (OTEL_TRACES_SAMPLER) decide on the parent and the trace id only.
-		logCtx, span = s.tracerUnder(parent).Start(ctx, string(e.Name))
+		//
+		// The parent is given in a context of its own: the SDK looks the
+		// parent up again, and Caddy's request context is a long chain
+		// of values to walk. Nothing else of ctx reaches the span or the
+		// log record.
+		logCtx, span = s.tracerUnder(parent).Start(trace.ContextWithSpan(context.Background(), parent), string(e.Name))
 		span.SetAttributes(attrs...)
 		if serverError {
 			if e.Cause != nil {
