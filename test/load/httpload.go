@@ -169,10 +169,12 @@ func runGoLoad(ctx context.Context, conns int, d time.Duration, req request) (lo
 				}
 			}
 			lat.add(local)
-			mu.Lock()
-			completed += n
-			failed += bad
-			mu.Unlock()
+			func() {
+				mu.Lock()
+				defer mu.Unlock()
+				completed += n
+				failed += bad
+			}()
 		}()
 	}
 	wg.Wait()
