@@ -6,7 +6,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -18,6 +17,7 @@ import (
 	"time"
 
 	"github.com/oidcaddy/oidcaddy/internal/caddyproc"
+	"github.com/oidcaddy/oidcaddy/test/load/cpustat"
 )
 
 // demoPasswordHash is bcrypt("demo"), cost 10: the development hash of
@@ -353,28 +353,7 @@ func (s *server) proxyCPUTime() (time.Duration, error) {
 }
 
 func (s *server) processCPUTime() (time.Duration, error) {
-	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", s.proc.Cmd.Process.Pid))
-	if err != nil {
-		return 0, err
-	}
-	// The command name (field 2) may contain spaces; fields after it are
-	// counted from the closing parenthesis.
-	i := bytes.LastIndexByte(raw, ')')
-	if i < 0 {
-		return 0, errors.New("unexpected /proc stat format")
-	}
-	f := strings.Fields(string(raw[i+1:]))
-	if len(f) < 13 {
-		return 0, errors.New("unexpected /proc stat format")
-	}
-	// f[0] is field 3 (state): utime is field 14, stime field 15.
-	utime, err1 := strconv.ParseInt(f[11], 10, 64)
-	stime, err2 := strconv.ParseInt(f[12], 10, 64)
-	if err1 != nil || err2 != nil {
-		return 0, errors.New("unexpected /proc stat format")
-	}
-	// USER_HZ is 100 on every Linux architecture Go supports.
-	return time.Duration(utime+stime) * 10 * time.Millisecond, nil
+	return cpustat.Process(s.proc.Cmd.Process.Pid)
 }
 
 // metrics is one scrape of Caddy's admin /metrics: every sample by its full

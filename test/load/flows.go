@@ -17,6 +17,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/oidcaddy/oidcaddy/test/load/cpustat"
 )
 
 // flowDriver plays a browser and a relying party through the authorization
@@ -262,7 +264,7 @@ func runFlows(ctx context.Context, d *flowDriver, workers int, dur time.Duration
 	if silent && len(browsers) < workers {
 		return loadResult{}, errors.New("fewer browsers than workers")
 	}
-	cpu0 := processCPU()
+	cpu0 := cpustat.Self()
 	var (
 		wg        sync.WaitGroup
 		mu        sync.Mutex
@@ -319,7 +321,7 @@ func runFlows(ctx context.Context, d *flowDriver, workers int, dur time.Duration
 		}()
 	}
 	wg.Wait()
-	res := loadResult{Completed: completed, Failed: failed, HTTPRequests: requests, Elapsed: time.Since(start), GeneratorCPU: processCPU() - cpu0}
+	res := loadResult{Completed: completed, Failed: failed, HTTPRequests: requests, Elapsed: time.Since(start), GeneratorCPU: cpustat.Self() - cpu0}
 	lat.percentiles(&res)
 	if firstErr != nil {
 		return res, fmt.Errorf("%d flows failed, the first: %w", failed, firstErr)

@@ -7,21 +7,11 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
+	"github.com/oidcaddy/oidcaddy/test/load/cpustat"
 	"github.com/oidcaddy/oidcaddy/test/load/wrkrun"
 )
-
-// processCPU is the CPU time this process has used: the Go generators'
-// share of the machine.
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
 
 // request is the one request a load scenario repeats.
 type request struct {
@@ -119,7 +109,7 @@ func (s *samples) percentiles(r *loadResult) {
 // the same things as wrk.lua, though a Go client costs more CPU per request
 // than wrk, which leaves less of the machine to Caddy.
 func runGoLoad(ctx context.Context, conns int, d time.Duration, req request) (loadResult, error) {
-	cpu0 := processCPU()
+	cpu0 := cpustat.Self()
 	tr := newTransport(conns)
 	defer tr.CloseIdleConnections()
 	client := &http.Client{Transport: tr, Timeout: 5 * time.Second}
@@ -178,7 +168,7 @@ func runGoLoad(ctx context.Context, conns int, d time.Duration, req request) (lo
 		}()
 	}
 	wg.Wait()
-	res := loadResult{Completed: completed, Failed: failed, Elapsed: time.Since(start), GeneratorCPU: processCPU() - cpu0}
+	res := loadResult{Completed: completed, Failed: failed, Elapsed: time.Since(start), GeneratorCPU: cpustat.Self() - cpu0}
 	lat.percentiles(&res)
 	return res, ctx.Err()
 }

@@ -21,7 +21,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -31,6 +30,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/oidcaddy/oidcaddy/internal/caddyproc"
+	"github.com/oidcaddy/oidcaddy/test/load/cpustat"
 )
 
 type options struct {
@@ -654,7 +654,7 @@ func measure(ctx context.Context, e *env, profDir string, cr configRun, s scenar
 	cpu0, _ := e.srv.cpuTime()
 	proxy0, _ := e.srv.proxyCPUTime()
 	db0 := databaseCPUTime()
-	busy0, _ := machineBusy()
+	busy0, _ := cpustat.MachineBusy()
 	wall0 := time.Now()
 
 	var wg sync.WaitGroup
@@ -703,7 +703,7 @@ func measure(ctx context.Context, e *env, profDir string, cr configRun, s scenar
 	cpu1, _ := e.srv.cpuTime()
 	proxy1, _ := e.srv.proxyCPUTime()
 	db1 := databaseCPUTime()
-	busy1, _ := machineBusy()
+	busy1, _ := cpustat.MachineBusy()
 	wall := time.Since(wall0)
 	after, err := e.srv.scrape(ctx)
 	if runErr != nil {
@@ -943,31 +943,6 @@ func (d delta) always() []check {
 		{ok: errs == d.aborted, detail: fmt.Sprintf("oidc_provider_errors_total moved by %d, want 0 (+%d aborted at the generator's stop)", errs, d.aborted)},
 		d.between("server_error", d.aborted, d.aborted),
 	}
-}
-
-// machineBusy is the time all CPUs of the machine have spent not idle,
-// from /proc/stat.
-func machineBusy() (time.Duration, error) {
-	raw, err := os.ReadFile("/proc/stat")
-	if err != nil {
-		return 0, err
-	}
-	line, _, _ := strings.Cut(string(raw), "\n")
-	f := strings.Fields(line)
-	if len(f) < 8 || f[0] != "cpu" {
-		return 0, errors.New("unexpected /proc/stat")
-	}
-	var busy int64
-	for i, v := range f[1:8] { // user nice system idle iowait irq softirq
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil {
-			return 0, err
-		}
-		if i != 3 && i != 4 { // idle, iowait
-			busy += n
-		}
-	}
-	return time.Duration(busy) * 10 * time.Millisecond, nil
 }
 
 func loadAverage() (string, error) {

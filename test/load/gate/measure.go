@@ -2,15 +2,13 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"slices"
-	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
+	"github.com/oidcaddy/oidcaddy/test/load/cpustat"
 	"github.com/oidcaddy/oidcaddy/test/load/wrkrun"
 )
 
@@ -50,72 +48,12 @@ func (r runResult) otherCores() float64 {
 	return max(0, other.Seconds()/r.elapsed.Seconds())
 }
 
-// clockTick is USER_HZ, the unit of /proc's CPU times (100 on Linux).
-const clockTick = 10 * time.Millisecond
-
-// processCPU is utime+stime of pid, from /proc/<pid>/stat.
+// processCPU is utime+stime of pid; 0 for no process.
 func processCPU(pid int) (time.Duration, error) {
 	if pid == 0 {
 		return 0, nil
 	}
-	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, err
-	}
-	// Fields after the command name, which may contain spaces: f[0] is
-	// the state (field 3), utime is field 14, stime field 15.
-	end := strings.LastIndexByte(string(raw), ')')
-	if end < 0 {
-		return 0, errors.New("unexpected /proc/<pid>/stat")
-	}
-	f := strings.Fields(string(raw[end+1:]))
-	if len(f) < 13 {
-		return 0, errors.New("unexpected /proc/<pid>/stat")
-	}
-	ut, err1 := strconv.ParseInt(f[11], 10, 64)
-	st, err2 := strconv.ParseInt(f[12], 10, 64)
-	if err1 != nil || err2 != nil {
-		return 0, errors.New("unexpected /proc/<pid>/stat times")
-	}
-	return time.Duration(ut+st) * clockTick, nil
-}
-
-// selfCPU is the CPU this process has used (the upstream, the driver).
-func selfCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// machineBusy is the CPU time all cores spent on anything but idle and
-// iowait, from /proc/stat.
-func machineBusy() (time.Duration, error) {
-	raw, err := os.ReadFile("/proc/stat")
-	if err != nil {
-		return 0, err
-	}
-	line, _, _ := strings.Cut(string(raw), "\n")
-	f := strings.Fields(line)
-	if len(f) < 8 || f[0] != "cpu" {
-		return 0, errors.New("unexpected /proc/stat")
-	}
-	var busy int64
-	for i, s := range f[1:] {
-		if i == 3 || i == 4 { // idle, iowait
-			continue
-		}
-		if i >= 7 { // guest times are already in user
-			break
-		}
-		n, err := strconv.ParseInt(s, 10, 64)
-		if err != nil {
-			return 0, err
-		}
-		busy += n
-	}
-	return time.Duration(busy) * clockTick, nil
+	return cpustat.Process(pid)
 }
 
 func loadavg() string {
@@ -140,10 +78,10 @@ func take(pids servers, up *upstream) (snapshot, error) {
 	if s.proxy, err = processCPU(pids.proxy); err != nil {
 		return s, err
 	}
-	if s.machine, err = machineBusy(); err != nil {
+	if s.machine, err = cpustat.MachineBusy(); err != nil {
 		return s, err
 	}
-	s.self = selfCPU()
+	s.self = cpustat.Self()
 	s.served, s.identified = up.served.Load(), up.identified.Load()
 	return s, nil
 }
