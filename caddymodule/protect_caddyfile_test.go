@@ -54,18 +54,7 @@ func TestProtectCaddyfileErrors(t *testing.T) {
 		{"odd header_up", "oidc_protect {\n issuer https://a.example\n header_up X-User\n}", []string{"Testfile:3", "header_up <name> <value>"}},
 		{"unknown subdirective", "oidc_protect {\n issuer https://a.example\n deny *\n}", []string{"Testfile:3", `"deny"`}},
 	} {
-		t.Run(tt.name, func(t *testing.T) {
-			var g Protect
-			err := g.UnmarshalCaddyfile(caddyfile.NewTestDispenser(tt.input))
-			if err == nil {
-				t.Fatalf("expected an error, got %+v", g)
-			}
-			for _, w := range tt.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error %q does not contain %q", err, w)
-				}
-			}
-		})
+		t.Run(tt.name, func(t *testing.T) { wantCaddyfileError(t, tt.input, tt.want...) })
 	}
 }
 
@@ -138,22 +127,27 @@ func TestProtectCaddyfileMaxAgeErrors(t *testing.T) {
 		{"twice", "oidc_protect {\n issuer https://a.example\n allow * max_age 1m max_age 2m\n}", []string{"Testfile:3", "one max_age per rule"}},
 		{"without value", "oidc_protect {\n issuer https://a.example\n allow * max_age\n}", []string{"Testfile:3", "max_age needs a value"}},
 	} {
-		t.Run(tt.name, func(t *testing.T) {
-			var g Protect
-			err := g.UnmarshalCaddyfile(caddyfile.NewTestDispenser(tt.input))
-			if err == nil {
-				t.Fatalf("expected an error, got %+v", g)
-			}
-			for _, w := range tt.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error %q does not contain %q", err, w)
-				}
-			}
-		})
+		t.Run(tt.name, func(t *testing.T) { wantCaddyfileError(t, tt.input, tt.want...) })
 	}
 	// The same rule holds for JSON configurations.
 	g := Protect{Issuer: "https://a.example", Rules: []provider.GateRule{{MaxAge: new(int64(0))}}}
 	if err := g.Validate(); err == nil || !strings.Contains(err.Error(), "rules[0].max_age") {
 		t.Errorf("JSON max_age 0: %v", err)
+	}
+}
+
+// wantCaddyfileError asserts that input does not parse, with an error that
+// says every part of want.
+func wantCaddyfileError(t *testing.T, input string, want ...string) {
+	t.Helper()
+	var g Protect
+	err := g.UnmarshalCaddyfile(caddyfile.NewTestDispenser(input))
+	if err == nil {
+		t.Fatalf("expected an error, got %+v", g)
+	}
+	for _, w := range want {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error %q does not contain %q", err, w)
+		}
 	}
 }
