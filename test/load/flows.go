@@ -310,14 +310,16 @@ func runFlows(ctx context.Context, d *flowDriver, workers int, dur time.Duration
 				n++
 			}
 			lat.add(local)
-			mu.Lock()
-			completed += n
-			failed += bad
-			requests += reqs
-			if firstErr == nil {
-				firstErr = werr
-			}
-			mu.Unlock()
+			func() {
+				mu.Lock()
+				defer mu.Unlock()
+				completed += n
+				failed += bad
+				requests += reqs
+				if firstErr == nil {
+					firstErr = werr
+				}
+			}()
 		}()
 	}
 	wg.Wait()
