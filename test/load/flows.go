@@ -234,16 +234,21 @@ func basicAuth(id, secret string) string {
 }
 
 // loggedInBrowsers returns n browsers that have each logged in and
-// consented once, for silent flows.
+// consented once, for silent flows. They all sign in as one user, whose
+// sign-ins in flight count against the login throttle's allowance (5 by
+// default): a few at a time, so that setting up is not refused with 429.
 func loggedInBrowsers(ctx context.Context, d *flowDriver, n int) ([]*browser, error) {
 	browsers := make([]*browser, n)
 	errs := make([]error, n)
 	var wg sync.WaitGroup
+	slots := make(chan struct{}, 4)
 	for i := range browsers {
 		browsers[i] = d.newBrowser(demoUser)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			slots <- struct{}{}
+			defer func() { <-slots }()
 			_, errs[i] = browsers[i].codeFlow(ctx, 2)
 			browsers[i].requests = 0
 		}()

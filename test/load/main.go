@@ -67,7 +67,11 @@ func main() {
 	flag.DurationVar(&o.warmup, "warmup", time.Second, "unmeasured load after each start of Caddy")
 	flag.IntVar(&o.threads, "threads", 2, "wrk threads")
 	flag.IntVar(&o.conns, "conns", 32, "connections for the HTTP scenarios")
-	flag.IntVar(&o.flowFull, "flow-workers", 8, "goroutines doing full code flows (login + consent)")
+	// At most 5: every full flow signs in from this one address, and the
+	// login throttle admits 5 sign-ins in flight per address (and per
+	// account) by default; more would be answered 429. Two cores are busy
+	// with 4 password checks anyway.
+	flag.IntVar(&o.flowFull, "flow-workers", 4, "goroutines doing full code flows (login + consent); at most 5, the login throttle's sign-ins in flight per address")
 	flag.IntVar(&o.flowSilent, "silent-workers", 16, "goroutines doing silent code flows (session and consent exist)")
 	flag.StringVar(&scenarios, "scenarios", "all", "comma-separated scenario names to run (see -list)")
 	flag.StringVar(&profile, "profile", "", "comma-separated scenario names (or all) to CPU-profile through Caddy's admin /debug/pprof/")

@@ -10,7 +10,7 @@
 #   LOAD_CONNS      connections for the HTTP scenarios (default 32)
 #   LOAD_THREADS    wrk threads (default 2)
 #   LOAD_GEN        wrk, go or auto (default auto: wrk when installed)
-#   LOAD_FLOW_WORKERS    goroutines doing full code flows (default 8)
+#   LOAD_FLOW_WORKERS    goroutines doing full code flows (default 4; at most 5, the login throttle's sign-ins in flight per address)
 #   LOAD_SILENT_WORKERS  goroutines doing silent code flows (default 16)
 #   LOAD_SCENARIOS  comma-separated scenario names (default all; see
 #                   `go run ./test/load -list`)
@@ -106,7 +106,7 @@ args=(
 	-conns "${LOAD_CONNS:-32}"
 	-threads "${LOAD_THREADS:-2}"
 	-gen "${LOAD_GEN:-auto}"
-	-flow-workers "${LOAD_FLOW_WORKERS:-8}"
+	-flow-workers "${LOAD_FLOW_WORKERS:-4}"
 	-silent-workers "${LOAD_SILENT_WORKERS:-16}"
 	-scenarios "${LOAD_SCENARIOS:-all}"
 	-workdir "$work/run"
