@@ -139,7 +139,8 @@ func (s *Sink) Emit(ctx context.Context, e provider.Event) {
 	m.count(slot, &e)
 
 	// Caddy's tracing handler does not install a global TracerProvider; the
-	// request span carries the provider that makes our span its child. A
+	// request span in the context is the parent of our span (made by the
+	// module's own provider, or else by the one the request span carries). A
 	// parent that is not recording means tracing is off or this request is
 	// not sampled, and the default parent-based sampler would drop a child.
 	// A parent that records but is not sampled (a RecordOnly decision) is
