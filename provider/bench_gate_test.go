@@ -34,7 +34,7 @@ func BenchmarkGateDecision(b *testing.B) {
 			if err != nil || id == nil {
 				b.Fatalf("identity: %+v %v", id, err)
 			}
-			if d := policy.Decide("GET", path, id); d != provider.GateAllow {
+			if d := policy.Evaluate("GET", path, id, time.Now()).Decision; d != provider.GateAllow {
 				b.Fatalf("decision %v", d)
 			}
 			n++

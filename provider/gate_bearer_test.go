@@ -36,19 +36,19 @@ func TestVerifyBearerOutcomes(t *testing.T) {
 		if err != nil || id == nil || !id.Bearer {
 			t.Fatalf("%s: %+v %v", name, id, err)
 		}
-		if got := read.Decide("GET", "/api/x", id); got != provider.GateAllow {
+		if got := read.Evaluate("GET", "/api/x", id, time.Now()).Decision; got != provider.GateAllow {
 			t.Errorf("%s with scope read: %v", name, got)
 		}
-		if got := write.Decide("GET", "/api/x", id); got != provider.GateInsufficientScope {
+		if got := write.Evaluate("GET", "/api/x", id, time.Now()).Decision; got != provider.GateInsufficientScope {
 			t.Errorf("%s without scope write: %v, want insufficient_scope", name, got)
 		}
 	}
 	jwtID, _ := h.p.VerifyBearer(ctx, jwt)
 	opaqueID, _ := h.p.VerifyBearer(ctx, opaque)
-	if jwtID.Subject != "api-jwt" || aud.Decide("GET", "/", jwtID) != provider.GateAllow {
+	if jwtID.Subject != "api-jwt" || aud.Evaluate("GET", "/", jwtID, time.Now()).Decision != provider.GateAllow {
 		t.Errorf("JWT for the resource: %+v", jwtID)
 	}
-	if aud.Decide("GET", "/", opaqueID) != provider.GateInvalidAudience {
+	if aud.Evaluate("GET", "/", opaqueID, time.Now()).Decision != provider.GateInvalidAudience {
 		t.Error("a token for another audience passed the audience rule")
 	}
 	for name, tok := range map[string]string{"garbage": "not-a-token", "tampered jwt": jwt[:len(jwt)-3] + "AAA", "empty": ""} {
@@ -100,7 +100,7 @@ func TestGatePolicyFirstMatchingRuleDecides(t *testing.T) {
 		{"GET", "/reports", boss, provider.GateDeny}, // not staff
 	}
 	for _, c := range cases {
-		if got := pol.Decide(c.method, c.path, c.id); got != c.want {
+		if got := pol.Evaluate(c.method, c.path, c.id, time.Now()).Decision; got != c.want {
 			t.Errorf("%s %s as %s: %v, want %v", c.method, c.path, c.id.Subject, got, c.want)
 		}
 	}
@@ -110,7 +110,7 @@ func TestGatePolicyFirstMatchingRuleDecides(t *testing.T) {
 		}
 	}
 	// With no rules every signed-in user passes.
-	if (&provider.GatePolicy{}).Decide("GET", "/", boss) != provider.GateAllow {
+	if (&provider.GatePolicy{}).Evaluate("GET", "/", boss, time.Now()).Decision != provider.GateAllow {
 		t.Error("no rules: denied")
 	}
 	for _, bad := range []provider.GatePolicy{{Bypass: []string{"healthz"}}, {Rules: []provider.GateRule{{Paths: []string{"/a*b"}}}}, {Rules: []provider.GateRule{{Methods: []string{"get"}}}}} {

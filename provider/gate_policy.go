@@ -161,11 +161,6 @@ func (pol *GatePolicy) Bypassed(p string) bool {
 	return len(pol.Bypass) > 0 && anyPathMatches(pol.Bypass, CleanGatePath(p))
 }
 
-// Decide applies the rules to an identified request at the present time.
-func (pol *GatePolicy) Decide(method, p string, id *Identity) GateDecision {
-	return pol.Evaluate(method, p, id, time.Now()).Decision
-}
-
 // Evaluate applies the rules to an identified request at time now (the
 // provider's clock: Provider.DecideGate).
 func (pol *GatePolicy) Evaluate(method, p string, id *Identity, now time.Time) GateVerdict {
@@ -232,16 +227,4 @@ func (r *GateRule) decide(id *Identity, now time.Time) GateDecision {
 		return GateStepUp
 	}
 	return GateAllow
-}
-
-// RequiredScopes are the scopes the rule deciding the request wants (for
-// the scope attribute of an insufficient_scope answer, RFC 6750 §3).
-func (pol *GatePolicy) RequiredScopes(method, p string) []string {
-	p = CleanGatePath(p)
-	for i := range pol.Rules {
-		if pol.Rules[i].matches(method, p) {
-			return pol.Rules[i].Scopes
-		}
-	}
-	return nil
 }
