@@ -19,6 +19,10 @@ type Account struct {
 	// Claims are the user's standard and custom claims (name, email, ...),
 	// released according to the granted scopes (OIDC Core §5.4).
 	Claims map[string]any
+	// SecondFactor is the user's TOTP key (RFC 6238), if they have one: a
+	// login that must be multi-factor (acr "mfa", acr.go) asks for a code
+	// after the password.
+	SecondFactor TOTPKey
 }
 
 // ErrInvalidCredentials is returned by Authenticate for an unknown login or a
@@ -48,6 +52,9 @@ type User struct {
 	// Groups the user belongs to: the groups claim (a list), released with
 	// the groups scope, and what oidc_protect's group rules test.
 	Groups []string
+	// TOTPSecret, base32 (ParseTOTPKey): the user's second factor. Empty:
+	// the user signs in with a password only and cannot meet acr "mfa".
+	TOTPSecret string
 }
 
 type staticAccount struct {
@@ -98,6 +105,11 @@ func NewStaticAccounts(users ...User) (*StaticAccounts, error) {
 			claims["groups"] = slices.Clone(u.Groups)
 		}
 		acc := &Account{Subject: sub, Claims: claims}
+		if u.TOTPSecret != "" {
+			if acc.SecondFactor, err = ParseTOTPKey(u.TOTPSecret); err != nil {
+				return nil, fmt.Errorf("user %q: totp_secret: %w", u.Login, err)
+			}
+		}
 		s.byLogin[key] = &staticAccount{account: acc, hash: hash}
 		s.bySubject[sub] = acc
 	}
