@@ -22,14 +22,17 @@ const (
 
 // authRequest is a validated authorization request (OIDC Core §3.1.2.1).
 type authRequest struct {
-	ClientID            string   `json:"client_id"`
-	RedirectURI         string   `json:"redirect_uri"`
-	ResponseMode        string   `json:"response_mode"`
-	State               string   `json:"state,omitempty"`
-	Nonce               string   `json:"nonce,omitempty"`
-	Scopes              []string `json:"scopes"`
-	Prompt              []string `json:"prompt,omitempty"`
-	MaxAge              int64    `json:"max_age"` // -1 when absent
+	ClientID     string   `json:"client_id"`
+	RedirectURI  string   `json:"redirect_uri"`
+	ResponseMode string   `json:"response_mode"`
+	State        string   `json:"state,omitempty"`
+	Nonce        string   `json:"nonce,omitempty"`
+	Scopes       []string `json:"scopes"`
+	Prompt       []string `json:"prompt,omitempty"`
+	MaxAge       int64    `json:"max_age"` // -1 when absent
+	// ACRValues are the known levels of acr_values, in order of
+	// preference (acr.go).
+	ACRValues           []string `json:"acr_values,omitempty"`
 	LoginHint           string   `json:"login_hint,omitempty"`
 	CodeChallenge       string   `json:"code_challenge,omitempty"`
 	CodeChallengeMethod string   `json:"code_challenge_method,omitempty"`
@@ -166,6 +169,12 @@ func parseAuthRequest(ctx context.Context, clients ClientStore, in params) (*aut
 			return fail(errInvalidRequest("max_age must be a non-negative integer"))
 		}
 		req.MaxAge = n
+	}
+	if av := in.get("acr_values"); av != "" {
+		if len(av) > maxParamLen {
+			return fail(errInvalidRequest("acr_values is too long"))
+		}
+		req.ACRValues = parseACRValues(av)
 	}
 	req.LoginHint = in.get("login_hint")
 	if len(req.LoginHint) > maxLoginHintLen {

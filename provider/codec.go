@@ -33,6 +33,14 @@ func (w *binWriter) strs(ss []string) {
 
 func (w *binWriter) int(v int64) { w.b = binary.AppendVarint(w.b, v) }
 
+// trailingStrs writes a list that records from before it existed lack: it
+// goes last, and only when non-empty (readTrailingStrs).
+func (w *binWriter) trailingStrs(ss []string) {
+	if len(ss) > 0 {
+		w.strs(ss)
+	}
+}
+
 // binReader decodes defensively: a stored payload is trusted only as far as
 // its bounds checks go, and corruption is an error, never a panic.
 type binReader struct {
@@ -98,6 +106,19 @@ func (r *binReader) int() int64 {
 	}
 	r.b = r.b[n:]
 	return v
+}
+
+// trailingStrs reads what binWriter.trailingStrs wrote: nil at the end of
+// an older record, and an empty list (never written) is corruption.
+func (r *binReader) trailingStrs() []string {
+	if r.err != nil || len(r.b) == 0 {
+		return nil
+	}
+	ss := r.strs()
+	if r.err == nil && len(ss) == 0 {
+		r.err = errCorruptRecord
+	}
+	return ss
 }
 
 func (r *binReader) done() error {

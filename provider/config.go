@@ -134,8 +134,8 @@ type Config struct {
 	// without checking the password. Default (0): runtime.NumCPU().
 	MaxConcurrentPasswordChecks int
 	// TemplatesDir optionally overrides the built-in page templates (files
-	// login.html, consent.html, error.html, device.html, logout.html,
-	// form_post.html, oidcaddy.css) and adds or rewords languages
+	// login.html, otp.html, consent.html, error.html, device.html,
+	// logout.html, form_post.html, oidcaddy.css) and adds or rewords languages
 	// (messages/<lang>.json, see pagetext.go).
 	TemplatesDir string
 	// Branding names the service on the pages and sets a logo and colour.

@@ -55,6 +55,9 @@
 //
 //	OIDC Core §3.1.2.3, §3.1.2.4          interaction flow               interaction.go
 //	                                      login page                     page_login.go, throttle.go, password_hash.go
+//	RFC 6238, RFC 4226                    second factor (TOTP) page      page_second_factor.go, totp.go, records_replay_detection.go
+//	OIDC Core §2 acr/amr, §3.1.2.1        levels: acr_values, step-up    acr.go, endpoint_authorize.go (resolve)
+//	acr_values, RFC 8176
 //	OIDC Core §3.1.2.4                    consent page                   page_consent.go, consent_requester.go
 //	                                      error pages, texts, branding   errorpage.go, pagetext.go, branding.go, pages.go
 //

@@ -70,9 +70,14 @@ func (p *Provider) resolve(w http.ResponseWriter, r *http.Request, req *authRequ
 			needLogin = true
 		}
 	}
+	// A request that prefers mfa (acr_values) from a user who has a second
+	// factor but a password-only session: the code alone steps the session
+	// up. A user without one goes on at pwd, which the ID token's acr says
+	// (the request is voluntary, OIDC Core §3.1.2.1).
+	needSecondFactor := !needLogin && req.wantsMultiFactor() && account.SecondFactor.Set() && acrOf(sess.AMR) != ACRMultiFactor
 	var g *grant
 	needConsent := false
-	if !needLogin {
+	if !needLogin && !needSecondFactor {
 		var err error
 		if g, err = p.loadGrant(ctx, sess, client.ID); err != nil {
 			p.authorizationError(w, r, &authError{Error: errServer(err)}, client)
@@ -85,17 +90,17 @@ func (p *Provider) resolve(w http.ResponseWriter, r *http.Request, req *authRequ
 			needConsent = g == nil || !coversScopes(g.Scopes, req.Scopes) || (req.hasPrompt(promptConsent) && !consentedHere)
 		}
 	}
-	if needLogin || needConsent {
-		prompt := promptConsent
-		if needLogin {
-			prompt = promptLogin
+	if needLogin || needSecondFactor || needConsent {
+		prompt, code, must := promptConsent, ErrCodeConsentRequired, "consent"
+		switch {
+		case needLogin:
+			prompt, code, must = promptLogin, ErrCodeLoginRequired, "login"
+		case needSecondFactor:
+			// OIDC Core §3.1.2.6: the user must interact to complete it.
+			prompt, code, must = promptSecondFactor, ErrCodeInteractionRequired, "give a one-time code"
 		}
 		if req.hasPrompt(promptNone) {
-			code := ErrCodeConsentRequired
-			if needLogin {
-				code = ErrCodeLoginRequired
-			}
-			p.authorizationError(w, r, &authError{Error: newError(http.StatusBadRequest, code, "prompt=none was requested but the user must "+prompt), redirect: true, req: req}, client)
+			p.authorizationError(w, r, &authError{Error: newError(http.StatusBadRequest, code, "prompt=none was requested but the user must "+must), redirect: true, req: req}, client)
 			return
 		}
 		p.startInteraction(w, r, req, client, in, prompt)
@@ -129,7 +134,7 @@ func (p *Provider) resolve(w http.ResponseWriter, r *http.Request, req *authRequ
 	code := newSecret()
 	ac := authCode{
 		ClientID: client.ID, RedirectURI: req.RedirectURI, AccountID: account.Subject, Scopes: req.Scopes,
-		Nonce: req.Nonce, CodeChallenge: req.CodeChallenge, AuthTime: sess.AuthTime, SID: sess.SID, GrantID: g.ID,
+		Nonce: req.Nonce, CodeChallenge: req.CodeChallenge, AuthTime: sess.AuthTime, AMR: sess.AMR, SID: sess.SID, GrantID: g.ID,
 	}
 	if err := p.codes().save(ctx, secretID(code), ac, now.Add(p.cfg.Lifetimes.AuthorizationCode)); err != nil {
 		p.authorizationError(w, r, &authError{Error: errServer(err)}, client)

@@ -33,6 +33,7 @@ type discoveryDocument struct {
 	IDTokenSigningAlgValuesSupported           []string `json:"id_token_signing_alg_values_supported"`
 	TokenEndpointAuthMethodsSupported          []string `json:"token_endpoint_auth_methods_supported"`
 	ClaimsSupported                            []string `json:"claims_supported"`
+	ACRValuesSupported                         []string `json:"acr_values_supported"`
 	CodeChallengeMethodsSupported              []string `json:"code_challenge_methods_supported"`
 	PromptValuesSupported                      []string `json:"prompt_values_supported"`
 	ClaimsParameterSupported                   bool     `json:"claims_parameter_supported"`
@@ -42,7 +43,7 @@ type discoveryDocument struct {
 }
 
 func (p *Provider) buildDiscovery() ([]byte, error) {
-	claims := []string{"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "sid"}
+	claims := []string{"sub", "iss", "aud", "exp", "iat", "auth_time", "acr", "amr", "nonce", "at_hash", "sid"}
 	for _, s := range []string{"profile", "email", "address", "phone"} {
 		claims = append(claims, scopeClaims[s]...)
 	}
@@ -64,6 +65,7 @@ func (p *Provider) buildDiscovery() ([]byte, error) {
 		IDTokenSigningAlgValuesSupported:           p.cfg.Signer.Algorithms(),
 		TokenEndpointAuthMethodsSupported:          []string{AuthMethodClientSecretBasic, AuthMethodClientSecretPost, AuthMethodNone},
 		ClaimsSupported:                            claims,
+		ACRValuesSupported:                         acrValuesSupported,
 		CodeChallengeMethodsSupported:              []string{"S256"},
 		PromptValuesSupported:                      []string{promptNone, promptLogin, promptConsent},
 		AuthorizationResponseIssParameterSupported: true,

@@ -17,6 +17,11 @@ type introspectionResponse struct {
 	Aud       string `json:"aud,omitempty"`
 	Iss       string `json:"iss,omitempty"`
 	Jti       string `json:"jti,omitempty"`
+	// The user's authentication, for a resource server's step-up decision
+	// (RFC 9470 §6.2: auth_time and acr; amr as in the ID token, RFC 8176).
+	AuthTime int64    `json:"auth_time,omitempty"`
+	ACR      string   `json:"acr,omitempty"`
+	AMR      []string `json:"amr,omitempty"`
 }
 
 // serveIntrospection is the introspection endpoint (RFC 7662). Callers must
@@ -59,6 +64,10 @@ func (p *Provider) serveIntrospection(w http.ResponseWriter, r *http.Request) {
 		}
 		if info.refresh {
 			resp.TokenType = "refresh_token"
+		}
+		if info.accountID != "" && info.authTime > 0 {
+			amr := amrOrPassword(info.amr)
+			resp.AuthTime, resp.ACR, resp.AMR = info.authTime, acrOf(amr), amr
 		}
 	}
 	noStore(w.Header())

@@ -21,7 +21,7 @@ func (p *Provider) exchangeCode(r *http.Request, client *Client, form params) (*
 		return nil, "", rerr
 	}
 	resp, err := p.issueTokens(r, issued{client: client, account: acc, granted: ac.Scopes, scopes: scopesForResource(ac.Scopes, resource),
-		grantID: ac.GrantID, sid: ac.SID, authTime: ac.AuthTime, nonce: ac.Nonce, resource: resource, refresh: refreshIfWanted})
+		grantID: ac.GrantID, sid: ac.SID, authTime: ac.AuthTime, amr: ac.AMR, nonce: ac.Nonce, resource: resource, refresh: refreshIfWanted})
 	return resp, ac.GrantID, err
 }
 

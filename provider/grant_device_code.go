@@ -73,7 +73,7 @@ func (p *Provider) exchangeDeviceCode(r *http.Request, client *Client, form para
 		return nil, "", errServer(err)
 	}
 	resp, err := p.issueTokens(r, issued{client: client, account: acc, granted: dg.Scopes, scopes: dg.Scopes,
-		grantID: dg.GrantID, sid: dg.SID, authTime: dg.AuthTime, refresh: refreshIfWanted})
+		grantID: dg.GrantID, sid: dg.SID, authTime: dg.AuthTime, amr: dg.AMR, refresh: refreshIfWanted})
 	return resp, dg.GrantID, err
 }
 

@@ -149,7 +149,7 @@ func (p *Provider) refresh(r *http.Request, client *Client, form params) (*token
 	// With rotation the new token keeps the original scope: narrowing
 	// applies to this access token (and ID token) only (RFC 6749 §6
 	// "identical to the original"). No nonce: OIDC Core §12.2.
-	is := issued{client: client, account: acc, granted: scopes, scopes: scopes, grantID: rt.GrantID, sid: rt.SID, authTime: rt.AuthTime, resource: resource}
+	is := issued{client: client, account: acc, granted: scopes, scopes: scopes, grantID: rt.GrantID, sid: rt.SID, authTime: rt.AuthTime, amr: rt.AMR, resource: resource}
 	if rotate {
 		is.refresh, is.successor = refreshRotated, next
 	}

@@ -13,7 +13,8 @@ import (
 // idTokenFacts are the authentication facts an ID token repeats.
 type idTokenFacts struct {
 	authTime int64
-	nonce    string // only on the code exchange (OIDC Core §12.2: not on refresh)
+	amr      []string // the login's methods; nil: a password (acr.go)
+	nonce    string   // only on the code exchange (OIDC Core §12.2: not on refresh)
 	sid      string
 	scopes   []string // granted; their claims go in only for ClaimsInIDToken clients
 }
@@ -34,6 +35,10 @@ func (p *Provider) signIDToken(client *Client, acc *Account, ac idTokenFacts, ac
 		"auth_time": ac.authTime,
 		"at_hash":   halfHash(alg, accessToken),
 	}
+	// OIDC Core §2 acr and amr (RFC 8176 values): what the login achieved,
+	// whatever acr_values asked, so the relying party can decide.
+	amr := amrOrPassword(ac.amr)
+	claims["acr"], claims["amr"] = acrOf(amr), amr
 	if ac.nonce != "" {
 		claims["nonce"] = ac.nonce
 	}

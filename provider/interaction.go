@@ -60,7 +60,7 @@ var errInteractionGone = withPage(newError(http.StatusBadRequest, ErrCodeInvalid
 	"this sign-in page has expired or was opened in another browser; go back to the application and start again"), pageExpired)
 
 // serveInteraction handles /interaction/{uid} (GET: the page) and
-// /interaction/{uid}/{login,consent,switch,abort} (POST: the user's answer).
+// /interaction/{uid}/{login,otp,consent,switch,abort} (POST: the user's answer).
 func (p *Provider) serveInteraction(w http.ResponseWriter, r *http.Request) {
 	rest := strings.TrimPrefix(strings.TrimPrefix(r.URL.Path, p.prefix), PathInteraction)
 	uid, action, _ := strings.Cut(rest, "/")
@@ -117,6 +117,8 @@ func (p *Provider) serveInteraction(w http.ResponseWriter, r *http.Request) {
 		p.submitLogin(w, r, &in, client, form)
 	case "consent":
 		p.submitConsent(w, r, &in, client, form)
+	case "otp":
+		p.submitSecondFactor(w, r, &in, client, form)
 	case "switch":
 		p.switchAccount(w, r, &in, client)
 	case "abort":

@@ -3,6 +3,7 @@ package provider
 import (
 	"errors"
 	"net/http"
+	"strings"
 	"time"
 )
 
@@ -36,7 +37,10 @@ func (p *Provider) submitLogin(w http.ResponseWriter, r *http.Request, in *inter
 		return
 	}
 	login, password := form.get("login"), form.get("password")
-	if len(login) > maxLoginHintLen {
+	if len(login) > maxLoginHintLen || strings.ContainsRune(login, 0) {
+		// No user's login holds a NUL byte, and the throttle's names for
+		// one-time codes do (secondFactorThrottleLogin): a typed name must
+		// never count against those.
 		login = ""
 	}
 	if login == "" || password == "" || len(password) > 1024 {
@@ -80,18 +84,33 @@ func (p *Provider) submitLogin(w http.ResponseWriter, r *http.Request, in *inter
 		return
 	}
 	attempt.settle(attemptSucceeded, p.now())
+	if in.Request.wantsMultiFactor() && acc.SecondFactor.Set() {
+		// The password is right; the session starts only once the code is
+		// too (page_second_factor.go), so a stolen password alone signs
+		// nobody in where a second factor was asked for.
+		in.SecondFactorFor, in.LoginName = acc.Subject, ""
+		p.startInteraction(w, r, &in.Request, client, in, promptSecondFactor)
+		return
+	}
+	p.completeLogin(w, r, in, client, acc.Subject, amrPasswordOnly())
+}
+
+// completeLogin starts (or, for the same account, renews) the browser's
+// session for an authentication by the methods amr that has just
+// succeeded, and lets the authorization request go on.
+func (p *Provider) completeLogin(w http.ResponseWriter, r *http.Request, in *interaction, client *Client, accountID string, amr []string) {
 	prev, err := p.loadSession(r)
 	if err != nil {
 		p.interactionFailed(w, r, errServer(err), client.ID)
 		return
 	}
 	now := p.now()
-	sess, err := p.startSession(w, r, prev, acc.Subject, now)
+	sess, err := p.startSession(w, r, prev, accountID, now, amr)
 	if err != nil {
 		p.interactionFailed(w, r, errServer(err), client.ID)
 		return
 	}
-	in.LoginDone, in.AccountID, in.AuthTime, in.Notice = true, acc.Subject, now.Unix(), ""
+	in.LoginDone, in.AccountID, in.AuthTime, in.Notice, in.SecondFactorFor = true, accountID, now.Unix(), "", ""
 	p.resolve(w, r, &in.Request, client, sess, in)
 }
 
@@ -104,7 +123,7 @@ func (p *Provider) switchAccount(w http.ResponseWriter, r *http.Request, in *int
 		p.interactionFailed(w, r, errInvalidRequest("this step does not offer another account"), client.ID)
 		return
 	}
-	in.Prompt, in.LoginDone, in.ConsentDone, in.AccountID, in.AuthTime = promptLogin, false, false, "", 0
+	in.Prompt, in.LoginDone, in.ConsentDone, in.AccountID, in.AuthTime, in.SecondFactorFor = promptLogin, false, false, "", 0, ""
 	// The login_hint named the account being replaced.
 	in.LoginName, in.Notice, in.Request.LoginHint = "", "", ""
 	if !in.Request.hasPrompt(promptLogin) {

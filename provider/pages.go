@@ -23,10 +23,10 @@ const PathAssets = "/assets/"
 const brandStylesheet = "brand.css"
 
 type pages struct {
-	login, consent, errorPage, formPost, logout, device *template.Template
-	assets                                              map[string][]byte
-	text                                                catalogues
-	brand                                               Branding
+	login, consent, errorPage, formPost, logout, device, secondFactor *template.Template
+	assets                                                            map[string][]byte
+	text                                                              catalogues
+	brand                                                             Branding
 	// csp is the pages' Content-Security-Policy; it names the logo's origin
 	// when the logo is on another site.
 	csp string
@@ -72,7 +72,7 @@ func loadPages(dir string, brand Branding, issuer string) (*pages, error) {
 		pg.gateCSP = "default-src 'none'; style-src " + pg.issuerOrigin + "; img-src " + pg.issuerOrigin + " data:" + strings.TrimRight(" "+imgOrigin, " ") +
 			"; form-action 'none'; frame-ancestors 'none'; base-uri 'none'"
 	}
-	for name, dst := range map[string]**template.Template{"login.html": &pg.login, "consent.html": &pg.consent, "error.html": &pg.errorPage, "form_post.html": &pg.formPost, "logout.html": &pg.logout, "device.html": &pg.device} {
+	for name, dst := range map[string]**template.Template{"login.html": &pg.login, "consent.html": &pg.consent, "error.html": &pg.errorPage, "form_post.html": &pg.formPost, "logout.html": &pg.logout, "device.html": &pg.device, "otp.html": &pg.secondFactor} {
 		if *dst, err = parse(name); err != nil {
 			return nil, err
 		}
@@ -195,6 +195,11 @@ func (p *Provider) renderInteraction(w http.ResponseWriter, r *http.Request, in 
 		}
 		p.consentRequester(r, in, client, data)
 		p.render(w, r, p.pages.consent, status, data)
+		return
+	}
+	if in.Prompt == promptSecondFactor {
+		data["Action"] = base + "/otp"
+		p.render(w, r, p.pages.secondFactor, status, data)
 		return
 	}
 	login := in.LoginName

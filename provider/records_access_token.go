@@ -19,6 +19,9 @@ type accessToken struct {
 	// site's max_age rule checks it (RFC 9470 §4). Written last; a record
 	// from before it has none and reads as 0 (unknown, never fresh).
 	AuthTime int64
+	// AMR of the user's authentication (acr.go), after AuthTime; absent in
+	// older records and in a client's own token.
+	AMR []string
 }
 
 func (t *accessToken) clientCredentials() bool { return t.AccountID == "" }
@@ -33,6 +36,7 @@ func (t accessToken) MarshalBinary() ([]byte, error) {
 	w.int(t.IssuedAt)
 	w.int(t.ExpiresAt)
 	w.int(t.AuthTime)
+	w.trailingStrs(t.AMR)
 	return w.b, nil
 }
 
@@ -42,6 +46,7 @@ func (t *accessToken) UnmarshalBinary(b []byte) error {
 	if r.err == nil && len(r.b) > 0 {
 		t.AuthTime = r.int()
 	}
+	t.AMR = r.trailingStrs()
 	return r.done()
 }
 

@@ -17,6 +17,9 @@ type authCode struct {
 	AuthTime      int64    `json:"auth_time"`
 	SID           string   `json:"sid,omitempty"`
 	GrantID       string   `json:"grant_id"`
+	// AMR of the session's authentication (acr.go). Written last; a code
+	// from before it has none: a password login.
+	AMR []string `json:"amr,omitempty"`
 }
 
 func (c authCode) MarshalBinary() ([]byte, error) {
@@ -26,6 +29,7 @@ func (c authCode) MarshalBinary() ([]byte, error) {
 	}
 	w.strs(c.Scopes)
 	w.int(c.AuthTime)
+	w.trailingStrs(c.AMR)
 	return w.b, nil
 }
 
@@ -33,6 +37,7 @@ func (c *authCode) UnmarshalBinary(b []byte) error {
 	r := newBinReader(b)
 	*c = authCode{ClientID: r.str(), RedirectURI: r.str(), AccountID: r.str(), Nonce: r.str(), CodeChallenge: r.str(), SID: r.str(), GrantID: r.str()}
 	c.Scopes, c.AuthTime = r.strs(), r.int()
+	c.AMR = r.trailingStrs()
 	return r.done()
 }
 

@@ -13,6 +13,7 @@ type deviceGrant struct {
 	Status    string   `json:"status"`
 	AccountID string   `json:"sub,omitempty"`
 	AuthTime  int64    `json:"auth_time,omitempty"`
+	AMR       []string `json:"amr,omitempty"`
 	SID       string   `json:"sid,omitempty"`
 	GrantID   string   `json:"grant_id,omitempty"`
 	LastPoll  int64    `json:"last_poll,omitempty"`
@@ -68,7 +69,7 @@ func (s deviceCodeStore) decide(ctx context.Context, id string, approve bool, se
 		}
 		dg.Status = deviceStatusDenied
 		if approve {
-			dg.Status, dg.AccountID, dg.AuthTime, dg.SID, dg.GrantID = deviceStatusApproved, sess.AccountID, sess.AuthTime, sess.SID, grantID
+			dg.Status, dg.AccountID, dg.AuthTime, dg.AMR, dg.SID, dg.GrantID = deviceStatusApproved, sess.AccountID, sess.AuthTime, sess.AMR, sess.SID, grantID
 			rec.GrantID = grantID // the device code belongs to the grant from now on
 		}
 		return nil

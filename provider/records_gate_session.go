@@ -17,6 +17,9 @@ type gateSession struct {
 	Scopes    []string
 	GrantID   string
 	AuthTime  int64
+	// AMR of the login the gate session began with (acr.go); written
+	// last, absent in older records.
+	AMR []string
 }
 
 func (g gateSession) MarshalBinary() ([]byte, error) {
@@ -27,12 +30,14 @@ func (g gateSession) MarshalBinary() ([]byte, error) {
 	w.strs(g.Scopes)
 	w.str(g.GrantID)
 	w.int(g.AuthTime)
+	w.trailingStrs(g.AMR)
 	return w.b, nil
 }
 
 func (g *gateSession) UnmarshalBinary(b []byte) error {
 	r := newBinReader(b)
 	*g = gateSession{Origin: r.str(), SID: r.str(), AccountID: r.str(), Scopes: r.strs(), GrantID: r.str(), AuthTime: r.int()}
+	g.AMR = r.trailingStrs()
 	return r.done()
 }
 

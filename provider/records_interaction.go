@@ -16,6 +16,10 @@ type interaction struct {
 	ConsentDone bool        `json:"consent_done,omitempty"`
 	AccountID   string      `json:"sub,omitempty"`
 	AuthTime    int64       `json:"auth_time,omitempty"`
+	// SecondFactorFor is the account whose password this interaction has
+	// just checked and whose TOTP code it now asks for; empty when the code
+	// steps up the browser's current session instead (page_second_factor.go).
+	SecondFactorFor string `json:"otp_sub,omitempty"`
 	// SealedUserCode is the device flow's user code, for the consent page
 	// to show; sealed under the binding cookie (sealUserCode).
 	SealedUserCode []byte `json:"user_code,omitempty"`

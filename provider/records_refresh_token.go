@@ -15,7 +15,9 @@ type refreshToken struct {
 	SID       string
 	Resource  string
 	AuthTime  int64
-	IssuedAt  int64
+	// AMR of the login the chain started from (acr.go).
+	AMR      []string
+	IssuedAt int64
 	// AbsoluteExpiry caps the whole rotation chain.
 	AbsoluteExpiry int64
 	// Successor is set when the token is consumed by rotation: the new
@@ -33,11 +35,13 @@ func (t refreshToken) MarshalBinary() ([]byte, error) {
 	w.int(t.AuthTime)
 	w.int(t.IssuedAt)
 	w.int(t.AbsoluteExpiry)
-	// Optional trailer: only consumed tokens carry a sealed successor, and
-	// records written before it existed end here.
-	if len(t.Successor) > 0 {
+	// Optional trailers: only consumed tokens carry a sealed successor,
+	// then the login's amr; records written before either existed end
+	// early. An empty successor stands for none when amr follows.
+	if len(t.Successor) > 0 || len(t.AMR) > 0 {
 		w.str(string(t.Successor))
 	}
+	w.trailingStrs(t.AMR)
 	return w.b, nil
 }
 
@@ -46,8 +50,14 @@ func (t *refreshToken) UnmarshalBinary(b []byte) error {
 	*t = refreshToken{ClientID: r.str(), AccountID: r.str(), GrantID: r.str(), SID: r.str(), Resource: r.str()}
 	t.Scopes, t.AuthTime, t.IssuedAt, t.AbsoluteExpiry = r.strs(), r.int(), r.int(), r.int()
 	if r.err == nil && len(r.b) > 0 {
-		t.Successor = []byte(r.str())
+		switch s := r.str(); {
+		case s != "":
+			t.Successor = []byte(s)
+		case r.err == nil && len(r.b) == 0:
+			r.err = errCorruptRecord // an empty successor is written only before amr
+		}
 	}
+	t.AMR = r.trailingStrs()
 	return r.done()
 }
 

@@ -12,6 +12,10 @@ type session struct {
 	SID       string `json:"sid"`
 	AccountID string `json:"sub"`
 	AuthTime  int64  `json:"auth_time"`
+	// AMR are the methods of the session's authentication (RFC 8176; acr.go):
+	// ["pwd"], or ["pwd","otp","mfa"] after a second factor. Absent in
+	// sessions from before levels: a password login.
+	AMR []string `json:"amr,omitempty"`
 	// Grants maps client_id to the grant the user consented to in this session.
 	Grants    map[string]string `json:"grants,omitempty"`
 	ExpiresAt time.Time         `json:"-"`

@@ -52,9 +52,9 @@ func (p *Provider) loadSession(r *http.Request) (*session, error) {
 // in the sense of the sid claim (OIDC Back-Channel Logout 1.0 §2.1), and the
 // relying parties know the session by the sid of the ID tokens they hold, for
 // back-channel logout and for logging out with an id_token_hint.
-func (p *Provider) startSession(w http.ResponseWriter, r *http.Request, prev *session, accountID string, authTime time.Time) (*session, error) {
+func (p *Provider) startSession(w http.ResponseWriter, r *http.Request, prev *session, accountID string, authTime time.Time, amr []string) (*session, error) {
 	value := newSecret()
-	s := &session{SID: newHandle(), AccountID: accountID, AuthTime: authTime.Unix(), ExpiresAt: authTime.Add(p.cfg.Lifetimes.Session), cookieID: secretID(value)}
+	s := &session{SID: newHandle(), AccountID: accountID, AuthTime: authTime.Unix(), AMR: amr, ExpiresAt: authTime.Add(p.cfg.Lifetimes.Session), cookieID: secretID(value)}
 	if prev != nil && prev.AccountID == accountID {
 		s.SID, s.Grants = prev.SID, prev.Grants
 	}

@@ -15,6 +15,7 @@ type tokenSubject struct {
 	scopes    []string
 	grantID   string
 	authTime  int64
+	amr       []string // of the user's login (acr.go); nil for client_credentials
 	resource  *Resource
 }
 
@@ -64,7 +65,9 @@ func (p *Provider) mintAccessToken(r *http.Request, s *tokenSubject) (string, ti
 			claims["scope"] = strings.Join(s.scopes, " ")
 		}
 		if !cc {
-			claims["auth_time"] = s.authTime
+			// RFC 9068 §2.2.1: the authentication facts of the ID token.
+			amr := amrOrPassword(s.amr)
+			claims["auth_time"], claims["acr"], claims["amr"] = s.authTime, acrOf(amr), amr
 		}
 		if s.grantID != "" {
 			claims["gid"] = grantRef(s.grantID)
@@ -85,7 +88,7 @@ func (p *Provider) mintAccessToken(r *http.Request, s *tokenSubject) (string, ti
 	if cc && s.client.dynamic {
 		storeGrant = clientGrantID(s.client.ID) // deleting the client removes it
 	}
-	at := accessToken{ClientID: s.client.ID, AccountID: s.accountID, Scopes: s.scopes, GrantID: storeGrant, Audience: s.audience(p.cfg.Issuer), IssuedAt: now.Unix(), ExpiresAt: exp.Unix(), AuthTime: s.authTime}
+	at := accessToken{ClientID: s.client.ID, AccountID: s.accountID, Scopes: s.scopes, GrantID: storeGrant, Audience: s.audience(p.cfg.Issuer), IssuedAt: now.Unix(), ExpiresAt: exp.Unix(), AuthTime: s.authTime, AMR: s.amr}
 	if err := p.accessTokens().save(r.Context(), secretID(token), at, exp); err != nil {
 		return "", exp, errServer(err)
 	}
@@ -195,7 +198,8 @@ type issued struct {
 	grantID  string
 	sid      string
 	authTime int64
-	nonce    string // only from an authorization request (OIDC Core §12.2: not on refresh)
+	amr      []string // of the login (acr.go)
+	nonce    string   // only from an authorization request (OIDC Core §12.2: not on refresh)
 	resource *Resource
 	refresh  refreshIssue
 	// successor is the rotated refresh token (refreshRotated), already stored.
@@ -219,7 +223,7 @@ const (
 // issueTokens mints the access token, the refresh token when due and, for
 // openid grants with a user, the ID token, and builds the token response.
 func (p *Provider) issueTokens(r *http.Request, is issued) (*tokenResponse, error) {
-	subj := &tokenSubject{client: is.client, scopes: is.scopes, grantID: is.grantID, authTime: is.authTime, resource: is.resource}
+	subj := &tokenSubject{client: is.client, scopes: is.scopes, grantID: is.grantID, authTime: is.authTime, amr: is.amr, resource: is.resource}
 	if is.account != nil {
 		subj.accountID = is.account.Subject
 	}
@@ -236,7 +240,7 @@ func (p *Provider) issueTokens(r *http.Request, is issued) (*tokenResponse, erro
 		resp.RefreshToken = is.successor
 	case is.refresh == refreshIfWanted && wantsRefreshToken(is.client, is.granted):
 		abs := unixTime(is.authTime).Add(p.cfg.Lifetimes.RefreshTokenAbsolute)
-		rt := refreshToken{ClientID: is.client.ID, AccountID: is.account.Subject, Scopes: is.granted, GrantID: is.grantID, SID: is.sid, AuthTime: is.authTime, AbsoluteExpiry: abs.Unix()}
+		rt := refreshToken{ClientID: is.client.ID, AccountID: is.account.Subject, Scopes: is.granted, GrantID: is.grantID, SID: is.sid, AuthTime: is.authTime, AMR: is.amr, AbsoluteExpiry: abs.Unix()}
 		if is.resource != nil {
 			rt.Resource = is.resource.Identifier
 		}
@@ -245,7 +249,7 @@ func (p *Provider) issueTokens(r *http.Request, is issued) (*tokenResponse, erro
 		}
 	}
 	if slices.Contains(is.granted, scopeOpenID) {
-		idt, err := p.signIDToken(is.client, is.account, idTokenFacts{authTime: is.authTime, nonce: is.nonce, sid: is.sid, scopes: is.granted}, token)
+		idt, err := p.signIDToken(is.client, is.account, idTokenFacts{authTime: is.authTime, amr: is.amr, nonce: is.nonce, sid: is.sid, scopes: is.granted}, token)
 		if err != nil {
 			return nil, errServer(err)
 		}

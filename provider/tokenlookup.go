@@ -23,7 +23,8 @@ type tokenInfo struct {
 	gidRef    string // grant reference of a JWT
 	issuedAt  int64
 	expiresAt int64
-	authTime  int64 // of the user's login; 0 when unknown (access tokens only)
+	authTime  int64    // of the user's login; 0 when unknown
+	amr       []string // of the user's login; nil for a client's own token or an older record
 }
 
 // tokenRef gives stored opaque tokens a jti for introspection that reveals
@@ -118,7 +119,7 @@ func (p *Provider) lookupStored(ctx context.Context, id string, refresh bool) (*
 		}
 		info.grantID = rec.GrantID
 		info.clientID, info.accountID, info.scopes, info.audience = rt.ClientID, rt.AccountID, rt.Scopes, rt.Resource
-		info.issuedAt, info.expiresAt = rt.IssuedAt, rec.ExpiresAt.Unix()
+		info.issuedAt, info.expiresAt, info.authTime, info.amr = rt.IssuedAt, rec.ExpiresAt.Unix(), rt.AuthTime, rt.AMR
 		return info, nil
 	}
 	at, rec, err := p.accessTokens().get(ctx, id)
@@ -138,7 +139,7 @@ func (p *Provider) lookupStored(ctx context.Context, id string, refresh bool) (*
 		}
 	}
 	info.clientID, info.accountID, info.scopes, info.audience = at.ClientID, at.AccountID, at.Scopes, at.Audience
-	info.issuedAt, info.expiresAt, info.authTime = at.IssuedAt, at.ExpiresAt, at.AuthTime
+	info.issuedAt, info.expiresAt, info.authTime, info.amr = at.IssuedAt, at.ExpiresAt, at.AuthTime, at.AMR
 	return info, nil
 }
 
@@ -160,6 +161,13 @@ func (p *Provider) lookupJWT(ctx context.Context, token string) (*tokenInfo, err
 	}
 	if sc := str("scope"); sc != "" {
 		info.scopes = strings.Fields(sc)
+	}
+	if amr, ok := claims["amr"].([]any); ok {
+		for _, m := range amr {
+			if s, ok := m.(string); ok {
+				info.amr = append(info.amr, s)
+			}
+		}
 	}
 	if revoked, err := p.revokedJTIs().revoked(ctx, info.jti); revoked || err != nil {
 		return nil, err
