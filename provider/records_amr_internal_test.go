@@ -26,23 +26,38 @@ func TestRecordsCarryAMRAndReadOlderRecords(t *testing.T) {
 		{"access token",
 			accessToken{ClientID: "c", AccountID: "s", Scopes: []string{"openid"}, GrantID: "g", AuthTime: 7, AMR: amr},
 			accessToken{ClientID: "c", AccountID: "s", Scopes: []string{"openid"}, GrantID: "g", AuthTime: 7},
-			func() (encoding.BinaryUnmarshaler, func() any) { v := new(accessToken); return v, func() any { return *v } }},
+			func() (encoding.BinaryUnmarshaler, func() any) {
+				v := new(accessToken)
+				return v, func() any { return *v }
+			}},
 		{"authorization code",
 			authCode{ClientID: "c", AccountID: "s", Scopes: []string{"openid"}, AuthTime: 7, GrantID: "g", AMR: amr},
 			authCode{ClientID: "c", AccountID: "s", Scopes: []string{"openid"}, AuthTime: 7, GrantID: "g"},
-			func() (encoding.BinaryUnmarshaler, func() any) { v := new(authCode); return v, func() any { return *v } }},
+			func() (encoding.BinaryUnmarshaler, func() any) {
+				v := new(authCode)
+				return v, func() any { return *v }
+			}},
 		{"refresh token",
 			refreshToken{ClientID: "c", AccountID: "s", Scopes: []string{"openid"}, GrantID: "g", AuthTime: 7, AMR: amr},
 			refreshToken{ClientID: "c", AccountID: "s", Scopes: []string{"openid"}, GrantID: "g", AuthTime: 7},
-			func() (encoding.BinaryUnmarshaler, func() any) { v := new(refreshToken); return v, func() any { return *v } }},
+			func() (encoding.BinaryUnmarshaler, func() any) {
+				v := new(refreshToken)
+				return v, func() any { return *v }
+			}},
 		{"consumed refresh token",
 			refreshToken{ClientID: "c", AccountID: "s", GrantID: "g", AuthTime: 7, AMR: amr, Successor: []byte("sealed")},
 			refreshToken{ClientID: "c", AccountID: "s", GrantID: "g", AuthTime: 7, Successor: []byte("sealed")},
-			func() (encoding.BinaryUnmarshaler, func() any) { v := new(refreshToken); return v, func() any { return *v } }},
+			func() (encoding.BinaryUnmarshaler, func() any) {
+				v := new(refreshToken)
+				return v, func() any { return *v }
+			}},
 		{"gate session",
 			gateSession{Origin: "https://app", SID: "sid", AccountID: "s", GrantID: "g", AuthTime: 7, AMR: amr},
 			gateSession{Origin: "https://app", SID: "sid", AccountID: "s", GrantID: "g", AuthTime: 7},
-			func() (encoding.BinaryUnmarshaler, func() any) { v := new(gateSession); return v, func() any { return *v } }},
+			func() (encoding.BinaryUnmarshaler, func() any) {
+				v := new(gateSession)
+				return v, func() any { return *v }
+			}},
 	}
 	for _, c := range cases {
 		for _, rec := range []record{c.with, c.without} {
