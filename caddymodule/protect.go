@@ -138,6 +138,9 @@ type gateOutcome struct {
 	sink       *telemetry.Sink // the provider's; nil counts only
 	rule       int             // index of the deciding rule, -1 none
 	maxAge     int64           // of the deciding rule (GateStepUp)
+	acr        string          // of the deciding rule (GateStepUp)
+	belowLevel bool            // the step-up is for the rule's level
+	noFactor   bool            // denied: the rule's level needs a second factor the user lacks
 	credential telemetry.GateCredential
 	start      time.Time
 }
@@ -198,6 +201,8 @@ func (g *Protect) decide(r *http.Request, p *provider.Provider, origin, path str
 	case err != nil:
 	case out.loginErr:
 		out.page = renderGatePage(r, p, provider.GatePageLoginFailed, origin)
+	case out.id != nil && !out.id.Bearer && out.decision == provider.GateDeny && out.noFactor:
+		out.page = renderGatePage(r, p, provider.GatePageNeedsSecondFactor, origin)
 	case out.id != nil && !out.id.Bearer && out.decision == provider.GateDeny:
 		out.page = renderGatePage(r, p, provider.GatePageDenied, origin)
 	case out.id != nil && out.decision == provider.GateAllow && g.Assertion != "":
@@ -248,11 +253,13 @@ func (g *Protect) decideIdentity(r *http.Request, p *provider.Provider, origin, 
 			return out, err
 		}
 		if id != nil {
-			out.setVerdict(id, p.DecideGate(&g.policy, r.Method, r.URL.Path, id))
+			v := p.DecideGate(&g.policy, r.Method, r.URL.Path, id)
+			out.setVerdict(id, v)
 			if out.decision == provider.GateStepUp && isNavigation(r) {
-				// Signed in, but too long ago for this rule: sign in again
-				// with max_age rather than refuse (OIDC Core §3.1.2.1).
-				out.login, err = p.StartGateReauthentication(origin, out.maxAge)
+				// Signed in, but too long ago or not strongly enough for
+				// this rule: sign in again with max_age and acr_values
+				// rather than refuse (OIDC Core §3.1.2.1).
+				out.login, err = p.StartGateReauthentication(origin, v)
 			}
 			return out, err
 		}
@@ -270,6 +277,7 @@ func (g *Protect) decideIdentity(r *http.Request, p *provider.Provider, origin, 
 
 func (out *gateOutcome) setVerdict(id *provider.Identity, v provider.GateVerdict) {
 	out.id, out.decision, out.rule, out.scopes, out.maxAge = id, v.Decision, v.Rule, v.Scopes, v.MaxAge
+	out.acr, out.belowLevel, out.noFactor = v.ACR, v.BelowLevel, v.NoSecondFactor
 }
 
 // record counts the decision and records its span under the request span.
@@ -277,6 +285,9 @@ func (out *gateOutcome) record(r *http.Request, d telemetry.GateDecision) {
 	info := telemetry.GateDecisionInfo{Decision: d, Rule: out.rule, Method: r.Method, Credential: out.credential, Start: out.start}
 	if out.decision == provider.GateStepUp {
 		info.StepUp = telemetry.GateStepUpMaxAge
+		if out.belowLevel {
+			info.StepUp = telemetry.GateStepUpACR
+		}
 	}
 	out.sink.GateDecision(r.Context(), info)
 }
@@ -363,10 +374,11 @@ func (g *Protect) respond(w http.ResponseWriter, r *http.Request, next caddyhttp
 		return nil
 	case provider.GateStepUp:
 		// RFC 9470 §3: the token (or, for a script, the session) stands for
-		// a login older than the rule allows; the client must have the user
-		// sign in again with max_age. Counted as login_required.
+		// a login older than the rule allows or below its level; the client
+		// must have the user sign in again with the max_age and acr_values
+		// the challenge names. Counted as login_required.
 		out.record(r, telemetry.GateLoginRequired)
-		w.Header().Set("WWW-Authenticate", realm+`, error="insufficient_user_authentication", error_description="a more recent authentication is required", max_age="`+strconv.FormatInt(out.maxAge, 10)+`"`)
+		w.Header().Set("WWW-Authenticate", realm+stepUpChallenge(out))
 		w.Header().Set("Cache-Control", "no-store")
 		http.Error(w, "insufficient_user_authentication", http.StatusUnauthorized)
 		return nil
@@ -409,6 +421,23 @@ func (g *Protect) setIdentity(r *http.Request, id *provider.Identity) {
 			r.Header.Set(h.Name, v)
 		}
 	}
+}
+
+// stepUpChallenge is the error part of RFC 9470 §3's challenge: the
+// rule's level and max age, whichever it has.
+func stepUpChallenge(out gateOutcome) string {
+	desc := "a more recent authentication is required"
+	if out.belowLevel {
+		desc = "a stronger authentication is required"
+	}
+	c := `, error="insufficient_user_authentication", error_description="` + desc + `"`
+	if out.acr != "" {
+		c += `, acr_values="` + out.acr + `"`
+	}
+	if out.maxAge > 0 {
+		c += `, max_age="` + strconv.FormatInt(out.maxAge, 10) + `"`
+	}
+	return c
 }
 
 func gateCookieName(secure bool) string {

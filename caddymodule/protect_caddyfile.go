@@ -95,7 +95,7 @@ func (g *Protect) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 func parseAllowRule(d *caddyfile.Dispenser) (provider.GateRule, error) {
 	var r provider.GateRule
 	if !d.NextArg() {
-		return r, d.Err("usage: allow <path> [method|group|sub|email|scope|audience|max_age <value>]...")
+		return r, d.Err("usage: allow <path> [method|group|sub|email|scope|audience|max_age|acr <value>]...")
 	}
 	r.Paths = splitList(d.Val())
 	for d.NextArg() {
@@ -137,8 +137,15 @@ func parseAllowRule(d *caddyfile.Dispenser) (provider.GateRule, error) {
 				secs++
 			}
 			r.MaxAge = &secs
+		case "acr":
+			// The lowest level the rule accepts; which values exist is the
+			// policy's rule (Validate).
+			if r.ACR != "" || len(vals) != 1 {
+				return r, d.Err("allow: one acr per rule (the lowest level accepted: pwd or mfa)")
+			}
+			r.ACR = vals[0]
 		default:
-			return r, d.Errf("allow: unknown condition %q (expected method, group, sub, email, scope, audience or max_age)", cond)
+			return r, d.Errf("allow: unknown condition %q (expected method, group, sub, email, scope, audience, max_age or acr)", cond)
 		}
 	}
 	return r, nil

@@ -136,6 +136,42 @@ func TestProtectCaddyfileMaxAgeErrors(t *testing.T) {
 	}
 }
 
+// acr names the lowest authentication level a rule accepts; only the
+// levels the provider issues are accepted, in the Caddyfile and in JSON.
+func TestProtectCaddyfileACR(t *testing.T) {
+	in := `oidc_protect {
+		issuer https://auth.example.com
+		allow /admin/* group admins acr mfa max_age 15m
+		allow *
+	}`
+	var g Protect
+	if err := g.UnmarshalCaddyfile(caddyfile.NewTestDispenser(in)); err != nil {
+		t.Fatal(err)
+	}
+	want := []provider.GateRule{
+		{Paths: []string{"/admin/*"}, Groups: []string{"admins"}, ACR: "mfa", MaxAge: new(int64(900))},
+		{Paths: []string{"*"}},
+	}
+	if !reflect.DeepEqual(g.Rules, want) {
+		t.Fatalf("rules %+v, want %+v", g.Rules, want)
+	}
+	if err := g.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []caddyfileErrorCase{
+		{"unknown level", "oidc_protect {\n issuer https://a.example\n allow * acr gold\n}", []string{"rules[0].acr", `"gold"`, "pwd, mfa"}},
+		{"twice", "oidc_protect {\n issuer https://a.example\n allow * acr mfa acr pwd\n}", []string{"Testfile:3", "one acr per rule"}},
+		{"a list", "oidc_protect {\n issuer https://a.example\n allow * acr pwd,mfa\n}", []string{"Testfile:3", "one acr per rule"}},
+		{"without value", "oidc_protect {\n issuer https://a.example\n allow * acr\n}", []string{"Testfile:3", "acr needs a value"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) { wantCaddyfileError(t, tt.input, tt.want...) })
+	}
+	g = Protect{Issuer: "https://a.example", Rules: []provider.GateRule{{ACR: "MFA"}}}
+	if err := g.Validate(); err == nil || !strings.Contains(err.Error(), "rules[0].acr") {
+		t.Errorf("JSON acr MFA: %v", err)
+	}
+}
+
 // wantCaddyfileError asserts that input does not parse, with an error that
 // says every part of want.
 func wantCaddyfileError(t *testing.T, input string, want ...string) {

@@ -141,21 +141,23 @@ type GateLogin struct {
 // StartGateLogin prepares the authorization request of origin's internal
 // client (RFC 6749 §4.1.1 with PKCE S256, RFC 7636 §4.1–4.2).
 func (p *Provider) StartGateLogin(origin string) (*GateLogin, error) {
-	return p.startGateLogin(origin, 0)
+	return p.startGateLogin(origin, 0, "")
 }
 
 // StartGateReauthentication is StartGateLogin for a signed-in user whose
-// login is older than a rule's max age (GateStepUp): the request carries
-// max_age (OIDC Core §3.1.2.1), so the provider asks for the password again
-// unless the session's own authentication is recent enough by then.
-func (p *Provider) StartGateReauthentication(origin string, maxAge int64) (*GateLogin, error) {
-	if maxAge <= 0 {
-		return nil, fmt.Errorf("max age %d: must be positive", maxAge)
+// login does not meet a rule (GateStepUp): older than its max age, or
+// below its level. The request carries the rule's max_age and acr
+// (acr_values) (OIDC Core §3.1.2.1), so the provider asks for the password
+// again unless the session's own authentication is recent enough by then,
+// and for a one-time code unless the session is at the level already.
+func (p *Provider) StartGateReauthentication(origin string, v GateVerdict) (*GateLogin, error) {
+	if v.MaxAge <= 0 && v.ACR == "" {
+		return nil, fmt.Errorf("a re-authentication needs a max age or a level")
 	}
-	return p.startGateLogin(origin, maxAge)
+	return p.startGateLogin(origin, v.MaxAge, v.ACR)
 }
 
-func (p *Provider) startGateLogin(origin string, maxAge int64) (*GateLogin, error) {
+func (p *Provider) startGateLogin(origin string, maxAge int64, acr string) (*GateLogin, error) {
 	if err := CheckGateOrigin(origin); err != nil {
 		return nil, err
 	}
@@ -174,6 +176,9 @@ func (p *Provider) startGateLogin(origin string, maxAge int64) (*GateLogin, erro
 	}
 	if maxAge > 0 {
 		q.Set("max_age", strconv.FormatInt(maxAge, 10))
+	}
+	if acr != "" {
+		q.Set("acr_values", acr)
 	}
 	return &GateLogin{AuthURL: p.cfg.Issuer + PathAuthorization + "?" + q.Encode(), State: state, Verifier: verifier}, nil
 }
@@ -205,6 +210,12 @@ type Identity struct {
 	// token the one it was issued from; zero for a client's own token and
 	// when unknown. Rules with a max age check it.
 	AuthTime time.Time
+	// ACR is the level of that authentication (acr.go); empty for a
+	// client's own token.
+	ACR string
+	// CanMultiFactor: the user has a second factor, so a login can reach
+	// mfa (a gate session's user; not known for tokens).
+	CanMultiFactor bool
 	// SID is the provider session a gate session belongs to (the sid
 	// claim of OIDC Back-Channel Logout 1.0 §2.1); empty for a token.
 	SID string
@@ -285,7 +296,7 @@ func (p *Provider) FinishGateLogin(ctx context.Context, origin, code, verifier s
 	if err != nil {
 		return "", nil, err
 	}
-	gs := gateSession{Origin: origin, SID: ac.SID, AccountID: ac.AccountID, Scopes: ac.Scopes, GrantID: ac.GrantID, AuthTime: ac.AuthTime}
+	gs := gateSession{Origin: origin, SID: ac.SID, AccountID: ac.AccountID, Scopes: ac.Scopes, GrantID: ac.GrantID, AuthTime: ac.AuthTime, AMR: ac.AMR}
 	value := newSecret()
 	if err := p.gateSessions().save(ctx, secretID(value), gs, sess.ExpiresAt); err != nil {
 		return "", nil, err
@@ -294,7 +305,8 @@ func (p *Provider) FinishGateLogin(ctx context.Context, origin, code, verifier s
 }
 
 func gateIdentity(acc *Account, gs gateSession) *Identity {
-	return &Identity{Subject: acc.Subject, SID: gs.SID, Scopes: gs.Scopes, Claims: claimsForScopes(acc, gs.Scopes), AuthTime: unixTime(gs.AuthTime)}
+	return &Identity{Subject: acc.Subject, SID: gs.SID, Scopes: gs.Scopes, Claims: claimsForScopes(acc, gs.Scopes), AuthTime: unixTime(gs.AuthTime),
+		ACR: acrOf(gs.AMR), CanMultiFactor: acc.SecondFactor.Set()}
 }
 
 // maxGateCookieLen bounds the cookie value looked up (newSecret is 43).
@@ -336,7 +348,11 @@ func (p *Provider) GateIdentity(ctx context.Context, origin, cookie string) (*Id
 	}
 	// Re-authenticating keeps the session's sid (startSession), so the
 	// session knows a later login than the one this gate session began with.
+	// So does its level, when the session was stepped up since.
 	gs.AuthTime = max(gs.AuthTime, sess.AuthTime)
+	if acrRank(acrOf(sess.AMR)) > acrRank(acrOf(gs.AMR)) {
+		gs.AMR = sess.AMR
+	}
 	return gateIdentity(acc, gs), nil
 }
 
@@ -373,6 +389,7 @@ func (p *Provider) VerifyBearer(ctx context.Context, token string) (*Identity, e
 		id.AuthTime = unixTime(info.authTime)
 	}
 	if info.accountID == "" {
+		// A client's own token: no user, no authentication level.
 		id.Subject = info.clientID
 		id.Claims = map[string]any{"sub": info.clientID}
 		return id, nil
@@ -384,7 +401,7 @@ func (p *Provider) VerifyBearer(ctx context.Context, token string) (*Identity, e
 	if err != nil {
 		return nil, err
 	}
-	id.Subject, id.Claims = acc.Subject, claimsForScopes(acc, info.scopes)
+	id.Subject, id.Claims, id.ACR = acc.Subject, claimsForScopes(acc, info.scopes), acrOf(info.amr)
 	return id, nil
 }
 

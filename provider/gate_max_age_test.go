@@ -49,7 +49,7 @@ func TestGateMaxAgeStaleLoginSignsInAgain(t *testing.T) {
 		t.Errorf("a rule without max age: %+v", v)
 	}
 
-	gl, err := h.p.StartGateReauthentication(gateOrigin, v.MaxAge)
+	gl, err := h.p.StartGateReauthentication(gateOrigin, v)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,7 +153,7 @@ func TestGateMaxAgeMustBePositive(t *testing.T) {
 		}
 	}
 	h := newHarness(t)
-	if _, err := h.p.StartGateReauthentication(gateOrigin, 0); err == nil {
-		t.Error("a re-authentication without a max age was started")
+	if _, err := h.p.StartGateReauthentication(gateOrigin, provider.GateVerdict{Decision: provider.GateStepUp}); err == nil {
+		t.Error("a re-authentication without a max age or level was started")
 	}
 }

@@ -40,6 +40,10 @@ func TestGatePagesSpeakToPeople(t *testing.T) {
 			provider.GateLogoutPath, "Sign out", false},
 		{"denied in German", provider.GatePageDenied, "de", http.StatusForbidden, "Sie dürfen diese Seite nicht sehen", "Melden Sie sich ab",
 			provider.GateLogoutPath, "Abmelden", false},
+		{"needs a second factor", provider.GatePageNeedsSecondFactor, "en", http.StatusForbidden, "This page needs two-step verification", "your account has no authenticator set up",
+			provider.GateLogoutPath, "Sign out", false},
+		{"needs a second factor in French", provider.GatePageNeedsSecondFactor, "fr", http.StatusForbidden, "Cette page exige une validation en deux étapes", "aucune n’est configurée",
+			provider.GateLogoutPath, "Se déconnecter", false},
 		{"sign-in failed", provider.GatePageLoginFailed, "en", http.StatusBadRequest, "The sign-in could not be completed", "sign in again",
 			gateOrigin + "/", "Return to app.example", true},
 	}

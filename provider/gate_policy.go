@@ -36,6 +36,13 @@ type GateRule struct {
 	// sent to sign in again (GateStepUp), a bearer token gets RFC 9470's
 	// insufficient_user_authentication. Absent: any age.
 	MaxAge *int64 `json:"max_age,omitempty"`
+	// ACR is the lowest authentication level the rule accepts (acr.go:
+	// pwd, mfa). A browser below it is sent to sign in with acr_values,
+	// which asks a user with a second factor for a code (GateStepUp); a
+	// user without one can never reach it and gets 403 at once. A bearer
+	// token below it gets RFC 9470's insufficient_user_authentication with
+	// acr_values. Empty: any level.
+	ACR string `json:"acr,omitempty"`
 }
 
 // GatePolicy is what a gate lets through.
@@ -59,10 +66,11 @@ const (
 	// (RFC 6750 §3.1 invalid_token).
 	GateInvalidAudience
 	// GateStepUp: the user may have this, but their authentication is
-	// older than the rule's max age: a browser signs in again (with
-	// max_age), a bearer request gets 401 insufficient_user_authentication
-	// (RFC 9470 §3). Only a user who meets every other condition gets it:
-	// signing in again would not change the others.
+	// older than the rule's max age or below its level: a browser signs in
+	// again (with max_age, acr_values), a bearer request gets 401
+	// insufficient_user_authentication (RFC 9470 §3). Only a user who
+	// meets every other condition gets it: signing in again would not
+	// change the others.
 	GateStepUp
 )
 
@@ -77,6 +85,14 @@ type GateVerdict struct {
 	Scopes []string
 	// MaxAge of the deciding rule, in seconds (for GateStepUp).
 	MaxAge int64
+	// ACR of the deciding rule (for GateStepUp: the acr_values to ask).
+	ACR string
+	// BelowLevel: the step-up is for the rule's level (ACR), not only its
+	// max age.
+	BelowLevel bool
+	// NoSecondFactor: denied because the rule wants a level the user
+	// cannot reach, having no second factor (the 403 page says so).
+	NoSecondFactor bool
 }
 
 // Validate checks the policy, naming fields by their path (rules[1].paths[0]).
@@ -99,6 +115,9 @@ func (pol *GatePolicy) Validate() error {
 		}
 		if r.MaxAge != nil && *r.MaxAge <= 0 {
 			return fmt.Errorf("rules[%d].max_age: %ds: must be at least one second", i, *r.MaxAge)
+		}
+		if r.ACR != "" && !ValidACR(r.ACR) {
+			return fmt.Errorf("rules[%d].acr: %q: must be one of %s", i, r.ACR, strings.Join(acrValuesSupported, ", "))
 		}
 	}
 	return nil
@@ -173,7 +192,8 @@ func (pol *GatePolicy) Evaluate(method, p string, id *Identity, now time.Time) G
 		if !r.matches(method, p) {
 			continue
 		}
-		v := GateVerdict{Decision: r.decide(id, now), Rule: i, Scopes: r.Scopes}
+		v := r.decide(id, now)
+		v.Rule, v.Scopes, v.ACR = i, r.Scopes, r.ACR
 		if r.MaxAge != nil {
 			v.MaxAge = *r.MaxAge
 		}
@@ -191,40 +211,51 @@ func (r *GateRule) matches(method, cleanPath string) bool {
 	return anyPathMatches(r.Paths, cleanPath) && (len(r.Methods) == 0 || slices.Contains(r.Methods, method))
 }
 
-func (r *GateRule) decide(id *Identity, now time.Time) GateDecision {
+func (r *GateRule) decide(id *Identity, now time.Time) GateVerdict {
+	verdict := func(d GateDecision) GateVerdict { return GateVerdict{Decision: d} }
 	if r.Audience != "" && (!id.Bearer || id.Audience != r.Audience) {
 		if id.Bearer {
-			return GateInvalidAudience
+			return verdict(GateInvalidAudience)
 		}
-		return GateDeny
+		return verdict(GateDeny)
 	}
 	if len(r.Subjects) > 0 && !slices.Contains(r.Subjects, id.Subject) {
-		return GateDeny
+		return verdict(GateDeny)
 	}
 	if len(r.Emails) > 0 {
 		email, _ := id.Claims["email"].(string)
 		if !slices.ContainsFunc(r.Emails, func(e string) bool { return strings.EqualFold(e, email) }) {
-			return GateDeny
+			return verdict(GateDeny)
 		}
 	}
 	if len(r.Groups) > 0 {
 		groups := id.Groups()
 		if !slices.ContainsFunc(r.Groups, func(g string) bool { return slices.Contains(groups, g) }) {
-			return GateDeny
+			return verdict(GateDeny)
 		}
 	}
 	if !coversScopes(id.Scopes, r.Scopes) {
 		if id.Bearer {
-			return GateInsufficientScope
+			return verdict(GateInsufficientScope)
 		}
-		return GateDeny
+		return verdict(GateDeny)
+	}
+	// A level the user's login is below. A browser whose user has no
+	// second factor would go round the sign-in forever (the provider can
+	// only give pwd), so it is refused here, saying why; a token's holder
+	// may get a new token from another user, so it gets the challenge.
+	if r.ACR != "" && !ACRMeets(id.ACR, r.ACR) {
+		if !id.Bearer && !id.CanMultiFactor {
+			return GateVerdict{Decision: GateDeny, NoSecondFactor: true}
+		}
+		return GateVerdict{Decision: GateStepUp, BelowLevel: true}
 	}
 	// Whole seconds, as the authorization endpoint counts them (OIDC Core
 	// §3.1.2.1: re-authenticate when more than max_age seconds passed), so
 	// a login it accepts for max_age is one this rule accepts. An unknown
 	// authentication time is never recent enough.
 	if r.MaxAge != nil && (id.AuthTime.IsZero() || now.Unix()-id.AuthTime.Unix() > *r.MaxAge) {
-		return GateStepUp
+		return verdict(GateStepUp)
 	}
-	return GateAllow
+	return verdict(GateAllow)
 }

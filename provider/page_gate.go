@@ -26,6 +26,10 @@ const (
 	// (expired, used, or started in another browser). It leads back to the
 	// site's home, which starts a new sign-in.
 	GatePageLoginFailed
+	// GatePageNeedsSecondFactor (403): a rule wants two-factor sign-in
+	// (acr mfa) and the user has no second factor: signing in again would
+	// not help, so the page says what would.
+	GatePageNeedsSecondFactor
 )
 
 // RenderGatePage writes page for a request to the protected origin
@@ -33,12 +37,15 @@ const (
 func (p *Provider) RenderGatePage(w http.ResponseWriter, r *http.Request, page GatePage, origin string) {
 	_, t := p.pageData(r, nil)
 	kind, status := "gate_denied", http.StatusForbidden
-	if page == GatePageLoginFailed {
+	switch page {
+	case GatePageLoginFailed:
 		kind, status = "gate_login", http.StatusBadRequest
+	case GatePageNeedsSecondFactor:
+		kind = "gate_second_factor"
 	}
 	data := map[string]any{"Title": t.Get("error." + kind + ".title"), "Help": t.Get("error." + kind + ".help")}
 	switch page {
-	case GatePageDenied:
+	case GatePageDenied, GatePageNeedsSecondFactor:
 		data["SignOutURL"] = GateLogoutPath
 	case GatePageLoginFailed:
 		if u, err := url.Parse(origin); err == nil && u.Host != "" {

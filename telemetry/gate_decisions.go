@@ -87,10 +87,12 @@ const (
 	GateNoStepUp GateStepUp = iota
 	// GateStepUpMaxAge: the login is older than the rule's max_age.
 	GateStepUpMaxAge
+	// GateStepUpACR: the login is below the rule's authentication level.
+	GateStepUpACR
 	gateStepUpCount
 )
 
-var gateStepUpLabels = [gateStepUpCount]string{"", "max_age"}
+var gateStepUpLabels = [gateStepUpCount]string{"", "max_age", "acr"}
 
 // GateDecisionInfo is one decision of a gate, as its span shows it.
 type GateDecisionInfo struct {
