@@ -5,11 +5,13 @@ GO ?= go
 # Caddy itself excludes from its release builds (xcaddy sets the same tags).
 TAGS := nobadger,nomysql,nopgx
 XCADDY_VERSION := v0.4.5
-# Development secrets for Caddyfile.example's demo-app and demo-api clients
-# and its registration; never use them anywhere but on your machine.
+# Development secrets for Caddyfile.example's demo-app and demo-api clients,
+# its registration and the demo user's second factor (TOTP, base32, 160 bits);
+# never use them anywhere but on your machine.
 DEMO_CLIENT_SECRET ?= dev-secret-change-me
 DEMO_API_SECRET ?= dev-api-secret-change-me
 DEMO_INITIAL_ACCESS_TOKEN ?= dev-initial-access-token-change-me
+DEMO_TOTP_SECRET ?= DEMODEMODEMODEMODEMODEMODEMODEMO
 # Some module proxies answer 403 rather than 404 for a module path that does
 # not exist; `go get` inside xcaddy then stops while it checks whether the
 # plugin package is a module of its own. Work around it with e.g.
@@ -41,7 +43,7 @@ build:
 run: build
 	mkdir -p data
 	DEMO_CLIENT_SECRET="$(DEMO_CLIENT_SECRET)" DEMO_API_SECRET="$(DEMO_API_SECRET)" \
-		DEMO_INITIAL_ACCESS_TOKEN="$(DEMO_INITIAL_ACCESS_TOKEN)" \
+		DEMO_INITIAL_ACCESS_TOKEN="$(DEMO_INITIAL_ACCESS_TOKEN)" DEMO_TOTP_SECRET="$(DEMO_TOTP_SECRET)" \
 		bin/caddy run --config Caddyfile.example --adapter caddyfile
 
 test: vet archcheck test-race test-e2e

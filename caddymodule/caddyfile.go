@@ -125,6 +125,7 @@ var topLevelFields = map[string]string{
 //			subject <sub>
 //			claim <name> <value>
 //			groups <group>...
+//			totp_secret <base32 secret or placeholder>
 //		}
 //		users_file <file>
 //		cookie {
@@ -202,8 +203,9 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			h.Clients = append(h.Clients, c)
 		case "user":
 			var u UserConfig
-			pos.at(d, "users["+strconv.Itoa(len(h.Users))+"]")
-			if err := u.unmarshalCaddyfile(d); err != nil {
+			path := "users[" + strconv.Itoa(len(h.Users)) + "]"
+			pos.at(d, path)
+			if err := u.unmarshalCaddyfile(d, pos, path); err != nil {
 				return err
 			}
 			h.Users = append(h.Users, u)
@@ -723,7 +725,7 @@ func flagArg(d *caddyfile.Dispenser, dst *bool) error {
 	return nil
 }
 
-func (u *UserConfig) unmarshalCaddyfile(d *caddyfile.Dispenser) error {
+func (u *UserConfig) unmarshalCaddyfile(d *caddyfile.Dispenser, pos caddyfilePositions, path string) error {
 	if !d.NextArg() {
 		return d.Err("usage: user <login> { ... }")
 	}
@@ -756,8 +758,22 @@ func (u *UserConfig) unmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.Err("usage: groups <group>...")
 			}
 			u.Groups = append(u.Groups, args...)
+		case "totp_secret":
+			if u.TOTPSecret != "" {
+				return d.Err("totp_secret already specified")
+			}
+			pos.at(d, path+".totp_secret")
+			// Authenticator apps show secrets in groups of four; the
+			// groups may be written as they are shown. Joining them also
+			// keeps the dispenser's argument-count error, which quotes
+			// the extra token, from printing part of the secret.
+			args := d.RemainingArgs()
+			if len(args) == 0 {
+				return d.Err("usage: totp_secret <base32 secret or placeholder>")
+			}
+			u.TOTPSecret = strings.Join(args, " ")
 		default:
-			return d.Errf("unrecognized user subdirective %q (expected password_hash, subject, claim or groups)", sub)
+			return d.Errf("unrecognized user subdirective %q (expected password_hash, subject, claim, groups or totp_secret)", sub)
 		}
 	}
 	return nil

@@ -338,6 +338,15 @@ type UserConfig struct {
 	// Groups the user belongs to: the `groups` claim (a list), released
 	// with the `groups` scope; `oidc_protect` rules test it.
 	Groups []string `json:"groups,omitempty"`
+
+	// The user's second factor: a TOTP secret (RFC 6238) in base32, shared
+	// with the user's authenticator app, e.g. from `caddy oidc-totp-secret`
+	// (case, spaces and hyphens do not matter; at least 128 bits). It is a
+	// secret like a password: give it as a placeholder, {env.ALICE_TOTP} or
+	// {file./run/secrets/alice_totp}, resolved at provision like a client
+	// secret (also in users_file); a literal one in the config draws the
+	// literal-secret warning. A user with one can sign in at acr "mfa".
+	TOTPSecret string `json:"totp_secret,omitempty"`
 }
 
 // BrandingConfig is what the pages show of the operator's service.
@@ -574,12 +583,24 @@ func (h *Handler) collectUsers(repl *caddy.Replacer) ([]provider.User, error) {
 	}
 	users := make([]provider.User, 0, len(all))
 	for _, u := range all {
+		totp := ""
+		if u.TOTPSecret != "" {
+			var err error
+			// Resolved like a client secret: an unset variable or file
+			// fails the load (a user silently without their second factor
+			// would meet fewer rules than configured), and the error names
+			// the placeholder, never a value.
+			if totp, err = resolveSecret(repl, u.TOTPSecret); err != nil {
+				return nil, fmt.Errorf("user %q: totp_secret: %w", u.Login, err)
+			}
+		}
 		users = append(users, provider.User{
 			Login:        u.Login,
 			Subject:      u.Subject,
 			PasswordHash: u.PasswordHash,
 			Claims:       u.Claims,
 			Groups:       u.Groups,
+			TOTPSecret:   totp,
 		})
 	}
 	return users, nil

@@ -142,6 +142,14 @@ func (h *Handler) moduleProblems() []provider.FieldError {
 		if u.Login == "" {
 			add("users["+strconv.Itoa(i)+"].login", "user %d: login is required", i+1)
 		}
+		// A literal secret can be checked now, and so at its Caddyfile
+		// line; one behind a placeholder is checked once resolved.
+		// ParseTOTPKey's errors never quote the secret.
+		if u.TOTPSecret != "" && !strings.Contains(u.TOTPSecret, "{") {
+			if _, err := provider.ParseTOTPKey(u.TOTPSecret); err != nil {
+				add("users["+strconv.Itoa(i)+"].totp_secret", "user %q: totp_secret: %v", u.Login, err)
+			}
+		}
 	}
 	return problems
 }

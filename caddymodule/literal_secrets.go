@@ -27,6 +27,13 @@ func warnLiteralSecrets(logger *zap.Logger, h *Handler) {
 			warn("client " + c.ClientID + " secret")
 		}
 	}
+	// Only the config's own users: users_file is not part of what Caddy
+	// serves or logs.
+	for _, u := range h.Users {
+		if u.TOTPSecret != "" && !placeholderPattern.MatchString(u.TOTPSecret) {
+			warn("user " + u.Login + " totp_secret")
+		}
+	}
 	if h.KeyEncryptionSecret != "" && !placeholderPattern.MatchString(h.KeyEncryptionSecret) {
 		warn("key_encryption_secret")
 	}
