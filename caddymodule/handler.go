@@ -129,8 +129,8 @@ type Handler struct {
 	// When generated signing keys rotate; only with key_encryption_secret.
 	KeyRotation *KeyRotationConfig `json:"key_rotation,omitempty"`
 
-	// A directory whose login.html, consent.html, error.html, device.html,
-	// logout.html, form_post.html and oidcaddy.css replace the built-in
+	// A directory whose login.html, otp.html, consent.html, error.html,
+	// device.html, logout.html, form_post.html and oidcaddy.css replace the built-in
 	// page templates, and whose messages/<lang>.json add or reword a
 	// language of the pages. Placeholders are resolved.
 	TemplatesDir string `json:"templates_dir,omitempty"`

@@ -67,7 +67,11 @@ func ParseTOTPKey(s string) (TOTPKey, error) {
 		return r
 	}, strings.ToUpper(s))
 	key, err := base32NoPad.DecodeString(clean)
-	if err != nil {
+	// The decoder drops the bits past the last whole byte silently, so a
+	// secret with a character missing or extra could load as another key.
+	// Only the canonical text of the key (those bits zero, as every
+	// generator writes) is taken.
+	if err != nil || base32NoPad.EncodeToString(key) != clean {
 		return TOTPKey{}, errors.New("not a base32 TOTP secret (letters A-Z and digits 2-7)")
 	}
 	if len(key) < totpMinKeyLen {
@@ -88,12 +92,15 @@ func NewTOTPSecret() string {
 // Key Uri Format of Google Authenticator, which the others follow): the
 // label "issuer:account", the secret and the fixed parameters.
 func TOTPKeyURI(issuerName, account, secret string) string {
-	label := url.PathEscape(issuerName) + ":" + url.PathEscape(account)
+	// Spaces as %20, not +: the key URI format's examples do so, and some
+	// apps show a + literally. A colon inside either part would split the
+	// label wrongly, so it is escaped too.
+	esc := func(s string) string { return strings.ReplaceAll(url.PathEscape(s), ":", "%3A") }
 	q := url.Values{
-		"secret": {strings.ToUpper(strings.ReplaceAll(secret, " ", ""))}, "issuer": {issuerName},
+		"secret":    {strings.ToUpper(strings.ReplaceAll(secret, " ", ""))},
 		"algorithm": {"SHA1"}, "digits": {fmt.Sprint(totpDigits)}, "period": {fmt.Sprint(totpPeriod)},
 	}
-	return "otpauth://totp/" + label + "?" + q.Encode()
+	return "otpauth://totp/" + esc(issuerName) + ":" + esc(account) + "?" + q.Encode() + "&issuer=" + esc(issuerName)
 }
 
 // TOTPCode is the code of key at time t (what the user's app shows).

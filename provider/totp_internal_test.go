@@ -81,7 +81,9 @@ func TestTOTPKeysParseLeniently(t *testing.T) {
 	if err != nil || string(a.key) != string(b.key) {
 		t.Fatalf("lower case with spaces: %v", err)
 	}
-	for _, bad := range []string{"JBSWY3DPEHPK3PXP", "not base32 at all!1", secret[:20]} {
+	// Too short, not base32, and one character missing from a good secret
+	// (which the decoder alone would take as a 19-byte key).
+	for _, bad := range []string{"JBSWY3DPEHPK3PXP", "not base32 at all!1", secret[:20], "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PX"} {
 		_, err := ParseTOTPKey(bad)
 		if err == nil {
 			t.Errorf("%q accepted", bad)
@@ -97,5 +99,18 @@ func TestTOTPKeysParseLeniently(t *testing.T) {
 		if strings.Contains(out, string(a.key)) || strings.Contains(strings.ToLower(out), fmt.Sprintf("%x", a.key)) || strings.Contains(out, secret) {
 			t.Errorf("the key shows in %q", out)
 		}
+	}
+}
+
+// The key URI writes spaces as %20 (some apps show a + as is) and escapes
+// a colon inside the issuer or account, which would split the label.
+func TestTOTPKeyURIEscapes(t *testing.T) {
+	t.Parallel()
+	got := TOTPKeyURI("Example Login", "ali:ce", "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP")
+	if !strings.HasPrefix(got, "otpauth://totp/Example%20Login:ali%3Ace?") || !strings.HasSuffix(got, "&issuer=Example%20Login") || strings.Contains(got, "+") {
+		t.Errorf("key URI %s", got)
+	}
+	if !strings.Contains(got, "secret=JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP") || !strings.Contains(got, "digits=6") || !strings.Contains(got, "period=30") {
+		t.Errorf("key URI parameters %s", got)
 	}
 }

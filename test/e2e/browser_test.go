@@ -73,6 +73,9 @@ type user struct {
 	Login, Password string
 	// Decision is the consent button pressed: "allow" or "deny".
 	Decision string
+	// OTP types the code of the second-factor page; nil: a user who
+	// expects no such page (meeting one fails the test).
+	OTP func() string
 }
 
 // authorize opens authURL and plays the user until the provider redirects
@@ -119,6 +122,13 @@ func (b *browser) authorize(ctx context.Context, authURL, redirectURI string, u 
 			res.Pages = append(res.Pages, "login")
 			f.Values.Set("login", u.Login)
 			f.Values.Set("password", u.Password)
+			req = f.request(ctx, b.t)
+		case strings.HasSuffix(f.Action.Path, "/otp"):
+			res.Pages = append(res.Pages, "otp")
+			if u.OTP == nil {
+				b.t.Fatalf("%s was asked for a one-time code", u.Login)
+			}
+			f.Values.Set("otp", u.OTP())
 			req = f.request(ctx, b.t)
 		case strings.HasSuffix(f.Action.Path, "/consent"):
 			res.Pages = append(res.Pages, "consent")
@@ -170,7 +180,7 @@ func (f *form) request(ctx context.Context, t *testing.T) *http.Request {
 func pickForm(forms []*form) *form {
 	for _, f := range forms {
 		if strings.EqualFold(f.Method, http.MethodPost) &&
-			(strings.HasSuffix(f.Action.Path, "/login") || strings.HasSuffix(f.Action.Path, "/consent")) {
+			(strings.HasSuffix(f.Action.Path, "/login") || strings.HasSuffix(f.Action.Path, "/otp") || strings.HasSuffix(f.Action.Path, "/consent")) {
 			return f
 		}
 	}

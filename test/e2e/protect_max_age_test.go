@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"encoding/json"
 	"net/http"
 	"net/url"
 	"strings"
@@ -69,18 +68,8 @@ func TestProtectMaxAgeSignsInAgain(t *testing.T) {
 	}
 
 	// A client's own token has no user sign-in a max age could accept.
-	req, _ := http.NewRequest(http.MethodPost, s.srv.cfg.Issuer()+"/token", strings.NewReader(url.Values{"grant_type": {"client_credentials"}, "scope": {"read"}}.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.SetBasicAuth("api-caller", demoClientSecret)
-	tr, err := formflow.Do(http.DefaultClient, req)
-	var tok struct {
-		AccessToken string `json:"access_token"`
-	}
-	if err != nil || json.Unmarshal([]byte(tr.Body), &tok) != nil || tok.AccessToken == "" {
-		t.Fatalf("token: %v %d %s", err, tr.Status, tr.Body)
-	}
 	api, _ := http.NewRequest(http.MethodGet, s.app+"/api/recent/x", nil)
-	api.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+	api.Header.Set("Authorization", "Bearer "+clientCredentialsToken(t, s.srv.cfg.Issuer(), "read"))
 	r, err = formflow.Do(http.DefaultClient, api)
 	challenge := r.Header.Get("WWW-Authenticate")
 	if err != nil || r.Status != http.StatusUnauthorized || !strings.Contains(challenge, `error="insufficient_user_authentication"`) || !strings.Contains(challenge, `max_age="8"`) {

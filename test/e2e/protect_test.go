@@ -44,6 +44,13 @@ type echoed struct {
 
 func startProtectedSite(t *testing.T) *protectedSite {
 	t.Helper()
+	return startProtectedSiteWith(t)
+}
+
+// startProtectedSiteWith is startProtectedSite with extra environment
+// variables for the Caddy process (secrets its reloads refer to).
+func startProtectedSiteWith(t *testing.T, env ...string) *protectedSite {
+	t.Helper()
 	up := startEchoUpstream(t)
 	cfg := newSiteConfig(t)
 	appPort := freePort(t)
@@ -95,7 +102,7 @@ http://127.0.0.1:%[5]d {
 	}
 }
 `, cfg.Issuer(), cfg.AdminPort, appPort, strings.TrimPrefix(up.URL, "http://"), cfg.SitePort, cfg.StorageDir, demoPasswordHash)
-	srv := startCaddyWith(t, cfg, []byte(caddyfile))
+	srv := startCaddyWith(t, cfg, []byte(caddyfile), env...)
 	return &protectedSite{srv: srv, app: fmt.Sprintf("http://localhost:%d", appPort), upstream: up, caddyfile: caddyfile}
 }
 
@@ -144,6 +151,23 @@ func signInThroughGate(t *testing.T, b *formflow.Browser, issuer, app, page, log
 		t.Fatalf("callback: %d %q %s", r.Status, r.Location(), r.Body)
 	}
 	return navigate(t, b, app+page)
+}
+
+// clientCredentialsToken is an access token of the api-caller client
+// (client_credentials) with scope.
+func clientCredentialsToken(t *testing.T, issuer, scope string) string {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, issuer+"/token", strings.NewReader(url.Values{"grant_type": {"client_credentials"}, "scope": {scope}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth("api-caller", demoClientSecret)
+	tr, err := formflow.Do(http.DefaultClient, req)
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	if err != nil || json.Unmarshal([]byte(tr.Body), &tok) != nil || tok.AccessToken == "" {
+		t.Fatalf("token: %v %d %s", err, tr.Status, tr.Body)
+	}
+	return tok.AccessToken
 }
 
 func decodeEcho(t *testing.T, r formflow.Response) echoed {
