@@ -114,3 +114,28 @@ func TestTOTPKeyURIEscapes(t *testing.T) {
 		t.Errorf("key URI parameters %s", got)
 	}
 }
+
+// Whatever is written as a secret, parsing neither panics nor quotes it in
+// its error, and a key it accepts is the canonical text's (no silently
+// dropped bits) of at least 128 bits.
+func FuzzParseTOTPKey(f *testing.F) {
+	for _, s := range []string{"JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP", "jbsw y3dp-ehpk 3pxp jbsw y3dp ehpk 3pxp", "JBSWY3DPEHPK3PX", "====", "\x00"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		k, err := ParseTOTPKey(s)
+		if err != nil {
+			if len(s) >= 4 && strings.Contains(err.Error(), s) {
+				t.Fatalf("the error quotes the input: %v", err)
+			}
+			return
+		}
+		if len(k.key) < totpMinKeyLen {
+			t.Fatalf("a %d-byte key accepted", len(k.key))
+		}
+		again, err := ParseTOTPKey(base32NoPad.EncodeToString(k.key))
+		if err != nil || string(again.key) != string(k.key) {
+			t.Fatalf("the canonical text of an accepted key does not parse back: %v", err)
+		}
+	})
+}

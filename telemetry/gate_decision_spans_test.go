@@ -23,6 +23,7 @@ func TestGateDecisionIsASpanUnderTheRequestSpan(t *testing.T) {
 	sink.GateDecision(ctx, GateDecisionInfo{Decision: GateDeny, Rule: 2, Method: "DELETE", Credential: GateSessionCookie, Start: start})
 	sink.GateDecision(ctx, GateDecisionInfo{Decision: GateLoginRequired, Rule: 0, Method: "GET", Credential: GateSessionCookie, StepUp: GateStepUpMaxAge})
 	sink.GateDecision(ctx, GateDecisionInfo{Decision: GateInvalidToken, Rule: -1, Method: "BREW", Credential: GateBearerToken})
+	sink.GateDecision(ctx, GateDecisionInfo{Decision: GateLoginRequired, Rule: 1, Method: "GET", Credential: GateBearerToken, StepUp: GateStepUpACR})
 	req.End()
 
 	var got []sdktrace.ReadOnlySpan
@@ -31,14 +32,15 @@ func TestGateDecisionIsASpanUnderTheRequestSpan(t *testing.T) {
 			got = append(got, s)
 		}
 	}
-	if len(got) != 3 {
-		t.Fatalf("%d decision spans, want 3", len(got))
+	if len(got) != 4 {
+		t.Fatalf("%d decision spans, want 4", len(got))
 	}
 	want := []map[string]string{
 		{"oidc.gate.decision": "deny", "oidc.gate.rule": "2", "http.request.method": "DELETE", "oidc.gate.credential": "session"},
 		{"oidc.gate.decision": "login_required", "oidc.gate.rule": "0", "http.request.method": "GET", "oidc.gate.credential": "session", "oidc.gate.step_up": "max_age"},
 		// no rule decided; a made-up method is not exported as sent
 		{"oidc.gate.decision": "invalid_token", "http.request.method": "_OTHER", "oidc.gate.credential": "bearer"},
+		{"oidc.gate.decision": "login_required", "oidc.gate.rule": "1", "http.request.method": "GET", "oidc.gate.credential": "bearer", "oidc.gate.step_up": "acr"},
 	}
 	for i, s := range got {
 		if s.Parent().SpanID() != req.SpanContext().SpanID() || s.SpanContext().TraceID() != req.SpanContext().TraceID() {
