@@ -340,3 +340,28 @@ func TestLevelsInDiscoveryAndJWTAccessTokens(t *testing.T) {
 	}
 	wantLevel(t, "JWT access token", at, "mfa", "pwd", "otp", "mfa")
 }
+
+// Two instances on one store (behind one issuer): a code accepted by one
+// is refused by the other, so a load balancer cannot be used to replay it.
+func TestOneTimeCodeIsSingleUseAcrossInstances(t *testing.T) {
+	t.Parallel()
+	pair := newInstancePair(t, withSecondFactorUsers(t))
+	pair.sendAllTo(pair.a)
+	code := bobCode(t, pair.a.clock.now())
+	if bobCode(t, pair.b.clock.now()) != code {
+		t.Fatal("test bug: the instances' clocks are in different steps")
+	}
+	authURL, _ := mfaAuthorizeURL(pair.a, "mfa")
+	(&signIn{user: "bob", code: func() string { return code }}).run(t, pair.a, pair.a.browser(), authURL)
+
+	pair.sendAllTo(pair.b)
+	var used bool
+	replay := &signIn{user: "bob", code: func() string { return code }}
+	_, err := (&formflow.Browser{Client: pair.b.browser().c}).Authorize(authURL, pair.b.issuer+"/interaction/", 3, func(page formflow.Response, form formflow.Form) (url.Values, error) {
+		used = used || strings.Contains(page.Body, "already used")
+		return replay.answer(page, form)
+	})
+	if !used || err == nil {
+		t.Fatalf("the other instance accepted a used code (pages %v, %v)", replay.pages, err)
+	}
+}
