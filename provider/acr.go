@@ -54,8 +54,19 @@ func acrOf(amr []string) string {
 	return ACRPassword
 }
 
+// storedAMR is what records keep of amr: nothing for a password-only
+// login, which is what no amr means (records from before levels, acrOf),
+// so the common login costs no bytes nor decoding on the hot paths that
+// read its session and tokens.
+func storedAMR(amr []string) []string {
+	if slices.Equal(amr, amrPasswordOnly()) {
+		return nil
+	}
+	return amr
+}
+
 // amrOrPassword is amr, or the password-only list for a record written
-// before amr was recorded.
+// without one (storedAMR).
 func amrOrPassword(amr []string) []string {
 	if len(amr) == 0 {
 		return amrPasswordOnly()

@@ -54,7 +54,7 @@ func (p *Provider) loadSession(r *http.Request) (*session, error) {
 // back-channel logout and for logging out with an id_token_hint.
 func (p *Provider) startSession(w http.ResponseWriter, r *http.Request, prev *session, accountID string, authTime time.Time, amr []string) (*session, error) {
 	value := newSecret()
-	s := &session{SID: newHandle(), AccountID: accountID, AuthTime: authTime.Unix(), AMR: amr, ExpiresAt: authTime.Add(p.cfg.Lifetimes.Session), cookieID: secretID(value)}
+	s := &session{SID: newHandle(), AccountID: accountID, AuthTime: authTime.Unix(), AMR: storedAMR(amr), ExpiresAt: authTime.Add(p.cfg.Lifetimes.Session), cookieID: secretID(value)}
 	if prev != nil && prev.AccountID == accountID {
 		s.SID, s.Grants = prev.SID, prev.Grants
 	}
