@@ -34,6 +34,8 @@ func FuzzBinaryRecordDecode(f *testing.F) {
 	b, _ := accessToken{ClientID: "c", Scopes: []string{"openid"}}.MarshalBinary()
 	f.Add(b)
 	f.Add([]byte{1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01})
+	b, _ = refreshToken{ClientID: "c", AMR: amrWithOTP(), Successor: []byte("s")}.MarshalBinary()
+	f.Add(b)
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var at accessToken
 		if at.UnmarshalBinary(b) == nil {
@@ -44,5 +46,7 @@ func FuzzBinaryRecordDecode(f *testing.F) {
 			}
 		}
 		new(authCode).UnmarshalBinary(b)
+		new(refreshToken).UnmarshalBinary(b)
+		new(gateSession).UnmarshalBinary(b)
 	})
 }

@@ -15,7 +15,7 @@ func FuzzAuthorizationRequest(f *testing.F) {
 	for _, seed := range []string{
 		"client_id=web&redirect_uri=https%3A%2F%2Frp.example%2Fcallback&response_type=code&scope=openid&state=s",
 		"client_id=spa&redirect_uri=http%3A%2F%2F127.0.0.1%3A5557%2Fcallback&response_type=code&scope=openid&code_challenge=" + challenge + "&code_challenge_method=S256",
-		"client_id=web&client_id=web", "%zz", "client_id=%ff", "prompt=none+login&max_age=-5",
+		"client_id=web&client_id=web", "%zz", "acr_values=mfa+pwd+mfa+gold&prompt=none", "client_id=%ff", "prompt=none+login&max_age=-5",
 		"client_id=web&redirect_uri=https%3A%2F%2Frp.example%2Fcallback&response_type=code&scope=openid&response_mode=form_post&nonce=" + strings.Repeat("n", 600),
 	} {
 		f.Add(seed)
