@@ -1,13 +1,10 @@
 package caddymodule
 
 import (
-	"bytes"
-	"io"
 	"strings"
 	"testing"
 
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
-	"github.com/spf13/cobra"
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/oidcaddy/oidcaddy/provider"
@@ -17,15 +14,7 @@ import (
 // input and returns what it printed on stdout.
 func runHashPassword(t *testing.T, stdin string, args ...string) (string, error) {
 	t.Helper()
-	cmd := &cobra.Command{Use: "oidc-hash-password", SilenceUsage: true, SilenceErrors: true}
-	setUpHashPasswordCommand(cmd)
-	var out bytes.Buffer
-	cmd.SetIn(strings.NewReader(stdin))
-	cmd.SetOut(&out)
-	cmd.SetErr(io.Discard)
-	cmd.SetArgs(args)
-	err := cmd.Execute()
-	return out.String(), err
+	return runCobra(t, setUpHashPasswordCommand, stdin, args...)
 }
 
 // hashVerifies loads hash as a user's password_hash and signs in with pw.

@@ -24,18 +24,26 @@ func TestInitialAccessTokenCommandRegistered(t *testing.T) {
 	}
 }
 
-// runCommand runs the subcommand's cobra command as `caddy` would, and
-// returns what it printed on stdout.
-func runCommand(t *testing.T, args ...string) (string, error) {
+// runCobra runs a subcommand's cobra command, made by setUp, as `caddy`
+// would, with stdin as standard input, and returns what it printed on
+// stdout.
+func runCobra(t *testing.T, setUp func(*cobra.Command), stdin string, args ...string) (string, error) {
 	t.Helper()
-	cmd := &cobra.Command{Use: "oidc-initial-access-token", SilenceUsage: true}
-	setUpInitialAccessTokenCommand(cmd)
+	cmd := &cobra.Command{SilenceUsage: true, SilenceErrors: true}
+	setUp(cmd)
 	var out bytes.Buffer
+	cmd.SetIn(strings.NewReader(stdin))
 	cmd.SetOut(&out)
 	cmd.SetErr(io.Discard)
 	cmd.SetArgs(args)
 	err := cmd.Execute()
 	return out.String(), err
+}
+
+// runCommand runs `caddy oidc-initial-access-token`.
+func runCommand(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	return runCobra(t, setUpInitialAccessTokenCommand, "", args...)
 }
 
 // fakeAdmin serves the module's admin route the way Caddy's admin server

@@ -1,15 +1,12 @@
 package caddymodule
 
 import (
-	"bytes"
-	"io"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
 
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
-	"github.com/spf13/cobra"
 
 	"github.com/oidcaddy/oidcaddy/provider"
 )
@@ -18,14 +15,7 @@ import (
 // on stdout.
 func runTOTPSecret(t *testing.T, args ...string) (string, error) {
 	t.Helper()
-	cmd := &cobra.Command{Use: "oidc-totp-secret", SilenceUsage: true, SilenceErrors: true}
-	setUpTOTPSecretCommand(cmd)
-	var out bytes.Buffer
-	cmd.SetOut(&out)
-	cmd.SetErr(io.Discard)
-	cmd.SetArgs(args)
-	err := cmd.Execute()
-	return out.String(), err
+	return runCobra(t, setUpTOTPSecretCommand, "", args...)
 }
 
 func TestTOTPSecretCommand(t *testing.T) {

@@ -274,20 +274,7 @@ func TestProtectUserOutsideGroupGets403(t *testing.T) {
 
 func TestProtectBearer(t *testing.T) {
 	s := startProtectedSite(t)
-	token := func(scope string) string {
-		t.Helper()
-		req, _ := http.NewRequest(http.MethodPost, s.srv.cfg.Issuer()+"/token", strings.NewReader(url.Values{"grant_type": {"client_credentials"}, "scope": {scope}}.Encode()))
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		req.SetBasicAuth("api-caller", demoClientSecret)
-		r, err := formflow.Do(http.DefaultClient, req)
-		var body struct {
-			AccessToken string `json:"access_token"`
-		}
-		if err != nil || json.Unmarshal([]byte(r.Body), &body) != nil || body.AccessToken == "" {
-			t.Fatalf("token: %v %d %s", err, r.Status, r.Body)
-		}
-		return body.AccessToken
-	}
+	token := func(scope string) string { t.Helper(); return clientCredentialsToken(t, s.srv.cfg.Issuer(), scope) }
 	call := func(path, tok string) formflow.Response {
 		t.Helper()
 		req, _ := http.NewRequest(http.MethodGet, s.app+path, nil)
