@@ -365,3 +365,42 @@ func TestOneTimeCodeIsSingleUseAcrossInstances(t *testing.T) {
 		t.Fatalf("the other instance accepted a used code (pages %v, %v)", replay.pages, err)
 	}
 }
+
+// The code step cannot be skipped: once the password is right, posting
+// the consent (or the password again) instead of the code is refused, and
+// no session starts until the code is given.
+func TestTheCodeStepCannotBeSkipped(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, withSecondFactorUsers(t))
+	b := h.browser()
+	authURL, _ := mfaAuthorizeURL(h, "mfa")
+	r := b.get(authURL)
+	r = b.get(h.abs(r.header.Get("Location")))
+	action, csrf := page(t, r)
+	r = b.postForm(h.abs(action), url.Values{"csrf_token": {csrf}, "login": {"bob"}, "password": {alicePassword}})
+	codePage := b.get(h.abs(r.header.Get("Location")))
+	otpAction, csrf := page(t, codePage)
+	if !strings.HasSuffix(otpAction, "/otp") {
+		t.Fatalf("after the password: form %s, want the code", otpAction)
+	}
+	base := strings.TrimSuffix(otpAction, "/otp")
+	for _, skip := range []struct {
+		path string
+		form url.Values
+	}{
+		{"/consent", url.Values{"decision": {"allow"}}},
+		{"/login", url.Values{"login": {"bob"}, "password": {alicePassword}}},
+	} {
+		skip.form.Set("csrf_token", csrf)
+		r := b.postForm(h.abs(base+skip.path), skip.form)
+		if r.status != http.StatusBadRequest || strings.HasPrefix(r.header.Get("Location"), webRedirect) {
+			t.Errorf("posting %s at the code step: %d %q", skip.path, r.status, r.header.Get("Location"))
+		}
+	}
+	// Still no session: a new request with prompt=none is login_required.
+	_, challenge := pkce("s")
+	q := redirectParams(t, b.get(h.authorizeURL(map[string]string{"prompt": "none", "code_challenge": challenge, "code_challenge_method": "S256"})), webRedirect)
+	if q.Get("error") != "login_required" {
+		t.Errorf("a session started without the code: %v", q)
+	}
+}
